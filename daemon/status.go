@@ -1,0 +1,76 @@
+package daemon
+
+import "time"
+
+// StatusVersion is the version of the Status JSON document. Bump it when a
+// field changes meaning or disappears; adding fields does not bump it.
+const StatusVersion = 1
+
+// Status is what the daemon reports over its control socket and what
+// `credd status --json` prints. It never holds a secret.
+type Status struct {
+	SchemaVersion int       `json:"schemaVersion"`
+	Version       string    `json:"version"`
+	PID           int       `json:"pid"`
+	StartedAt     time.Time `json:"startedAt"`
+	Now           time.Time `json:"now"`
+	// Endpoint is the advertised base URL, e.g. http://127.0.0.1:9911/v1/credentials.
+	Endpoint string         `json:"endpoint"`
+	Roles    []RoleStatus   `json:"roles"`
+	Requests []RequestCount `json:"requests,omitempty"`
+}
+
+// RoleStatus describes one served role.
+type RoleStatus struct {
+	// Name is "default" for the default role, or the configured name.
+	Name        string   `json:"name"`
+	Path        string   `json:"path"`
+	RoleARN     string   `json:"roleArn"`
+	SessionName string   `json:"sessionName"`
+	TokenSource string   `json:"tokenSource"`
+	Duration    Duration `json:"duration"`
+
+	// Serving is true while valid credentials are held.
+	Serving        bool      `json:"serving"`
+	AssumedRoleARN string    `json:"assumedRoleArn,omitempty"`
+	AccountID      string    `json:"accountId,omitempty"`
+	Expiration     time.Time `json:"expiration,omitzero"`
+	Obtained       time.Time `json:"obtained,omitzero"`
+	NextRefresh    time.Time `json:"nextRefresh,omitzero"`
+
+	// Claims of the last identity token used (never the token itself).
+	Claims *Claims `json:"claims,omitempty"`
+
+	LastAttempt time.Time    `json:"lastAttempt,omitzero"`
+	LastSuccess time.Time    `json:"lastSuccess,omitzero"`
+	LastError   *ErrorStatus `json:"lastError,omitempty"`
+	// STSCalls counts AssumeRoleWithWebIdentity attempts.
+	STSCalls int64 `json:"stsCalls"`
+}
+
+// ErrorStatus is the JSON form of an *Error.
+type ErrorStatus struct {
+	Kind    Kind      `json:"kind"`
+	Code    string    `json:"code"`
+	Message string    `json:"message"`
+	Hint    string    `json:"hint,omitempty"`
+	At      time.Time `json:"at"`
+}
+
+// RequestCount counts endpoint requests by path and status code.
+type RequestCount struct {
+	Path   string `json:"path"`
+	Status int    `json:"status"`
+	Count  int64  `json:"count"`
+}
+
+// Duration marshals as a Go duration string ("1h0m0s").
+type Duration time.Duration
+
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	*d = Duration(v)
+	return err
+}
