@@ -1,0 +1,232 @@
+package sts
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	smithy "github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/credd-dev/credd/daemon"
+)
+
+// credd's own codes, for failures that carry no STS error code.
+const (
+	codeMalformedResponse = "MalformedResponse"
+	codeTimeout           = "Timeout"
+	codeCanceled          = "Canceled"
+	codeNetwork           = "NetworkError"
+	codeTLS               = "TLSError"
+	codeUnknown           = "Unknown"
+)
+
+const (
+	hintRetry     = "STS is busy or failing; credd retries with backoff and keeps serving the last good credentials"
+	hintNewToken  = "the identity token was refused: fetch a new one / check the token source"
+	hintMalformed = "STS answered with something that is not an AssumeRoleWithWebIdentity response: check --sts-endpoint points at STS; credd retries"
+	hintNetwork   = "check that the STS endpoint is reachable from here (DNS, HTTPS_PROXY/NO_PROXY, firewall, --sts-endpoint); credd retries with backoff"
+	hintParameter = "STS rejected a parameter: check --duration against the role's maximum session duration, --session-name and --role-arn"
+)
+
+type rule struct {
+	kind daemon.Kind
+	hint string
+}
+
+// stsCodes classifies STS error codes, keyed by canonical code. Lookups also
+// accept the code with or without an "Exception" suffix, since the wire code
+// and the SDK's shape name differ for some errors.
+var stsCodes = map[string]rule{
+	"Throttling":            {daemon.KindRetryable, "STS is throttling requests; credd retries with backoff"},
+	"ThrottlingException":   {daemon.KindRetryable, "STS is throttling requests; credd retries with backoff"},
+	"RequestLimitExceeded":  {daemon.KindRetryable, "STS is throttling requests; credd retries with backoff"},
+	"IDPCommunicationError": {daemon.KindRetryable, "STS could not reach the identity provider's OIDC discovery or JWKS endpoint; credd retries — if it persists, check the issuer is reachable from the internet"},
+	"InternalFailure":       {daemon.KindRetryable, hintRetry},
+	"InternalError":         {daemon.KindRetryable, hintRetry},
+	"ServiceUnavailable":    {daemon.KindRetryable, hintRetry},
+
+	"InvalidIdentityToken":  {daemon.KindNewToken, hintNewToken},
+	"ExpiredTokenException": {daemon.KindNewToken, hintNewToken},
+
+	"AccessDenied":            {daemon.KindPermanent, "the role's trust policy does not accept this token: check Principal.Federated matches the token issuer, the aud condition and the sub condition; run `credd doctor`"},
+	"IDPRejectedClaim":        {daemon.KindPermanent, "the identity provider rejected the token's claims: check the IAM OIDC provider's audiences include the token's aud and the issuer URL matches iss; run `credd doctor`"},
+	"MalformedPolicyDocument": {daemon.KindPermanent, "the session policy is not a valid IAM policy: fix or remove it"},
+	"PackedPolicyTooLarge":    {daemon.KindPermanent, "the session policy and policy ARNs are too large: shorten them"},
+	"RegionDisabledException": {daemon.KindPermanent, "STS is not activated in this region: activate it in the account's IAM settings or use another --region"},
+	"ValidationError":         {daemon.KindPermanent, hintParameter},
+	"InvalidParameterValue":   {daemon.KindPermanent, hintParameter},
+}
+
+func lookupCode(code string) (canonical string, r rule, ok bool) {
+	for _, c := range []string{code, strings.TrimSuffix(code, "Exception"), code + "Exception"} {
+		if r, ok := stsCodes[c]; ok {
+			return c, r, true
+		}
+	}
+	return code, rule{}, false
+}
+
+// classify turns an SDK error into a *daemon.Error. It relies on error types
+// (smithy.APIError, ResponseError, DeserializationError, net errors), never
+// on message texts. ctx is the caller's context, actx the attempt's.
+func (c *Client) classify(ctx, actx context.Context, token string, err error) *daemon.Error {
+	// The caller's own deadline reads as a timeout (STS was too slow for
+	// it); its cancellation (shutdown, say) as Canceled.
+	if cerr := ctx.Err(); errors.Is(cerr, context.DeadlineExceeded) {
+		return &daemon.Error{Kind: daemon.KindRetryable, Code: codeTimeout,
+			Message: "STS did not answer before the caller's deadline",
+			Hint:    hintNetwork, Err: fmt.Errorf("%w: %w", cerr, err)}
+	} else if cerr != nil {
+		return &daemon.Error{Kind: daemon.KindRetryable, Code: codeCanceled,
+			Message: "the STS call was canceled",
+			Err:     fmt.Errorf("%w: %w", cerr, err)}
+	}
+	if errors.Is(context.Cause(actx), errAttemptTimeout) {
+		return &daemon.Error{Kind: daemon.KindRetryable, Code: codeTimeout,
+			Message: fmt.Sprintf("STS did not answer within %s", c.attemptTimeout),
+			Hint:    hintNetwork, Err: err}
+	}
+
+	status := 0
+	var respErr *smithyhttp.ResponseError
+	if errors.As(err, &respErr) {
+		status = respErr.HTTPStatusCode()
+	}
+
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode() != "" && apiErr.ErrorCode() != "UnknownError" {
+		code, r, ok := lookupCode(apiErr.ErrorCode())
+		if !ok {
+			r = ruleForStatus(status, apiErr.ErrorFault())
+		}
+		msg := sanitize(apiErr.ErrorMessage(), token)
+		if code == "InvalidIdentityToken" {
+			r.hint = refineTokenHint(msg, r.hint)
+		}
+		if msg == "" {
+			msg = "STS refused the request"
+			if status != 0 {
+				msg += fmt.Sprintf(" with HTTP %d", status)
+			}
+		}
+		return &daemon.Error{Kind: r.kind, Code: code, Message: msg, Hint: r.hint, Err: err}
+	}
+
+	if status >= 400 {
+		r := ruleForStatus(status, smithy.FaultUnknown)
+		return &daemon.Error{Kind: r.kind, Code: fmt.Sprintf("HTTP%d", status),
+			Message: fmt.Sprintf("STS answered HTTP %d %s without an error code", status, http.StatusText(status)),
+			Hint:    r.hint, Err: err}
+	}
+
+	// A response arrived (2xx/3xx) but the SDK could not turn it into an
+	// output: the body was malformed, whatever the SDK's error type.
+	var desErr *smithy.DeserializationError
+	if errors.As(err, &desErr) || status != 0 {
+		return &daemon.Error{Kind: daemon.KindRetryable, Code: codeMalformedResponse,
+			Message: "STS's response could not be parsed", Hint: hintMalformed, Err: err}
+	}
+
+	if isCertError(err) {
+		return &daemon.Error{Kind: daemon.KindPermanent, Code: codeTLS,
+			Message: "the STS endpoint's TLS certificate was not accepted: " + sanitize(innermostTransportError(err), token),
+			Hint:    "check --sts-endpoint, and that a TLS-intercepting proxy's CA is in the system trust store",
+			Err:     err}
+	}
+
+	var sendErr *smithyhttp.RequestSendError
+	var netErr net.Error
+	if errors.As(err, &sendErr) || errors.As(err, &netErr) {
+		return &daemon.Error{Kind: daemon.KindRetryable, Code: codeNetwork,
+			Message: "cannot reach STS: " + sanitize(innermostTransportError(err), token),
+			Hint:    hintNetwork, Err: err}
+	}
+
+	return &daemon.Error{Kind: daemon.KindRetryable, Code: codeUnknown,
+		Message: "the STS call failed: " + sanitize(err.Error(), token),
+		Hint:    "credd retries with backoff; if it persists, run `credd doctor`", Err: err}
+}
+
+// refineTokenHint names the two set-up mistakes behind most
+// InvalidIdentityToken errors. Only the hint depends on the message text;
+// the kind never does.
+func refineTokenHint(msg, hint string) string {
+	switch {
+	case strings.Contains(msg, "No OpenIDConnect provider found"):
+		return "no IAM OIDC identity provider in the role's account matches the token's issuer: create one for the token's iss URL, or check --role-arn's account; run `credd doctor`"
+	case strings.Contains(msg, "Incorrect token audience"):
+		return "the token's aud is not a client ID of the IAM OIDC identity provider: add it there, or set --audience to one it accepts; run `credd doctor`"
+	}
+	return hint
+}
+
+func ruleForStatus(status int, fault smithy.ErrorFault) rule {
+	switch {
+	case status >= 500 || status == http.StatusTooManyRequests:
+		return rule{daemon.KindRetryable, hintRetry}
+	case status >= 400:
+		return rule{daemon.KindPermanent, "STS refused the request: check --role-arn, --region and --sts-endpoint; run `credd doctor`"}
+	case fault == smithy.FaultClient:
+		return rule{daemon.KindPermanent, "STS refused the request: check --role-arn, --region and --sts-endpoint; run `credd doctor`"}
+	default:
+		return rule{daemon.KindRetryable, hintRetry}
+	}
+}
+
+func isCertError(err error) bool {
+	var (
+		verr *tls.CertificateVerificationError
+		uerr x509.UnknownAuthorityError
+		herr x509.HostnameError
+		ierr x509.CertificateInvalidError
+	)
+	return errors.As(err, &verr) || errors.As(err, &uerr) || errors.As(err, &herr) || errors.As(err, &ierr)
+}
+
+// innermostTransportError describes a transport failure without the SDK's
+// operation wrapping, e.g. `Post "http://127.0.0.1:1/": dial tcp
+// 127.0.0.1:1: connect: connection refused`. The URL carries no secret:
+// the token travels in the POST body.
+func innermostTransportError(err error) string {
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		return uerr.Error()
+	}
+	var sendErr *smithyhttp.RequestSendError
+	if errors.As(err, &sendErr) && sendErr.Err != nil {
+		return sendErr.Err.Error()
+	}
+	return err.Error()
+}
+
+const maxMessage = 300
+
+// jwtRE matches anything shaped like a JWT (header.payload.signature).
+var jwtRE = regexp.MustCompile(`eyJ[\w-]*\.[\w-]+\.[\w-]*`)
+
+// sanitize keeps a message short, on one line, and free of the token, in
+// case an endpoint echoes it.
+func sanitize(msg, token string) string {
+	if token != "" {
+		msg = strings.ReplaceAll(msg, token, "[token]")
+	}
+	msg = jwtRE.ReplaceAllString(msg, "[token]")
+	msg = strings.Join(strings.Fields(msg), " ")
+	if len(msg) > maxMessage {
+		cut := maxMessage
+		for cut > 0 && !utf8.RuneStart(msg[cut]) {
+			cut--
+		}
+		msg = msg[:cut] + "…"
+	}
+	return msg
+}
