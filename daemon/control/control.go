@@ -1,0 +1,288 @@
+// Package control serves the daemon's status over a unix socket in the state dir.
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/credd-dev/credd/daemon"
+	"github.com/credd-dev/credd/daemon/authtoken"
+)
+
+// SocketName is the control socket's name inside the state dir.
+const SocketName = "control.sock"
+
+// maxSocketPath is the longest socket path every unix accepts: sun_path
+// holds 108 bytes on Linux but 104 on macOS and the BSDs, NUL included.
+const maxSocketPath = 103
+
+// StatusPath is where the daemon's status is served.
+const StatusPath = "/v1/status"
+
+// ErrNotRunning means no daemon answers on the control socket.
+var ErrNotRunning = errors.New("the credd daemon is not running")
+
+// SocketPath returns the control socket's path in stateDir.
+func SocketPath(stateDir string) string { return filepath.Join(stateDir, SocketName) }
+
+// StatusProvider is what the control socket needs from the daemon.
+type StatusProvider interface {
+	Status() daemon.Status
+}
+
+// Server serves HTTP on the control socket.
+type Server struct {
+	mux    *http.ServeMux
+	logger *slog.Logger
+}
+
+// NewServer returns a Server with GET /v1/status. A nil logger discards.
+func NewServer(p StatusProvider, logger *slog.Logger) *Server {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{mux: http.NewServeMux(), logger: logger.With("component", "control")}
+	s.mux.HandleFunc("GET "+StatusPath, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, p.Status())
+	})
+	return s
+}
+
+// Handle adds a route, such as "POST /v1/login", in http.ServeMux pattern
+// syntax. Call it before Serve.
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Serve serves on l until ctx is done, then shuts down, closing l (which
+// removes the socket file) and returns nil. It returns an error if l fails
+// before that. Request contexts end with ctx.
+func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case err := <-errc:
+		l.Close()
+		return fmt.Errorf("control socket: %w", err)
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		srv.Close()
+	}
+	<-errc
+	l.Close() // Shutdown closed it already unless Serve never started; closing twice is harmless
+	return nil
+}
+
+// Listen binds <stateDir>/control.sock with mode 0600, creating stateDir
+// (0700) if needed and refusing an unsafe one (see authtoken.PrepareDir).
+// A socket left by a daemon that died is removed; one that a live daemon
+// answers on is an error naming its pid. Closing the listener removes the
+// socket file.
+func Listen(stateDir string) (net.Listener, error) {
+	if err := authtoken.PrepareDir(stateDir); err != nil {
+		return nil, err
+	}
+	path := SocketPath(stateDir)
+	if len(path) > maxSocketPath {
+		return nil, fmt.Errorf("control socket path %s is %d bytes, more than the %d a unix socket allows: pass a shorter --state-dir", path, len(path), maxSocketPath)
+	}
+	if err := clearStale(stateDir, path); err != nil {
+		return nil, err
+	}
+
+	// Bind in a fresh 0700 dir, make the socket 0600, then move it into
+	// place: whatever the umask, nobody else can connect in between.
+	tmp, err := os.MkdirTemp(stateDir, ".c")
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	tmpPath := filepath.Join(tmp, "s")
+	ul, err := net.ListenUnix("unix", &net.UnixAddr{Name: tmpPath, Net: "unix"})
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	ul.SetUnlinkOnClose(false) // the listener below removes the final path
+	if err := os.Chmod(tmpPath, 0o600); err != nil {
+		ul.Close()
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	if err := place(tmpPath, path); err != nil {
+		ul.Close()
+		if errors.Is(err, fs.ErrExist) {
+			// Another daemon bound it since clearStale.
+			return nil, fmt.Errorf("another credd daemon started with state dir %s at the same moment: stop it, or pass another --state-dir", stateDir)
+		}
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	fi, err := os.Lstat(path)
+	if err != nil {
+		ul.Close()
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	return &listener{UnixListener: ul, path: path, fi: fi}, nil
+}
+
+// place moves the bound socket to path without replacing one that a
+// concurrent daemon created: link fails if path exists. Filesystems without
+// hard links fall back to rename.
+func place(from, to string) error {
+	err := os.Link(from, to)
+	if err == nil || errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	return os.Rename(from, to)
+}
+
+// clearStale removes a socket nobody answers on, and reports a live daemon.
+func clearStale(stateDir, path string) error {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("control socket: %w", err)
+	}
+	if fi.Mode()&fs.ModeSocket == 0 {
+		return fmt.Errorf("%s exists and is not a socket: remove it, or pass another --state-dir", path)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	st, err := Client{StateDir: stateDir}.Status(ctx)
+	switch {
+	case err == nil:
+		return fmt.Errorf("another credd daemon is already running (pid %d) with state dir %s: stop it first, or pass another --state-dir", st.PID, stateDir)
+	case errors.Is(err, ErrNotRunning):
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove stale control socket: %w", err)
+		}
+		return nil
+	default:
+		return fmt.Errorf("something answers on %s, but not as a credd daemon (%v): stop it, or remove the socket", path, err)
+	}
+}
+
+// listener reports the socket's final path and removes it on Close, unless
+// another daemon has put its own socket there since.
+type listener struct {
+	*net.UnixListener
+	path string
+	fi   fs.FileInfo
+	once sync.Once
+}
+
+func (l *listener) Addr() net.Addr { return &net.UnixAddr{Name: l.path, Net: "unix"} }
+
+func (l *listener) Close() error {
+	err := l.UnixListener.Close()
+	l.once.Do(func() {
+		if fi, err := os.Lstat(l.path); err == nil && os.SameFile(fi, l.fi) {
+			os.Remove(l.path)
+		}
+	})
+	return err
+}
+
+// Client talks to a running daemon over its control socket. Each call opens
+// a new connection.
+type Client struct {
+	StateDir string
+	// Timeout bounds each call, the response body included. 0 = 5s.
+	Timeout time.Duration
+}
+
+// Status returns the daemon's status. The error wraps ErrNotRunning when no
+// daemon answers.
+func (c Client) Status(ctx context.Context) (daemon.Status, error) {
+	resp, err := c.Do(ctx, http.MethodGet, StatusPath, nil)
+	if err != nil {
+		return daemon.Status{}, err
+	}
+	defer resp.Body.Close()
+	body := io.LimitReader(resp.Body, 4<<20)
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(body, 512))
+		return daemon.Status{}, fmt.Errorf("credd daemon answered %s on %s: %s", resp.Status, StatusPath, strings.TrimSpace(string(b)))
+	}
+	var st daemon.Status
+	if err := json.NewDecoder(body).Decode(&st); err != nil {
+		return daemon.Status{}, fmt.Errorf("read daemon status: %w", err)
+	}
+	return st, nil
+}
+
+// Do sends a request to the daemon, for commands beyond status. The caller
+// closes the response body. The error wraps ErrNotRunning when no daemon
+// answers.
+func (c Client) Do(ctx context.Context, method, path string, body io.Reader) (*http.Response, error) {
+	if c.StateDir == "" {
+		return nil, errors.New("no state dir given: pass --state-dir")
+	}
+	sock := SocketPath(c.StateDir)
+	timeout := c.Timeout
+	if timeout == 0 {
+		timeout = 5 * time.Second
+	}
+	hc := &http.Client{
+		Timeout: timeout,
+		Transport: &http.Transport{
+			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				var d net.Dialer
+				return d.DialContext(ctx, "unix", sock)
+			},
+			DisableKeepAlives: true,
+			Proxy:             nil, // never send the control request to an HTTP proxy
+		},
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://credd"+path, body)
+	if err != nil {
+		return nil, fmt.Errorf("control request: %w", err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := hc.Do(req)
+	switch {
+	case err == nil:
+		return resp, nil
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOENT), errors.Is(err, syscall.ENOTDIR):
+		return nil, fmt.Errorf("%w (no socket at %s): start it with `credd daemon`", ErrNotRunning, sock)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return nil, fmt.Errorf("%w (nothing answers on %s): start it with `credd daemon`", ErrNotRunning, sock)
+	}
+	return nil, fmt.Errorf("talk to the credd daemon on %s: %w", sock, err)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}

@@ -1,0 +1,82 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// Listen binds the endpoint's TCP listener, before anything is served, so
+// that a port in use is reported at once.
+//
+// Only 127.0.0.1 is accepted: it is the one host every SDK version accepts
+// over http (SDK-COMPAT.md rule 1), and the advertised URL must name the
+// address actually bound. "localhost" is mapped to 127.0.0.1 rather than
+// resolved, because name resolution may yield ::1 (which old clients refuse)
+// or, with a tampered hosts file, a non-loopback address. Other loopback
+// addresses (127.0.0.2, ::1) are refused with the reason.
+func Listen(addr string) (net.Listener, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen address %q: %w: use 127.0.0.1:PORT", addr, err)
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || strconv.FormatUint(n, 10) != port {
+		return nil, fmt.Errorf("listen address %q: the port must be a number from 0 to 65535: use 127.0.0.1:PORT", addr)
+	}
+	if host == "localhost" {
+		host = "127.0.0.1"
+	}
+	ip, err := netip.ParseAddr(host)
+	switch {
+	case host == "" || (err == nil && ip.IsUnspecified()):
+		return nil, fmt.Errorf("listen address %q would listen on every interface: credd listens on loopback only, because the endpoint serves credentials to anyone who can reach it; use 127.0.0.1:PORT", addr)
+	case err != nil || !ip.Unmap().IsLoopback():
+		return nil, fmt.Errorf("listen address %q is not a loopback address: credd listens on loopback only, because the endpoint serves credentials to anyone who can reach it; use 127.0.0.1:PORT", addr)
+	case ip.Unmap() != netip.AddrFrom4([4]byte{127, 0, 0, 1}):
+		return nil, fmt.Errorf("listen address %q is loopback, but not every AWS SDK accepts that host over http (old botocore, the AWS CLI 2.9 and JS v2 accept only 127.0.0.1 and localhost): use 127.0.0.1:PORT", addr)
+	}
+	l, err := net.Listen("tcp4", net.JoinHostPort("127.0.0.1", port))
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("listen on 127.0.0.1:%s: the port is in use; another credd daemon may be running (check with `credd status`), or choose another port with --listen 127.0.0.1:PORT: %w", port, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listen on 127.0.0.1:%s: %w", port, err)
+	}
+	return l, nil
+}
+
+// URL returns the credentials URL to advertise for l, e.g.
+// http://127.0.0.1:9911/v1/credentials.
+func URL(l net.Listener) string {
+	if a, ok := l.Addr().(*net.TCPAddr); ok {
+		return "http://" + net.JoinHostPort(a.IP.String(), strconv.Itoa(a.Port)) + CredentialsPath
+	}
+	return "http://" + l.Addr().String() + CredentialsPath
+}
+
+// NewHTTPServer wraps h in an http.Server with bounded header sizes and
+// timeouts, so a slow or hostile local client cannot hold connections
+// forever. The server's own errors go to logger at warn level.
+func NewHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.With("component", "endpoint").Handler(), slog.LevelWarn),
+		// Let the handler refuse "OPTIONS *" like every other non-GET,
+		// instead of net/http answering 200 itself.
+		DisableGeneralOptionsHandler: true,
+	}
+}

@@ -1,0 +1,520 @@
+// Package server serves credentials on the ECS container-credentials endpoint.
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/credd-dev/credd/daemon"
+	"github.com/credd-dev/credd/daemon/authtoken"
+	"github.com/credd-dev/credd/daemon/clock"
+)
+
+// Provider is what the endpoint needs from the refresher, per role.
+type Provider interface {
+	// Current returns valid credentials or nil. It is called on every
+	// request, so it must be lock-free.
+	Current() *daemon.Credentials
+	// Await waits for a first fetch already in flight (cold start) and
+	// returns its result, or nil when ctx ends first. It never starts an
+	// STS call.
+	Await(ctx context.Context) *daemon.Credentials
+}
+
+// Config configures a Handler. Zero values mean the documented defaults.
+type Config struct {
+	// Roles maps a role name to its provider. "" or "default" is served on
+	// /v1/credentials, any other name on /v1/credentials/<name>.
+	Roles map[string]Provider
+	// Token is the authorization token; it must satisfy authtoken.Valid.
+	Token string
+	// TokenFile is the token file's path, named in 401 messages so the user
+	// knows which file to read. "" = "the daemon's token file".
+	TokenFile string
+	// Clock tells the time for expiry checks. nil = the wall clock.
+	Clock clock.Clock
+	// Logger receives a debug line per request. nil = discard.
+	Logger *slog.Logger
+	// AwaitTimeout bounds how long a request waits for the cold-start fetch.
+	// 0 = 800ms, under the 1 s timeout of JS, Java and C++ clients.
+	AwaitTimeout time.Duration
+}
+
+// DefaultAwaitTimeout is Config.AwaitTimeout's default.
+const DefaultAwaitTimeout = 800 * time.Millisecond
+
+// Paths served.
+const (
+	CredentialsPath = "/v1/credentials"
+	HealthPath      = "/healthz"
+	otherPath       = "other"
+)
+
+// roleName is what a named role may be called: one URL path segment.
+var roleName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// Handler is the endpoint's http.Handler.
+type Handler struct {
+	defaultRole  *role
+	named        map[string]*role
+	names        string // configured names, for 404 messages
+	tokenSum     [sha256.Size]byte
+	bufs         sync.Pool // of *[maxPooled]byte, for digest
+	clock        clock.Clock
+	logger       *slog.Logger
+	awaitTimeout time.Duration
+
+	health, other, credentials *counter
+	counters                   []*counter // all, in Counts order
+
+	// Header values, shared by every response: never appended to.
+	hdrJSON, hdrNoStore, hdrNoSniff, hdrGET []string
+
+	// Bodies that never change, encoded once.
+	healthBody, notFoundBody, methodBody, unavailableBody, noDefaultBody []byte
+	missingBody, wrongBody, schemeBody                                   []byte
+	refusedBodies                                                        map[string][]byte // by header name, plus "Host"
+}
+
+type role struct {
+	provider Provider
+	counter  *counter
+	cache    atomic.Pointer[encoded]
+}
+
+// encoded is one credentials value and its response body.
+type encoded struct {
+	src    *daemon.Credentials
+	body   []byte
+	length []string // Content-Length header value
+}
+
+// New builds the endpoint handler.
+func New(cfg Config) (*Handler, error) {
+	if len(cfg.Roles) == 0 {
+		return nil, errors.New("server: no roles configured")
+	}
+	if !authtoken.Valid(cfg.Token) {
+		return nil, errors.New("server: the authorization token is missing or malformed (want the 43-character token from authtoken.LoadOrCreate)")
+	}
+	h := &Handler{
+		named:        make(map[string]*role),
+		tokenSum:     sha256.Sum256([]byte(cfg.Token)),
+		clock:        cfg.Clock,
+		logger:       cfg.Logger,
+		awaitTimeout: cfg.AwaitTimeout,
+		hdrJSON:      []string{"application/json"},
+		hdrNoStore:   []string{"no-store"},
+		hdrNoSniff:   []string{"nosniff"},
+		hdrGET:       []string{http.MethodGet},
+	}
+	h.bufs.New = func() any { return new([maxPooled]byte) }
+	if h.clock == nil {
+		h.clock = clock.Real{}
+	}
+	if h.logger == nil {
+		h.logger = slog.New(slog.DiscardHandler)
+	}
+	h.logger = h.logger.With("component", "endpoint")
+	if h.awaitTimeout < 0 {
+		return nil, fmt.Errorf("server: negative AwaitTimeout %v", h.awaitTimeout)
+	}
+	if h.awaitTimeout == 0 {
+		h.awaitTimeout = DefaultAwaitTimeout
+	}
+
+	h.credentials = &counter{path: CredentialsPath}
+	h.health = &counter{path: HealthPath}
+	h.other = &counter{path: otherPath}
+	h.counters = []*counter{h.credentials}
+	var names []string
+	for name, p := range cfg.Roles {
+		if p == nil {
+			return nil, fmt.Errorf("server: role %q has no provider", name)
+		}
+		if name == "" || name == "default" {
+			if h.defaultRole != nil {
+				return nil, errors.New(`server: both "" and "default" are configured; they are the same role`)
+			}
+			h.defaultRole = &role{provider: p, counter: h.credentials}
+			names = append(names, "default")
+			continue
+		}
+		if !roleName.MatchString(name) {
+			return nil, fmt.Errorf("server: role name %q is not allowed: use 1-64 of [A-Za-z0-9._-], starting with a letter or digit", name)
+		}
+		c := &counter{path: CredentialsPath + "/" + name}
+		h.named[name] = &role{provider: p, counter: c}
+		h.counters = append(h.counters, c)
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	h.names = strings.Join(names, ", ")
+	slices.SortFunc(h.counters[1:], func(a, b *counter) int { return strings.Compare(a.path, b.path) })
+	h.counters = append(h.counters, h.health, h.other)
+
+	tokenFile := cfg.TokenFile
+	if tokenFile == "" {
+		tokenFile = "the daemon's token file"
+	}
+	h.healthBody = []byte(`{"status":"ok"}` + "\n")
+	h.notFoundBody = errorBody("NotFound", "no such path: credd serves credentials on "+CredentialsPath+" and "+CredentialsPath+"/<role>")
+	h.methodBody = errorBody("MethodNotAllowed", "only GET is supported")
+	h.missingBody = errorBody("Unauthorized", "no Authorization header: send the token from AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE (or AWS_CONTAINER_AUTHORIZATION_TOKEN) as the raw header value; to set both in this shell, run eval \"$(credd env)\"")
+	h.wrongBody = errorBody("Unauthorized", "the Authorization header does not match the token in "+tokenFile+"; the daemon may have been restarted with a new state dir: run eval \"$(credd env)\"")
+	h.schemeBody = errorBody("Unauthorized", "send the raw token as the Authorization header, without a scheme such as Bearer; run eval \"$(credd env)\" to set it up")
+	h.unavailableBody = errorBody("CredentialsUnavailable", "credd has no valid credentials yet/anymore: run `credd status` to see why")
+	h.noDefaultBody = errorBody("UnknownRole", "no default role is configured; use "+CredentialsPath+"/<role> with one of: "+h.names)
+	h.refusedBodies = map[string][]byte{
+		"Host":            errorBody("Forbidden", "the Host header must be 127.0.0.1, another loopback address or localhost: credd refuses other names so that a web page cannot reach it through DNS rebinding"),
+		"Origin":          errorBody("Forbidden", "requests with an Origin header come from a web browser, and a web page must not read AWS credentials: use an AWS SDK or CLI"),
+		"Sec-Fetch-Site":  errorBody("Forbidden", "requests with a Sec-Fetch-Site header come from a web browser, and a web page must not read AWS credentials: use an AWS SDK or CLI"),
+		"Sec-Fetch-Mode":  errorBody("Forbidden", "requests with a Sec-Fetch-Mode header come from a web browser, and a web page must not read AWS credentials: use an AWS SDK or CLI"),
+		"X-Forwarded-For": errorBody("Forbidden", "requests with an X-Forwarded-For header were relayed by a proxy: credd serves local processes only, so call it directly on 127.0.0.1"),
+		"Forwarded":       errorBody("Forbidden", "requests with a Forwarded header were relayed by a proxy: credd serves local processes only, so call it directly on 127.0.0.1"),
+		"X-Real-Ip":       errorBody("Forbidden", "requests with an X-Real-IP header were relayed by a proxy: credd serves local processes only, so call it directly on 127.0.0.1"),
+	}
+	return h, nil
+}
+
+// refusedHeaders are checked in this order; Go canonicalises incoming keys.
+var refusedHeaders = [...]string{"Origin", "Sec-Fetch-Site", "Sec-Fetch-Mode", "X-Forwarded-For", "Forwarded", "X-Real-Ip"}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := h.clock.Now()
+	rl, c := h.route(r.URL.Path)
+	status := h.serve(w, r, rl)
+	c.add(status)
+	if h.logger.Enabled(r.Context(), slog.LevelDebug) {
+		var ua string
+		if v := r.Header["User-Agent"]; len(v) > 0 {
+			ua = v[0]
+		}
+		// Never the Authorization header, never a body.
+		h.logger.LogAttrs(r.Context(), slog.LevelDebug, "request",
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.Int("status", status),
+			slog.String("user_agent", ua),
+			slog.String("remote", r.RemoteAddr),
+			slog.Duration("duration", h.clock.Now().Sub(start)))
+	}
+}
+
+// route kinds, carried in a *role-or-sentinel to stay allocation-free.
+var (
+	routeHealth   = &role{}
+	routeNotFound = &role{}
+	routeUnknown  = &role{} // /v1/credentials/<name> with an unknown name
+	routeNoDef    = &role{} // /v1/credentials with no default role
+)
+
+// route maps a path to its role (or a sentinel) and its counter.
+func (h *Handler) route(path string) (*role, *counter) {
+	switch {
+	case path == HealthPath:
+		return routeHealth, h.health
+	case path == CredentialsPath:
+		if h.defaultRole == nil {
+			return routeNoDef, h.credentials
+		}
+		return h.defaultRole, h.credentials
+	case strings.HasPrefix(path, CredentialsPath+"/"):
+		name := path[len(CredentialsPath)+1:]
+		if r, ok := h.named[name]; ok {
+			return r, r.counter
+		}
+		if name == "default" && h.defaultRole != nil {
+			return h.defaultRole, h.credentials
+		}
+		return routeUnknown, h.other
+	}
+	return routeNotFound, h.other
+}
+
+// serve answers r and returns the status it wrote.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rl *role) int {
+	if body := h.refused(r); body != nil {
+		return h.writeJSON(w, http.StatusForbidden, body)
+	}
+	if r.Method != http.MethodGet {
+		w.Header()["Allow"] = h.hdrGET
+		return h.writeJSON(w, http.StatusMethodNotAllowed, h.methodBody)
+	}
+	switch rl {
+	case routeHealth:
+		return h.writeJSON(w, http.StatusOK, h.healthBody)
+	case routeNotFound:
+		return h.writeJSON(w, http.StatusNotFound, h.notFoundBody)
+	}
+	if body := h.unauthorized(r); body != nil {
+		return h.writeJSON(w, http.StatusUnauthorized, body)
+	}
+	switch rl {
+	case routeNoDef:
+		return h.writeJSON(w, http.StatusNotFound, h.noDefaultBody)
+	case routeUnknown:
+		name := r.URL.Path[len(CredentialsPath)+1:]
+		if len(name) > 64 {
+			name = name[:64] + "..."
+		}
+		return h.writeJSON(w, http.StatusNotFound, errorBody("UnknownRole", fmt.Sprintf("no role named %q; configured: %s", name, h.names)))
+	}
+
+	creds := rl.provider.Current()
+	if !creds.ValidAt(h.clock.Now()) {
+		creds = h.await(r.Context(), rl.provider)
+	}
+	if creds == nil {
+		return h.writeJSON(w, http.StatusServiceUnavailable, h.unavailableBody)
+	}
+	e := rl.cache.Load()
+	if e == nil || e.src != creds {
+		e = encode(creds)
+		rl.cache.Store(e)
+	}
+	hdr := w.Header()
+	hdr["Content-Length"] = e.length
+	return h.writeJSON(w, http.StatusOK, e.body)
+}
+
+// await waits a bounded time for the cold-start fetch, and never returns
+// credentials that are no longer valid.
+func (h *Handler) await(ctx context.Context, p Provider) *daemon.Credentials {
+	ctx, cancel := context.WithTimeout(ctx, h.awaitTimeout)
+	defer cancel()
+	creds := p.Await(ctx)
+	if !creds.ValidAt(h.clock.Now()) {
+		return nil
+	}
+	return creds
+}
+
+// refused returns the 403 body for requests that do not come straight from
+// a local process, or nil.
+func (h *Handler) refused(r *http.Request) []byte {
+	if !loopbackHost(r.Host) {
+		return h.refusedBodies["Host"]
+	}
+	for _, k := range refusedHeaders {
+		if _, ok := r.Header[k]; ok {
+			return h.refusedBodies[k]
+		}
+	}
+	return nil
+}
+
+// unauthorized returns the 401 body for a missing or wrong token, or nil.
+// The comparison is of SHA-256 digests in constant time, so neither the
+// token nor its length leaks through timing.
+func (h *Handler) unauthorized(r *http.Request) []byte {
+	v := r.Header["Authorization"]
+	if len(v) == 0 || v[0] == "" {
+		return h.missingBody
+	}
+	sum := h.digest(v[0])
+	if len(v) == 1 && subtle.ConstantTimeCompare(sum[:], h.tokenSum[:]) == 1 {
+		return nil
+	}
+	if hasScheme(v[0]) {
+		return h.schemeBody
+	}
+	return h.wrongBody
+}
+
+// maxPooled is the longest header value digest hashes without allocating.
+const maxPooled = 256
+
+// digest returns the SHA-256 of v. sha256.Sum256 makes its argument escape,
+// so []byte(v) would allocate on every request; copying into a pooled
+// buffer, already on the heap, keeps the success path allocation-free.
+func (h *Handler) digest(v string) [sha256.Size]byte {
+	if len(v) > maxPooled {
+		return sha256.Sum256([]byte(v))
+	}
+	buf := h.bufs.Get().(*[maxPooled]byte)
+	n := copy(buf[:], v)
+	sum := sha256.Sum256(buf[:n])
+	clear(buf[:n]) // keep no copy of what was sent
+	h.bufs.Put(buf)
+	return sum
+}
+
+// hasScheme reports whether v looks like "Bearer xyz": the usual mistake.
+func hasScheme(v string) bool {
+	i := strings.IndexByte(v, ' ')
+	if i <= 0 {
+		return false
+	}
+	switch strings.ToLower(v[:i]) {
+	case "bearer", "basic", "token":
+		return true
+	}
+	return false
+}
+
+func (h *Handler) writeJSON(w http.ResponseWriter, status int, body []byte) int {
+	hdr := w.Header()
+	hdr["Content-Type"] = h.hdrJSON
+	hdr["Cache-Control"] = h.hdrNoStore
+	hdr["X-Content-Type-Options"] = h.hdrNoSniff
+	w.WriteHeader(status)
+	w.Write(body)
+	return status
+}
+
+// loopbackHost reports whether a Host header names this machine without DNS:
+// a loopback IP literal (IPv6 in brackets) or "localhost", with or without a
+// port. It does not allocate.
+func loopbackHost(host string) bool {
+	name := host
+	if strings.HasPrefix(host, "[") {
+		end := strings.IndexByte(host, ']')
+		if end < 0 {
+			return false
+		}
+		name = host[1:end]
+		if !validPort(host[end+1:]) {
+			return false
+		}
+		if !strings.Contains(name, ":") {
+			return false // "[127.0.0.1]" is not a Host
+		}
+	} else if i := strings.IndexByte(host, ':'); i >= 0 {
+		name = host[:i]
+		if !validPort(host[i:]) {
+			return false // also refuses an unbracketed IPv6 address
+		}
+	}
+	if strings.EqualFold(name, "localhost") {
+		return true
+	}
+	addr, err := netip.ParseAddr(name)
+	return err == nil && addr.Zone() == "" && addr.Unmap().IsLoopback()
+}
+
+// validPort accepts "" or ":" followed by 1-5 digits.
+func validPort(s string) bool {
+	if s == "" {
+		return true
+	}
+	if s[0] != ':' || len(s) < 2 || len(s) > 6 {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// wireCredentials is the success body (SDK-COMPAT.md rule 7). It has no
+// Code field: Rust refuses any Code but "Success".
+type wireCredentials struct {
+	AccessKeyID     string `json:"AccessKeyId"`
+	SecretAccessKey string `json:"SecretAccessKey"`
+	Token           string `json:"Token"`
+	Expiration      string `json:"Expiration"`
+	RoleARN         string `json:"RoleArn,omitempty"`
+	AccountID       string `json:"AccountId,omitempty"`
+}
+
+func encode(c *daemon.Credentials) *encoded {
+	body := marshal(wireCredentials{
+		AccessKeyID:     c.AccessKeyID,
+		SecretAccessKey: c.SecretAccessKey,
+		Token:           c.SessionToken,
+		// Format drops sub-seconds, so the served expiry is never later
+		// than the real one.
+		Expiration: c.Expiration.UTC().Format(daemon.ExpirationLayout),
+		RoleARN:    c.RoleARN,
+		AccountID:  c.AccountID,
+	})
+	return &encoded{src: c, body: body, length: []string{strconv.Itoa(len(body))}}
+}
+
+type wireError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func errorBody(code, message string) []byte {
+	return marshal(wireError{Code: code, Message: message})
+}
+
+// marshal encodes v on one line with a trailing newline (for curl), without
+// HTML escaping: clients such as botocore show the raw body to the user, and
+// "<role>" reads better than "\u003crole\u003e".
+func marshal(v any) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		panic("server: encoding a struct of strings: " + err.Error()) // cannot happen
+	}
+	return buf.Bytes()
+}
+
+// statuses are the codes the handler writes; counters have one slot each.
+var statuses = [...]int{
+	http.StatusOK,
+	http.StatusUnauthorized,
+	http.StatusForbidden,
+	http.StatusNotFound,
+	http.StatusMethodNotAllowed,
+	http.StatusServiceUnavailable,
+}
+
+type counter struct {
+	path string
+	n    [len(statuses) + 1]atomic.Int64 // the last slot counts any other status
+}
+
+func (c *counter) add(status int) {
+	for i, s := range statuses {
+		if s == status {
+			c.n[i].Add(1)
+			return
+		}
+	}
+	c.n[len(statuses)].Add(1)
+}
+
+// Counts returns the requests served so far, by path and status, leaving out
+// zeros. Paths are "/v1/credentials", "/v1/credentials/<name>" for configured
+// names, "/healthz" and "other" (anything else, unknown names included).
+// Status 0 counts a status outside the usual set.
+func (h *Handler) Counts() []daemon.RequestCount {
+	var out []daemon.RequestCount
+	for _, c := range h.counters {
+		for i := range c.n {
+			n := c.n[i].Load()
+			if n == 0 {
+				continue
+			}
+			status := 0
+			if i < len(statuses) {
+				status = statuses[i]
+			}
+			out = append(out, daemon.RequestCount{Path: c.path, Status: status, Count: n})
+		}
+	}
+	return out
+}
