@@ -1,0 +1,259 @@
+package source
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+
+	"github.com/credd-dev/credd/daemon"
+	"github.com/credd-dev/credd/daemon/token"
+)
+
+// maxFileBytes bounds what File reads: a JWT is a few KiB, so a larger file
+// is the wrong file.
+const maxFileBytes = 1 << 20
+
+// File reads the token from a file on every call, so the newest token is
+// always used. Watch tells when the file holds a new token.
+type File struct {
+	path    string
+	log     *slog.Logger
+	changed chan struct{}
+	// retry is how often Watch looks for a missing directory; settle is how
+	// long it lets a burst of events (truncate, then write) finish.
+	retry, settle time.Duration
+
+	mu sync.Mutex
+	// seen fingerprints the token last returned by Token or announced by
+	// Watch, so Changed fires for a new token and not for every event in a
+	// busy directory such as /tmp.
+	seen    fingerprint
+	seenSet bool
+}
+
+// fingerprint identifies a token without keeping it: ok is false when no
+// token could be read.
+type fingerprint struct {
+	ok  bool
+	sum [sha256.Size]byte
+}
+
+// NewFile returns a source that reads path. A nil logger discards.
+func NewFile(path string, logger *slog.Logger) *File {
+	return &File{
+		path:    path,
+		log:     withComponent(logger, "file").With("path", path),
+		changed: make(chan struct{}, 1),
+		retry:   time.Second,
+		settle:  50 * time.Millisecond,
+	}
+}
+
+func (f *File) Name() string { return "file" }
+
+// Path is the file's path.
+func (f *File) Path() string { return f.path }
+
+// Changed receives a value when the file may hold a token other than the one
+// Token last returned. Signals coalesce: one pending value means "read again".
+// It only fires while Watch runs.
+func (f *File) Changed() <-chan struct{} { return f.changed }
+
+// Token reads the file and returns its content without surrounding
+// whitespace.
+func (f *File) Token(context.Context) (string, error) {
+	tok, err := f.read()
+	f.mu.Lock()
+	f.seen, f.seenSet = fingerprintOf(tok, err), true
+	f.mu.Unlock()
+	return tok, err
+}
+
+func (f *File) read() (string, error) {
+	fh, err := os.Open(f.path)
+	if err != nil {
+		return "", f.openError(err)
+	}
+	defer fh.Close()
+	b, err := io.ReadAll(io.LimitReader(fh, maxFileBytes+1))
+	if err != nil {
+		return "", f.openError(err)
+	}
+	if len(b) > maxFileBytes {
+		return "", &daemon.Error{
+			Kind:    daemon.KindPermanent,
+			Code:    token.CodeMalformed,
+			Message: fmt.Sprintf("token file %s is larger than %d bytes", f.path, maxFileBytes),
+			Hint:    "the token file must hold one JWT; point --token-file at the right file",
+		}
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", &daemon.Error{
+			Kind:    daemon.KindNewToken,
+			Code:    "TokenFileEmpty",
+			Message: fmt.Sprintf("token file %s is empty", f.path),
+			Hint:    "whatever writes the token has not written it yet; credd reads the file again when it changes",
+		}
+	}
+	if err := oneLine(tok, "the token file must hold"); err != nil {
+		return "", err
+	}
+	return tok, nil
+}
+
+func (f *File) openError(err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return daemon.Errorf(daemon.KindNewToken, "TokenFileMissing",
+			"create it or set --token-file / AWS_WEB_IDENTITY_TOKEN_FILE",
+			"token file %s does not exist: %w", f.path, err)
+	}
+	// A permission problem or a directory needs a person; an I/O error
+	// might pass.
+	kind := daemon.KindRetryable
+	hint := "check the file and the disk"
+	switch {
+	case errors.Is(err, fs.ErrPermission):
+		kind, hint = daemon.KindPermanent, fmt.Sprintf("make the file readable by uid %d, which credd runs as", os.Getuid())
+	case errors.Is(err, syscall.EISDIR):
+		kind, hint = daemon.KindPermanent, "point --token-file at the token file, not its directory"
+	}
+	return daemon.Errorf(kind, "TokenFileUnreadable", hint, "cannot read token file %s: %w", f.path, err)
+}
+
+func fingerprintOf(tok string, err error) fingerprint {
+	if err != nil {
+		return fingerprint{}
+	}
+	return fingerprint{ok: true, sum: sha256.Sum256([]byte(tok))}
+}
+
+// Watch watches the file's parent directory until ctx is done, so that an
+// atomic rename, the Kubernetes projected-volume "..data" symlink swap,
+// truncate-and-write and delete-then-recreate are all seen, and signals
+// Changed when the file holds a new token. While the directory cannot be
+// watched (it does not exist yet, say), Watch polls the file every second
+// and retries. It returns nil when ctx is done.
+//
+// A token file that is a symlink into another directory (other than the
+// "..data" swap) is seen only when the link itself changes.
+func (f *File) Watch(ctx context.Context) error {
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		// Out of inotify instances, say: Token still reads the file on every
+		// call, so polling is a fine fallback and no reason to stop the daemon.
+		f.log.Warn("cannot watch the token file; polling it every "+f.retry.String(), "err", err)
+		f.poll(ctx, func() bool { return false })
+		return nil
+	}
+	defer w.Close()
+	dir := filepath.Dir(f.path)
+	for {
+		logged := false
+		added := f.poll(ctx, func() bool {
+			err := w.Add(dir)
+			if err != nil && !logged {
+				f.log.Info("cannot watch the token file's directory yet; polling the file every "+f.retry.String(), "dir", dir, "err", err)
+				logged = true
+			}
+			return err == nil
+		})
+		if !added {
+			return nil
+		}
+		f.log.Debug("watching the token file's directory", "dir", dir)
+		f.check(false) // whatever happened before the watch was in place
+		if err := f.watchEvents(ctx, w, dir); err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		f.log.Info("the token file's directory went away", "dir", dir)
+	}
+}
+
+// poll calls done, and checks the file, every f.retry until done reports
+// true (poll returns true) or ctx is done (false).
+func (f *File) poll(ctx context.Context, done func() bool) bool {
+	for {
+		if done() {
+			return true
+		}
+		f.check(false)
+		t := time.NewTimer(f.retry)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+	}
+}
+
+// watchEvents handles events until ctx is done or dir goes away (nil) or
+// the watcher breaks (an error).
+func (f *File) watchEvents(ctx context.Context, w *fsnotify.Watcher, dir string) error {
+	var settle <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-w.Events:
+			if !ok {
+				return errors.New("watch token file: watcher closed")
+			}
+			if ev.Name == dir && ev.Has(fsnotify.Remove|fsnotify.Rename) {
+				_ = w.Remove(dir) // already gone after a rename or delete
+				return nil
+			}
+			if settle == nil {
+				settle = time.After(f.settle)
+			}
+		case err, ok := <-w.Errors:
+			if !ok {
+				return errors.New("watch token file: watcher closed")
+			}
+			// An overflow loses events: look at the file anyway.
+			f.log.Warn("token file watch error", "err", err)
+			if settle == nil {
+				settle = time.After(f.settle)
+			}
+		case <-settle:
+			settle = nil
+			f.check(true)
+		}
+	}
+}
+
+// check reads the file and signals Changed if it holds a token other than
+// the one last seen. If nothing was seen yet (Token was never called), only
+// an event counts as news; a poll or a new watch just records what is there,
+// so that starting Watch beside the first Token call costs no extra refresh.
+func (f *File) check(fromEvent bool) {
+	tok, err := f.read()
+	if err != nil {
+		return // the consumer hears about it when it calls Token
+	}
+	fp := fingerprintOf(tok, nil)
+	f.mu.Lock()
+	changed := fp != f.seen && (f.seenSet || fromEvent)
+	f.seen, f.seenSet = fp, true
+	f.mu.Unlock()
+	if changed {
+		f.log.Debug("token file changed")
+		notify(f.changed)
+	}
+}

@@ -1,0 +1,313 @@
+// Package token reads an identity token's claims and checks them locally,
+// without verifying the signature: STS does that, credd only wants a precise
+// error before the round trip.
+package token
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/credd-dev/credd/daemon"
+)
+
+// Error codes returned by Parse and Check.
+const (
+	CodeMalformed   = "MalformedToken"
+	CodeExpired     = "TokenExpired"
+	CodeNotYetValid = "TokenNotYetValid"
+	CodeAudience    = "AudienceMismatch"
+	CodeIssuer      = "IssuerMismatch"
+)
+
+const (
+	defaultSkew    = 30 * time.Second
+	maxTokenBytes  = 64 << 10
+	maxUnixSeconds = 253402300799 // 9999-12-31T23:59:59Z
+	hintOneJWT     = "provide exactly one JWT (header.payload.signature, base64url) and nothing else"
+)
+
+// Parse reads the claims of a compact JWS without verifying its signature.
+// Whitespace around the token (a file's trailing newline, say) is ignored.
+//
+// Errors are *daemon.Error with code MalformedToken (KindPermanent); they
+// describe the token's shape and never contain the token.
+func Parse(raw string) (daemon.Claims, error) {
+	raw = strings.TrimSpace(raw)
+	if err := shape(raw); err != nil {
+		return daemon.Claims{}, err
+	}
+	parts := strings.Split(raw, ".")
+	var header map[string]any
+	if err := decodePart(parts[0], "header", &header); err != nil {
+		return daemon.Claims{}, err
+	}
+	if parts[2] == "" {
+		return daemon.Claims{}, malformed("the token has no signature", "credd needs a signed ID token from the issuer, not an unsecured JWT")
+	}
+	if _, err := decodeBase64(parts[2]); err != nil {
+		return daemon.Claims{}, malformed("the signature part is not base64url", hintOneJWT)
+	}
+	var payload map[string]any
+	if err := decodePart(parts[1], "payload", &payload); err != nil {
+		return daemon.Claims{}, err
+	}
+	return claimsOf(payload)
+}
+
+// shape rejects the common ways a source hands over something that is not
+// one compact JWS, naming what it got.
+func shape(raw string) error {
+	switch {
+	case raw == "":
+		return malformed("the token is empty", hintOneJWT)
+	case len(raw) > maxTokenBytes:
+		return malformed(fmt.Sprintf("the token is %d bytes, more than the %d a JWT can sensibly be", len(raw), maxTokenBytes), hintOneJWT)
+	case strings.ContainsAny(raw, "\r\n"):
+		n := len(strings.FieldsFunc(raw, func(r rune) bool { return r == '\n' || r == '\r' }))
+		return malformed(fmt.Sprintf("the token has %d lines", n), hintOneJWT)
+	case strings.HasPrefix(strings.ToLower(raw), "bearer "):
+		return malformed(`the token starts with "Bearer "`, "provide the bare JWT without an authorization scheme")
+	case raw[0] == '{' || raw[0] == '[' || raw[0] == '"':
+		return malformed("the token is JSON, not a JWT", `extract the JWT from the document (GitHub's ID-token endpoint puts it in "value")`)
+	case strings.ContainsAny(raw, " \t"):
+		return malformed("the token contains spaces", hintOneJWT)
+	}
+	switch n := strings.Count(raw, ".") + 1; {
+	case n == 5:
+		return malformed("the token has 5 parts: it is an encrypted JWE, not a signed JWT", "use the issuer's signed ID token")
+	case n != 3:
+		return malformed(fmt.Sprintf("the token has %d dot-separated parts, want 3", n), hintOneJWT)
+	}
+	return nil
+}
+
+func decodePart(part, name string, v *map[string]any) error {
+	b, err := decodeBase64(part)
+	if err != nil {
+		return malformed(fmt.Sprintf("the %s is not base64url", name), hintOneJWT)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil || *v == nil || dec.More() {
+		return malformed(fmt.Sprintf("the %s is not a JSON object", name), hintOneJWT)
+	}
+	return nil
+}
+
+// decodeBase64 accepts base64url with or without padding: JWS forbids
+// padding, but some hand-made tokens carry it and the claims are still clear.
+func decodeBase64(s string) ([]byte, error) {
+	return base64.RawURLEncoding.Strict().DecodeString(strings.TrimRight(s, "="))
+}
+
+func claimsOf(p map[string]any) (daemon.Claims, error) {
+	var c daemon.Claims
+	var err error
+	if c.Issuer, err = stringClaim(p, "iss"); err != nil {
+		return daemon.Claims{}, err
+	}
+	if c.Subject, err = stringClaim(p, "sub"); err != nil {
+		return daemon.Claims{}, err
+	}
+	if c.Audience, err = audienceClaim(p); err != nil {
+		return daemon.Claims{}, err
+	}
+	if p["exp"] == nil {
+		return daemon.Claims{}, malformed("the token has no exp claim", "credd only accepts ID tokens that expire; check the issuer")
+	}
+	if c.Expiry, err = timeClaim(p, "exp"); err != nil {
+		return daemon.Claims{}, err
+	}
+	if c.IssuedAt, err = timeClaim(p, "iat"); err != nil {
+		return daemon.Claims{}, err
+	}
+	if c.NotBefore, err = timeClaim(p, "nbf"); err != nil {
+		return daemon.Claims{}, err
+	}
+	for k, v := range p {
+		s, ok := v.(string)
+		if !ok || registered(k) {
+			continue
+		}
+		if c.Extra == nil {
+			c.Extra = make(map[string]string)
+		}
+		c.Extra[k] = s
+	}
+	return c, nil
+}
+
+// registered reports whether name is a claim Claims has a field for.
+func registered(name string) bool {
+	switch name {
+	case "iss", "sub", "aud", "exp", "iat", "nbf":
+		return true
+	}
+	return false
+}
+
+func stringClaim(p map[string]any, name string) (string, error) {
+	v, ok := p[name]
+	if !ok || v == nil {
+		return "", nil
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "", malformed(fmt.Sprintf("the %s claim is not a string", name), "check the issuer")
+	}
+	return s, nil
+}
+
+func audienceClaim(p map[string]any) ([]string, error) {
+	switch v := p["aud"].(type) {
+	case nil:
+		return nil, nil
+	case string:
+		return []string{v}, nil
+	case []any:
+		aud := make([]string, 0, len(v))
+		for _, a := range v {
+			s, ok := a.(string)
+			if !ok {
+				return nil, malformed("the aud claim holds a value that is not a string", "check the issuer")
+			}
+			aud = append(aud, s)
+		}
+		return aud, nil
+	default:
+		return nil, malformed("the aud claim is neither a string nor an array of strings", "check the issuer")
+	}
+}
+
+// timeClaim reads a NumericDate: seconds since the epoch, possibly with a
+// fraction.
+func timeClaim(p map[string]any, name string) (time.Time, error) {
+	v, ok := p[name]
+	if !ok || v == nil {
+		return time.Time{}, nil
+	}
+	n, ok := v.(json.Number)
+	if !ok {
+		return time.Time{}, malformed(fmt.Sprintf("the %s claim is not a number", name), "check the issuer")
+	}
+	f, err := strconv.ParseFloat(string(n), 64)
+	if err != nil || math.IsNaN(f) || f < 0 || f > maxUnixSeconds {
+		return time.Time{}, malformed(fmt.Sprintf("the %s claim is not a date between 1970 and 9999", name), "check the issuer")
+	}
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9)).UTC(), nil
+}
+
+func malformed(msg, hint string) *daemon.Error {
+	return &daemon.Error{Kind: daemon.KindPermanent, Code: CodeMalformed, Message: msg, Hint: hint}
+}
+
+// Checks are the local checks Check applies. The zero value checks only
+// expiry and validity start, with the default skew.
+type Checks struct {
+	// Audience, if set, must be among the token's aud.
+	Audience string
+	// Issuer, if set, must equal iss; one trailing slash of difference is
+	// ignored, as issuers are inconsistent about it.
+	Issuer string
+	// Skew is the safety margin (0 means 30s; negative means none): a token
+	// that expires within Skew counts as expired, and one whose nbf or iat is
+	// more than Skew in the future is not yet valid.
+	Skew time.Duration
+	// Now tells the time; nil means time.Now.
+	Now func() time.Time
+}
+
+// Check parses raw and checks its claims. Errors are *daemon.Error:
+// MalformedToken, IssuerMismatch and AudienceMismatch (KindPermanent: a new
+// token of the same kind will not help), TokenExpired and TokenNotYetValid
+// (KindNewToken). Permanent problems are reported first.
+func Check(raw string, c Checks) (daemon.Claims, error) {
+	claims, err := Parse(raw)
+	if err != nil {
+		return daemon.Claims{}, err
+	}
+	now := time.Now
+	if c.Now != nil {
+		now = c.Now
+	}
+	skew := c.Skew
+	switch {
+	case skew == 0:
+		skew = defaultSkew
+	case skew < 0:
+		skew = 0
+	}
+	if c.Issuer != "" && strings.TrimSuffix(claims.Issuer, "/") != strings.TrimSuffix(c.Issuer, "/") {
+		return claims, &daemon.Error{
+			Kind:    daemon.KindPermanent,
+			Code:    CodeIssuer,
+			Message: fmt.Sprintf("the token's issuer is %q, want %q", claims.Issuer, c.Issuer),
+			Hint:    "set --issuer to the issuer the role trusts and get the token from that issuer",
+		}
+	}
+	if c.Audience != "" && !slices.Contains(claims.Audience, c.Audience) {
+		return claims, &daemon.Error{
+			Kind:    daemon.KindPermanent,
+			Code:    CodeAudience,
+			Message: fmt.Sprintf("the token's audience is %s, want %q", quoteAll(claims.Audience), c.Audience),
+			Hint:    "request the token for the audience the role's trust policy names, or set --audience to match it",
+		}
+	}
+	t := now()
+	if !claims.Expiry.After(t.Add(skew)) {
+		msg := fmt.Sprintf("the token expired at %s, %s ago", claims.Expiry.Format(time.RFC3339), roundAgo(t.Sub(claims.Expiry)))
+		if claims.Expiry.After(t) {
+			msg = fmt.Sprintf("the token expires at %s, in %s, within the %s safety margin", claims.Expiry.Format(time.RFC3339), roundAgo(claims.Expiry.Sub(t)), skew)
+		}
+		return claims, &daemon.Error{
+			Kind:    daemon.KindNewToken,
+			Code:    CodeExpired,
+			Message: msg,
+			Hint:    "the token source must provide a fresh token; if it keeps serving this one, check whatever writes it and this machine's clock",
+		}
+	}
+	for _, nb := range []struct {
+		name string
+		at   time.Time
+	}{{"nbf", claims.NotBefore}, {"iat", claims.IssuedAt}} {
+		if !nb.at.IsZero() && nb.at.After(t.Add(skew)) {
+			return claims, &daemon.Error{
+				Kind:    daemon.KindNewToken,
+				Code:    CodeNotYetValid,
+				Message: fmt.Sprintf("the token's %s is %s, %s in the future", nb.name, nb.at.Format(time.RFC3339), roundAgo(nb.at.Sub(t))),
+				Hint:    "check this machine's clock (and the issuer's); the token is not valid yet",
+			}
+		}
+	}
+	return claims, nil
+}
+
+func quoteAll(ss []string) string {
+	if len(ss) == 0 {
+		return "empty"
+	}
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = strconv.Quote(s)
+	}
+	if len(q) == 1 {
+		return q[0]
+	}
+	return "[" + strings.Join(q, ", ") + "]"
+}
+
+// roundAgo keeps durations readable: "3m12s", not "3m12.345678s".
+func roundAgo(d time.Duration) time.Duration {
+	if d > time.Second {
+		return d.Round(time.Second)
+	}
+	return d.Round(time.Millisecond)
+}

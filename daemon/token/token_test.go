@@ -1,0 +1,282 @@
+package token_test
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/credd-dev/credd/daemon"
+	"github.com/credd-dev/credd/daemon/token"
+)
+
+var now = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+
+// jwt builds an unsigned-but-shaped compact JWS with the given payload.
+func jwt(t testing.TB, payload any) string {
+	t.Helper()
+	p, err := json.Marshal(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rawJWT(`{"alg":"RS256","typ":"JWT","kid":"k1"}`, string(p))
+}
+
+func rawJWT(header, payload string) string {
+	enc := base64.RawURLEncoding
+	return enc.EncodeToString([]byte(header)) + "." + enc.EncodeToString([]byte(payload)) + "." + enc.EncodeToString([]byte("signature"))
+}
+
+func githubClaims() map[string]any {
+	return map[string]any{
+		"iss":         "https://token.actions.githubusercontent.com",
+		"sub":         "repo:octo/app:ref:refs/heads/main",
+		"aud":         "sts.amazonaws.com",
+		"exp":         now.Add(5 * time.Minute).Unix(),
+		"iat":         now.Add(-time.Minute).Unix(),
+		"nbf":         now.Add(-time.Minute).Unix(),
+		"repository":  "octo/app",
+		"actor":       "octocat",
+		"ref":         "refs/heads/main",
+		"environment": "prod",
+		"jti":         "abc",
+		"run_number":  7,
+		"private":     true,
+	}
+}
+
+func with(base map[string]any, kv ...any) map[string]any {
+	m := make(map[string]any, len(base))
+	for k, v := range base {
+		m[k] = v
+	}
+	for i := 0; i < len(kv); i += 2 {
+		if kv[i+1] == nil {
+			delete(m, kv[i].(string))
+			continue
+		}
+		m[kv[i].(string)] = kv[i+1]
+	}
+	return m
+}
+
+func TestParse(t *testing.T) {
+	good := jwt(t, githubClaims())
+	tests := []struct {
+		name string
+		raw  string
+		want daemon.Claims
+	}{
+		{
+			name: "a GitHub Actions token yields its registered claims and string extras",
+			raw:  good,
+			want: daemon.Claims{
+				Issuer:    "https://token.actions.githubusercontent.com",
+				Subject:   "repo:octo/app:ref:refs/heads/main",
+				Audience:  []string{"sts.amazonaws.com"},
+				Expiry:    now.Add(5 * time.Minute),
+				IssuedAt:  now.Add(-time.Minute),
+				NotBefore: now.Add(-time.Minute),
+				Extra:     map[string]string{"repository": "octo/app", "actor": "octocat", "ref": "refs/heads/main", "environment": "prod", "jti": "abc"},
+			},
+		},
+		{
+			name: "surrounding whitespace and a trailing newline are ignored",
+			raw:  "  \n" + good + "\r\n",
+			want: daemon.Claims{
+				Issuer:    "https://token.actions.githubusercontent.com",
+				Subject:   "repo:octo/app:ref:refs/heads/main",
+				Audience:  []string{"sts.amazonaws.com"},
+				Expiry:    now.Add(5 * time.Minute),
+				IssuedAt:  now.Add(-time.Minute),
+				NotBefore: now.Add(-time.Minute),
+				Extra:     map[string]string{"repository": "octo/app", "actor": "octocat", "ref": "refs/heads/main", "environment": "prod", "jti": "abc"},
+			},
+		},
+		{
+			name: "an audience array is kept in order",
+			raw:  jwt(t, map[string]any{"aud": []string{"a", "sts.amazonaws.com"}, "exp": 1700000000}),
+			want: daemon.Claims{Audience: []string{"a", "sts.amazonaws.com"}, Expiry: time.Unix(1700000000, 0).UTC()},
+		},
+		{
+			name: "fractional dates keep their fraction",
+			raw:  rawJWT(`{"alg":"RS256"}`, `{"exp":1700000000.5,"iat":1699999999.25}`),
+			want: daemon.Claims{Expiry: time.Unix(1700000000, 5e8).UTC(), IssuedAt: time.Unix(1699999999, 25e7).UTC()},
+		},
+		{
+			name: "padded base64url parts are accepted",
+			raw: base64.URLEncoding.EncodeToString([]byte(`{"alg":"RS256"}`)) + "." +
+				base64.URLEncoding.EncodeToString([]byte(`{"exp":1700000000,"sub":"x"}`)) + ".c2ln",
+			want: daemon.Claims{Subject: "x", Expiry: time.Unix(1700000000, 0).UTC()},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := token.Parse(tt.raw)
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Parse =\n %+v\nwant\n %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseRejectsMalformedTokens(t *testing.T) {
+	good := jwt(t, githubClaims())
+	tests := []struct {
+		name        string
+		raw         string
+		wantMessage string
+	}{
+		{"an empty string", " \n", "the token is empty"},
+		{"two tokens on two lines", good + "\n" + good, "the token has 2 lines"},
+		{"an authorization header value", "Bearer " + good, `starts with "Bearer "`},
+		{"the raw Actions endpoint response", `{"count":1,"value":"` + good + `"}`, "the token is JSON"},
+		{"a token with a space inside", good[:10] + " " + good[10:], "contains spaces"},
+		{"an opaque access token", "gho_abcdefABCDEF0123456789", "1 dot-separated parts, want 3"},
+		{"a JWE", "a.b.c.d.e", "encrypted JWE"},
+		{"an unsigned token", strings.TrimSuffix(good, good[strings.LastIndex(good, ".")+1:]), "no signature"},
+		{"a header that is not base64url", "%%%." + strings.SplitN(good, ".", 2)[1], "header is not base64url"},
+		{"a payload that is not JSON", rawJWT(`{"alg":"RS256"}`, `not json`), "payload is not a JSON object"},
+		{"a payload that is a JSON array", rawJWT(`{"alg":"RS256"}`, `[1,2]`), "payload is not a JSON object"},
+		{"a payload of JSON null", rawJWT(`{"alg":"RS256"}`, `null`), "payload is not a JSON object"},
+		{"a payload with trailing data", rawJWT(`{"alg":"RS256"}`, `{"exp":1} {}`), "payload is not a JSON object"},
+		{"a header that is not JSON", rawJWT(`RS256`, `{"exp":1}`), "header is not a JSON object"},
+		{"a token without exp", jwt(t, with(githubClaims(), "exp", nil)), "no exp claim"},
+		{"a token whose exp is null", rawJWT(`{"alg":"RS256"}`, `{"exp":null}`), "no exp claim"},
+		{"a token whose exp is a string", jwt(t, with(githubClaims(), "exp", "tomorrow")), "exp claim is not a number"},
+		{"a token whose exp is beyond year 9999", rawJWT(`{"alg":"RS256"}`, `{"exp":1e300}`), "exp claim is not a date"},
+		{"a token whose iat is negative", rawJWT(`{"alg":"RS256"}`, `{"exp":1,"iat":-5}`), "iat claim is not a date"},
+		{"a token whose aud is a number", jwt(t, with(githubClaims(), "aud", 5)), "aud claim is neither"},
+		{"a token whose aud array holds a number", jwt(t, with(githubClaims(), "aud", []any{"a", 5})), "aud claim holds a value"},
+		{"a token whose iss is an object", jwt(t, with(githubClaims(), "iss", map[string]any{})), "iss claim is not a string"},
+		{"an absurdly long token", strings.Repeat("a", 70000) + ".b.c", "more than"},
+	}
+	for _, tt := range tests {
+		t.Run("rejects "+tt.name, func(t *testing.T) {
+			_, err := token.Parse(tt.raw)
+			e := wantError(t, err, token.CodeMalformed, daemon.KindPermanent)
+			if !strings.Contains(e.Message, tt.wantMessage) {
+				t.Errorf("message %q does not contain %q", e.Message, tt.wantMessage)
+			}
+			if e.Hint == "" {
+				t.Error("no hint")
+			}
+			assertNoToken(t, err, tt.raw)
+		})
+	}
+}
+
+func TestCheck(t *testing.T) {
+	c := githubClaims()
+	tests := []struct {
+		name        string
+		claims      map[string]any
+		checks      token.Checks
+		wantCode    string // "" = valid
+		wantKind    daemon.Kind
+		wantMessage string
+	}{
+		{name: "a valid token passes every check", claims: c,
+			checks: token.Checks{Audience: "sts.amazonaws.com", Issuer: "https://token.actions.githubusercontent.com"}},
+		{name: "an issuer differing by a trailing slash passes", claims: c,
+			checks: token.Checks{Issuer: "https://token.actions.githubusercontent.com/"}},
+		{name: "an audience found in an array passes", claims: with(c, "aud", []string{"x", "sts.amazonaws.com"}),
+			checks: token.Checks{Audience: "sts.amazonaws.com"}},
+		{name: "empty checks skip audience and issuer", claims: with(c, "aud", nil, "iss", nil)},
+		{name: "an expired token needs a new one", claims: with(c, "exp", now.Add(-3*time.Minute).Unix()),
+			wantCode: token.CodeExpired, wantKind: daemon.KindNewToken, wantMessage: "expired at 2025-06-01T11:57:00Z, 3m0s ago"},
+		{name: "a token expiring within the default skew counts as expired", claims: with(c, "exp", now.Add(20*time.Second).Unix()),
+			wantCode: token.CodeExpired, wantKind: daemon.KindNewToken, wantMessage: "in 20s, within the 30s safety margin"},
+		{name: "a token expiring just after the skew is valid", claims: with(c, "exp", now.Add(31*time.Second).Unix())},
+		{name: "a custom skew is honoured", claims: with(c, "exp", now.Add(50*time.Second).Unix()), checks: token.Checks{Skew: time.Minute},
+			wantCode: token.CodeExpired, wantKind: daemon.KindNewToken, wantMessage: "within the 1m0s safety margin"},
+		{name: "a negative skew means no margin", claims: with(c, "exp", now.Add(time.Second).Unix()), checks: token.Checks{Skew: -1}},
+		{name: "a token whose nbf is in the future is not yet valid", claims: with(c, "nbf", now.Add(2*time.Minute).Unix()),
+			wantCode: token.CodeNotYetValid, wantKind: daemon.KindNewToken, wantMessage: "nbf is 2025-06-01T12:02:00Z, 2m0s in the future"},
+		{name: "a token issued in the future is not yet valid", claims: with(c, "iat", now.Add(time.Hour).Unix()),
+			wantCode: token.CodeNotYetValid, wantKind: daemon.KindNewToken, wantMessage: "iat is"},
+		{name: "a token issued slightly in the future is within the skew", claims: with(c, "iat", now.Add(10*time.Second).Unix(), "nbf", now.Add(10*time.Second).Unix())},
+		{name: "a wrong audience is permanent and names both values", claims: with(c, "aud", "https://github.com/octo"),
+			checks:   token.Checks{Audience: "sts.amazonaws.com"},
+			wantCode: token.CodeAudience, wantKind: daemon.KindPermanent, wantMessage: `audience is "https://github.com/octo", want "sts.amazonaws.com"`},
+		{name: "a missing audience is a mismatch", claims: with(c, "aud", nil),
+			checks:   token.Checks{Audience: "sts.amazonaws.com"},
+			wantCode: token.CodeAudience, wantKind: daemon.KindPermanent, wantMessage: `audience is empty`},
+		{name: "an audience array without the wanted value lists all values", claims: with(c, "aud", []string{"a", "b"}),
+			checks:   token.Checks{Audience: "sts.amazonaws.com"},
+			wantCode: token.CodeAudience, wantKind: daemon.KindPermanent, wantMessage: `["a", "b"]`},
+		{name: "a wrong issuer is permanent and names both values", claims: c,
+			checks:   token.Checks{Issuer: "https://idp.example.com"},
+			wantCode: token.CodeIssuer, wantKind: daemon.KindPermanent, wantMessage: `issuer is "https://token.actions.githubusercontent.com", want "https://idp.example.com"`},
+		{name: "a wrong issuer is reported before expiry", claims: with(c, "exp", now.Add(-time.Hour).Unix()),
+			checks:   token.Checks{Issuer: "https://idp.example.com"},
+			wantCode: token.CodeIssuer, wantKind: daemon.KindPermanent},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checks := tt.checks
+			checks.Now = func() time.Time { return now }
+			raw := jwt(t, tt.claims)
+			got, err := token.Check(raw+"\n", checks)
+			if tt.wantCode == "" {
+				if err != nil {
+					t.Fatalf("Check: %v", err)
+				}
+				want, _ := token.Parse(raw)
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("claims = %+v, want %+v", got, want)
+				}
+				return
+			}
+			e := wantError(t, err, tt.wantCode, tt.wantKind)
+			if !strings.Contains(e.Message, tt.wantMessage) {
+				t.Errorf("message %q does not contain %q", e.Message, tt.wantMessage)
+			}
+			if e.Hint == "" {
+				t.Error("no hint")
+			}
+			assertNoToken(t, err, raw)
+		})
+	}
+}
+
+func TestCheckDefaultsToTheWallClock(t *testing.T) {
+	raw := jwt(t, map[string]any{"exp": time.Now().Add(time.Hour).Unix()})
+	if _, err := token.Check(raw, token.Checks{}); err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+}
+
+func TestCheckPassesMalformedErrorsThrough(t *testing.T) {
+	_, err := token.Check("nope", token.Checks{})
+	wantError(t, err, token.CodeMalformed, daemon.KindPermanent)
+}
+
+func wantError(t *testing.T, err error, code string, kind daemon.Kind) *daemon.Error {
+	t.Helper()
+	var e *daemon.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("error = %v (%T), want *daemon.Error", err, err)
+	}
+	if e.Code != code || e.Kind != kind {
+		t.Fatalf("error = %s/%s (%v), want %s/%s", e.Code, e.Kind, err, code, kind)
+	}
+	return e
+}
+
+// assertNoToken fails if any part of the token long enough to be a secret
+// shows up in the error.
+func assertNoToken(t *testing.T, err error, raw string) {
+	t.Helper()
+	for _, part := range strings.FieldsFunc(raw, func(r rune) bool { return r == '.' || r == '\n' || r == ' ' }) {
+		if len(part) >= 16 && strings.Contains(err.Error(), part) {
+			t.Errorf("error %q contains part of the token", err)
+		}
+	}
+}
