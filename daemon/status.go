@@ -15,7 +15,12 @@ type Status struct {
 	StartedAt     time.Time `json:"startedAt"`
 	Now           time.Time `json:"now"`
 	// Endpoint is the advertised base URL, e.g. http://127.0.0.1:9911/v1/credentials.
-	Endpoint string         `json:"endpoint"`
+	Endpoint string `json:"endpoint"`
+	// StateDir holds the authorization-token file and the control socket.
+	StateDir  string `json:"stateDir"`
+	TokenFile string `json:"tokenFile"`
+	// Sandbox is set when the daemon runs the embedded issuer and STS emulator.
+	Sandbox  *SandboxStatus `json:"sandbox,omitempty"`
 	Roles    []RoleStatus   `json:"roles"`
 	Requests []RequestCount `json:"requests,omitempty"`
 }
@@ -73,4 +78,10 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	v, err := time.ParseDuration(string(b))
 	*d = Duration(v)
 	return err
+}
+
+// SandboxStatus tells clients where the embedded sandbox listens.
+type SandboxStatus struct {
+	IssuerURL string `json:"issuerUrl"`
+	STSURL    string `json:"stsUrl"`
 }

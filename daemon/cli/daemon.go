@@ -1,0 +1,65 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/credd-dev/credd/daemon/agent"
+	"github.com/credd-dev/credd/daemon/config"
+)
+
+func runDaemon(ctx context.Context, args []string, io IO) int {
+	fs := newFlagSet("daemon", io)
+	flags := config.RegisterDaemonFlags(fs)
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		return fail(io, "daemon", exitUsage, fmt.Errorf("unexpected argument %q: settings are flags such as --role-arn", fs.Arg(0)))
+	}
+	cfg, err := flags.Resolve(io.Getenv)
+	if err != nil {
+		return fail(io, "daemon", exitUsage, err)
+	}
+	logger := newLogger(io, cfg.LogLevel)
+	lifetime, err := sandboxLifetime(io)
+	if err != nil {
+		return fail(io, "daemon", exitUsage, err)
+	}
+	a, err := agent.Start(ctx, agent.Options{
+		Config:          cfg,
+		Version:         version(),
+		Logger:          logger,
+		Getenv:          io.Getenv,
+		SandboxLifetime: lifetime,
+	})
+	if err != nil {
+		return fail(io, "daemon", exitFailure, err)
+	}
+	if err := a.Run(ctx); err != nil {
+		return fail(io, "daemon", exitFailure, err)
+	}
+	return exitOK
+}
+
+// sandboxLifetime reads CREDD_SANDBOX_LIFETIME, which makes the embedded
+// STS emulator issue short-lived credentials so refresh can be watched.
+func sandboxLifetime(io IO) (time.Duration, error) {
+	v := io.Getenv("CREDD_SANDBOX_LIFETIME")
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < time.Second {
+		return 0, fmt.Errorf("CREDD_SANDBOX_LIFETIME=%q: use a duration of 1s or more, such as 2m", v)
+	}
+	return d, nil
+}
+
+func newLogger(io IO, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewTextHandler(io.Stderr, &slog.HandlerOptions{Level: l}))
+}

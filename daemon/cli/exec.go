@@ -1,0 +1,59 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"syscall"
+
+	"github.com/credd-dev/credd/daemon/config"
+)
+
+func runExec(ctx context.Context, args []string, io IO) int {
+	fs := newFlagSet("exec", io)
+	stateDir := fs.String("state-dir", "", "the daemon's state directory (default as the daemon's)")
+	profile := fs.String("profile", "", "a named role from the daemon's config file (default: the default role)")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	argv := fs.Args()
+	if len(argv) == 0 {
+		return fail(io, "exec", exitUsage, errors.New("no command: use credd exec [--profile P] -- CMD [ARGS...]"))
+	}
+	t, err := resolveTarget(ctx, config.StateDir(*stateDir, io.Getenv), *profile, io.Getenv)
+	if err != nil {
+		return fail(io, "exec", exitFailure, err)
+	}
+	if t.Warning != "" {
+		fmt.Fprintf(io.Stderr, "credd exec: warning: %s\n", t.Warning)
+	}
+	path, err := exec.LookPath(argv[0])
+	if err != nil {
+		return fail(io, "exec", 127, err)
+	}
+	// Replace this process so signals, stdin and the exit code belong to
+	// the command itself.
+	err = syscall.Exec(path, argv, clientEnviron(os.Environ(), t))
+	return fail(io, "exec", 126, fmt.Errorf("run %s: %w", argv[0], err))
+}
+
+// clientEnviron is environ with the target's variables set and the
+// shadowing ones removed.
+func clientEnviron(environ []string, t target) []string {
+	drop := slices.Clone(unsetVars)
+	for _, kv := range t.vars() {
+		drop = append(drop, kv[0])
+	}
+	out := slices.DeleteFunc(slices.Clone(environ), func(e string) bool {
+		name, _, _ := strings.Cut(e, "=")
+		return slices.Contains(drop, name)
+	})
+	for _, kv := range t.vars() {
+		out = append(out, kv[0]+"="+kv[1])
+	}
+	return out
+}

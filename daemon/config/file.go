@@ -1,0 +1,110 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// fileConfig is a parsed config file: top-level keys (daemon settings and
+// the default role), and one table per named role under [roles.NAME].
+type fileConfig struct {
+	top   map[string]string
+	roles map[string]map[string]string
+}
+
+func (f *fileConfig) roleNames() []string {
+	names := make([]string, 0, len(f.roles))
+	for n := range f.roles {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// loadFile reads a TOML config file. Keys are the flag names with '_' for
+// '-' (role_arn, token_source, ...); unknown keys are errors, so a typo
+// does not silently fall back to a default.
+func loadFile(path string) (*fileConfig, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config file: %w", err)
+	}
+	return parseFile(path, string(data))
+}
+
+func parseFile(path, data string) (*fileConfig, error) {
+	var raw map[string]any
+	if _, err := toml.Decode(data, &raw); err != nil {
+		return nil, fmt.Errorf("config file %s: %w", path, err)
+	}
+	f := &fileConfig{top: map[string]string{}, roles: map[string]map[string]string{}}
+	for k, v := range raw {
+		if k == "roles" {
+			tables, ok := v.(map[string]any)
+			if !ok {
+				return nil, fmt.Errorf("config file %s: roles must be tables such as [roles.prod]", path)
+			}
+			for name, t := range tables {
+				table, ok := t.(map[string]any)
+				if !ok {
+					return nil, fmt.Errorf("config file %s: roles.%s must be a table", path, name)
+				}
+				vals, err := flatten(path, "roles."+name+".", table, roleKeys())
+				if err != nil {
+					return nil, err
+				}
+				f.roles[name] = vals
+			}
+			continue
+		}
+		vals, err := flatten(path, "", map[string]any{k: v}, append(roleKeys(), daemonKeys()...))
+		if err != nil {
+			return nil, err
+		}
+		for kk, vv := range vals {
+			f.top[kk] = vv
+		}
+	}
+	return f, nil
+}
+
+func flatten(path, prefix string, table map[string]any, allowed []string) (map[string]string, error) {
+	out := map[string]string{}
+	for k, v := range table {
+		name := strings.ReplaceAll(k, "_", "-")
+		if !slices.Contains(allowed, name) {
+			return nil, fmt.Errorf("config file %s: unknown key %s%s (known: %s)", path, prefix, k, strings.ReplaceAll(strings.Join(allowed, ", "), "-", "_"))
+		}
+		switch val := v.(type) {
+		case string:
+			out[name] = val
+		case int64:
+			out[name] = fmt.Sprint(val)
+		default:
+			return nil, fmt.Errorf("config file %s: %s%s must be a string", path, prefix, k)
+		}
+	}
+	return out, nil
+}
+
+func roleKeys() []string {
+	keys := make([]string, len(roleSettings))
+	for i, s := range roleSettings {
+		keys[i] = s.name
+	}
+	return keys
+}
+
+func daemonKeys() []string {
+	var keys []string
+	for _, s := range daemonSettings {
+		if s.name != "config" {
+			keys = append(keys, s.name)
+		}
+	}
+	return keys
+}
