@@ -123,7 +123,7 @@ func Start(ctx context.Context, opts Options) (_ *Agent, err error) {
 		providers[r.cfg.Name] = r.refresher
 	}
 	a.handler, err = server.New(server.Config{
-		Roles:  providers,
+		Roles:     providers,
 		Token:     tok,
 		TokenFile: authtoken.Path(opts.Config.StateDir),
 		Clock:     opts.Clock,

@@ -106,7 +106,7 @@ func TestCredentialProcessAndExec(t *testing.T) {
 
 	out, stderr, code := run(t, d.env, "credential-process", "--state-dir", d.stateDir)
 	var cp struct {
-		Version                                                 int
+		Version                                                int
 		AccessKeyId, SecretAccessKey, SessionToken, Expiration string
 	}
 	if err := json.Unmarshal([]byte(out), &cp); err != nil || code != 0 || cp.Version != 1 || cp.SessionToken == "" || !strings.HasSuffix(cp.Expiration, "Z") {
