@@ -127,7 +127,7 @@ func Start(ctx context.Context, opts Options) (_ *Agent, err error) {
 		Token:     tok,
 		TokenFile: authtoken.Path(opts.Config.StateDir),
 		Clock:     opts.Clock,
-		Logger:    opts.Logger.With("component", "endpoint"),
+		Logger:    opts.Logger,
 	})
 	if err != nil {
 		return nil, err
@@ -137,8 +137,8 @@ func Start(ctx context.Context, opts Options) (_ *Agent, err error) {
 		return nil, err
 	}
 	a.url = server.URL(a.listener)
-	a.httpServer = server.NewHTTPServer(a.handler, opts.Logger.With("component", "endpoint"))
-	a.control = control.NewServer(a, opts.Logger.With("component", "control"))
+	a.httpServer = server.NewHTTPServer(a.handler, opts.Logger)
+	a.control = control.NewServer(a, opts.Logger)
 	for _, r := range a.roles {
 		a.log.Info("role configured", "component", "agent", "role", r.cfg.Name, "role_arn", r.cfg.RoleARN,
 			"token_source", r.cfg.TokenSource, "because", r.cfg.SourceReason, "session_name", r.cfg.SessionName,
