@@ -1,0 +1,226 @@
+#!/bin/sh
+# Installs the credd devcontainer Feature. Runs as root at image build, from
+# the Feature's folder, with each option as an upper-case variable (roleArn →
+# ROLEARN) and the remote user in _REMOTE_USER. Safe to run again.
+set -eu
+
+STATE_DIR=/var/lib/credd
+SHARE_DIR=/usr/local/share/credd
+BIN=/usr/local/bin/credd
+PROFILE=/etc/profile.d/credd.sh
+BEGIN_MARK='# >>> credd devcontainer Feature >>>'
+END_MARK='# <<< credd devcontainer Feature <<<'
+
+say() { echo "credd feature: $*"; }
+die() {
+	echo "credd feature: error: $*" >&2
+	exit 1
+}
+
+[ "$(id -u)" = 0 ] || die "install.sh must run as root (the devcontainer CLI runs it so at image build)"
+FEATURE_DIR=$(cd "$(dirname "$0")" && pwd)
+
+ROLEARN=${ROLEARN:-}
+TOKENSOURCE=${TOKENSOURCE:-auto}
+TOKENFILE=${TOKENFILE:-}
+TOKENCOMMAND=${TOKENCOMMAND:-}
+ISSUER=${ISSUER:-}
+CLIENTID=${CLIENTID:-}
+AUDIENCE=${AUDIENCE:-sts.amazonaws.com}
+REGION=${REGION:-}
+DURATION=${DURATION:-1h}
+PORT=${PORT:-9911}
+VERSION=${VERSION:-latest}
+LOCALBINARY=${LOCALBINARY:-}
+DOWNLOADURL=${DOWNLOADURL:-https://github.com/credd-dev/credd/releases}
+
+case "$TOKENSOURCE" in
+auto | file | actions | command | login | sandbox) ;;
+*) die "tokenSource \"$TOKENSOURCE\": use auto, file, actions, command, login or sandbox" ;;
+esac
+case "$PORT" in
+'' | *[!0-9]*) die "port \"$PORT\": use a TCP port number such as 9911" ;;
+esac
+[ "$PORT" -ge 1 ] && [ "$PORT" -le 65535 ] || die "port $PORT: use a TCP port number from 1 to 65535"
+
+# --- the binary -------------------------------------------------------------
+
+arch() {
+	case "$(uname -m)" in
+	x86_64 | amd64) echo amd64 ;;
+	aarch64 | arm64) echo arm64 ;;
+	*) die "no credd release for the $(uname -m) architecture: build it (CGO_ENABLED=0 go build ./cmd/credd) and set the localBinary option" ;;
+	esac
+}
+
+sha256() {
+	if command -v sha256sum >/dev/null 2>&1; then
+		sha256sum "$1" | cut -d' ' -f1
+	elif command -v shasum >/dev/null 2>&1; then
+		shasum -a 256 "$1" | cut -d' ' -f1
+	else
+		die "neither sha256sum nor shasum is installed: the download cannot be verified"
+	fi
+}
+
+# ensure_downloader makes sure curl or wget exists, installing curl with the
+# image's package manager when neither does.
+ensure_downloader() {
+	command -v curl >/dev/null 2>&1 && return
+	command -v wget >/dev/null 2>&1 && return
+	say "installing curl to download the release"
+	if command -v apt-get >/dev/null 2>&1; then
+		apt-get update -y >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends curl ca-certificates >/dev/null
+	elif command -v apk >/dev/null 2>&1; then
+		apk add --no-cache curl ca-certificates >/dev/null
+	elif command -v dnf >/dev/null 2>&1; then
+		dnf install -y curl ca-certificates >/dev/null
+	else
+		die "neither curl nor wget is installed and no known package manager was found: install curl first, or use the localBinary option"
+	fi
+}
+
+fetch() { # url file
+	if command -v curl >/dev/null 2>&1; then
+		curl -fsSL --retry 3 --connect-timeout 20 -o "$2" "$1"
+	else
+		wget -q -O "$2" "$1"
+	fi
+}
+
+download() { # dest
+	asset="credd-linux-$(arch)"
+	base=${DOWNLOADURL%/}
+	case "$VERSION" in
+	latest) url="$base/latest/download" ;;
+	v*) url="$base/download/$VERSION" ;;
+	*) url="$base/download/v$VERSION" ;;
+	esac
+	ensure_downloader
+	tmp=$(mktemp -d)
+	# shellcheck disable=SC2064 # expand $tmp now
+	trap "rm -rf '$tmp'" EXIT
+	say "downloading $url/$asset"
+	fetch "$url/$asset" "$tmp/$asset" || die "could not download $url/$asset: check the version option ($VERSION) and that the image can reach $base"
+	fetch "$url/SHA256SUMS" "$tmp/SHA256SUMS" || die "could not download the checksum file $url/SHA256SUMS"
+	want=$(awk -v a="$asset" '$2 == a || $2 == "*" a { print $1 }' "$tmp/SHA256SUMS")
+	[ -n "$want" ] || die "$url/SHA256SUMS has no line for $asset"
+	got=$(sha256 "$tmp/$asset")
+	[ "$got" = "$want" ] || die "checksum mismatch for $asset: SHA256SUMS says $want, the download is $got; refusing to install it"
+	say "verified SHA-256 $got"
+	install -m 0755 "$tmp/$asset" "$1"
+}
+
+install_binary() {
+	if [ -n "$LOCALBINARY" ]; then
+		case "$LOCALBINARY" in
+		/*) src=$LOCALBINARY ;;
+		*) src=$FEATURE_DIR/$LOCALBINARY ;;
+		esac
+		[ -f "$src" ] || die "localBinary $src does not exist: build it with CGO_ENABLED=0 go build -o $src ./cmd/credd"
+		say "installing $src"
+		install -m 0755 "$src" "$BIN.new"
+	else
+		download "$BIN.new"
+	fi
+	"$BIN.new" version >/dev/null 2>&1 || {
+		rm -f "$BIN.new"
+		die "the credd binary does not run on this image ($(uname -m)): check that it was built for linux/$(arch) with CGO_ENABLED=0"
+	}
+	mv -f "$BIN.new" "$BIN"
+	say "installed $("$BIN" version)"
+}
+
+# --- the user and the state directory ---------------------------------------
+
+remote_user() {
+	for u in "${_REMOTE_USER:-}" "${USERNAME:-}"; do
+		if [ -n "$u" ] && [ "$u" != automatic ] && [ "$u" != auto ] && id -u "$u" >/dev/null 2>&1; then
+			echo "$u"
+			return
+		fi
+	done
+	# The devcontainer CLI always sets _REMOTE_USER; other builders may not.
+	u=$(awk -F: '$3 == 1000 { print $1; exit }' /etc/passwd)
+	echo "${u:-root}"
+}
+
+# quote prints $1 as a single-quoted shell word.
+quote() { printf "'%s'" "$(printf %s "$1" | sed "s/'/'\\\\''/g")"; }
+
+write_settings() { # user
+	{
+		echo "# Written by the credd devcontainer Feature's install.sh; read by $SHARE_DIR/entrypoint.sh."
+		echo "# A CREDD_* variable set in the container's environment wins over these."
+		echo "CREDD_FEATURE_USER=$(quote "$1")"
+		echo "setting CREDD_STATE_DIR $(quote "$STATE_DIR")"
+		echo "setting CREDD_LISTEN $(quote "127.0.0.1:$PORT")"
+		[ "$TOKENSOURCE" = auto ] || echo "setting CREDD_TOKEN_SOURCE $(quote "$TOKENSOURCE")"
+		[ -z "$ROLEARN" ] || echo "setting CREDD_ROLE_ARN $(quote "$ROLEARN")"
+		[ -z "$TOKENFILE" ] || echo "setting CREDD_TOKEN_FILE $(quote "$TOKENFILE")"
+		[ -z "$TOKENCOMMAND" ] || echo "setting CREDD_TOKEN_COMMAND $(quote "$TOKENCOMMAND")"
+		[ -z "$ISSUER" ] || echo "setting CREDD_ISSUER $(quote "$ISSUER")"
+		[ -z "$CLIENTID" ] || echo "setting CREDD_CLIENT_ID $(quote "$CLIENTID")"
+		[ -z "$AUDIENCE" ] || echo "setting CREDD_AUDIENCE $(quote "$AUDIENCE")"
+		[ -z "$REGION" ] || echo "setting CREDD_REGION $(quote "$REGION")"
+		[ -z "$DURATION" ] || echo "setting CREDD_DURATION $(quote "$DURATION")"
+	} >"$SHARE_DIR/feature.env.new"
+	chmod 0644 "$SHARE_DIR/feature.env.new"
+	mv -f "$SHARE_DIR/feature.env.new" "$SHARE_DIR/feature.env"
+}
+
+write_profile() {
+	url="http://127.0.0.1:$PORT/v1/credentials"
+	cat >"$PROFILE.new" <<EOF
+# Written by the credd devcontainer Feature: points AWS SDKs and the AWS CLI
+# at the credd daemon. containerEnv already sets the first three for every
+# process; they are repeated here because a non-default port cannot be
+# expressed there.
+export CREDD_STATE_DIR=$STATE_DIR
+export AWS_CONTAINER_CREDENTIALS_FULL_URI=$url
+export AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=$STATE_DIR/token
+# Older SDKs (botocore <= 1.31, AWS CLI <= 2.14, JS v3 < 3.503.1, Go before
+# Nov 2023) read only this variable. It is the file's content, which the
+# daemon keeps stable, so both always agree.
+if [ -r $STATE_DIR/token ]; then
+	AWS_CONTAINER_AUTHORIZATION_TOKEN=\$(cat $STATE_DIR/token) && export AWS_CONTAINER_AUTHORIZATION_TOKEN
+fi
+# RELATIVE_URI would win over FULL_URI in most SDKs.
+unset AWS_CONTAINER_CREDENTIALS_RELATIVE_URI
+EOF
+	chmod 0644 "$PROFILE.new"
+	mv -f "$PROFILE.new" "$PROFILE"
+}
+
+# hook adds (or replaces) one marked block in a shell startup file that
+# sources the profile script, for shells that do not read /etc/profile.d.
+hook() { # file line
+	[ -f "$1" ] || return 0
+	tmp="$1.credd.new"
+	sed "/^$BEGIN_MARK\$/,/^$END_MARK\$/d" "$1" >"$tmp"
+	printf '%s\n%s\n%s\n' "$BEGIN_MARK" "$2" "$END_MARK" >>"$tmp"
+	chmod --reference="$1" "$tmp" 2>/dev/null || chmod 0644 "$tmp"
+	mv -f "$tmp" "$1"
+	say "hooked $PROFILE into $1"
+}
+
+install_binary
+
+user=$(remote_user)
+group=$(id -gn "$user")
+mkdir -p "$STATE_DIR" "$SHARE_DIR"
+chown -R "$user:$group" "$STATE_DIR"
+chmod 0700 "$STATE_DIR"
+say "state directory $STATE_DIR, owned by $user, mode 0700"
+
+install -m 0755 "$FEATURE_DIR/entrypoint.sh" "$SHARE_DIR/entrypoint.sh"
+write_settings "$user"
+write_profile
+hook /etc/bash.bashrc "[ -r $PROFILE ] && . $PROFILE"
+hook /etc/zsh/zshenv "[[ -r $PROFILE ]] && emulate sh -c '. $PROFILE'"
+[ -d /etc/zsh ] || hook /etc/zshenv "[[ -r $PROFILE ]] && emulate sh -c '. $PROFILE'"
+
+say "done: the daemon starts with the container (as $user) on 127.0.0.1:$PORT; run \`credd status\` to check it"
+if [ "$PORT" != 9911 ]; then
+	say "note: port $PORT is not the default: set AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:$PORT/v1/credentials in devcontainer.json (containerEnv or remoteEnv) for processes that are not started from a login shell, and portsAttributes {\"$PORT\": {\"onAutoForward\": \"ignore\"}}"
+fi

@@ -1,0 +1,272 @@
+#!/usr/bin/env bash
+# Tests the devcontainer Feature for real where there is no Docker engine: a
+# Debian bookworm root made by debootstrap (cached under $CREDD_CI_CACHE,
+# keyed by a hash of what goes into it) stands in for the container. In
+# private mount, network and pid namespaces (so port 9911 is free, nothing
+# binds outside, and every process and mount dies with the test) it runs
+# install.sh as root with a locally built static binary, the entrypoint as
+# the container user, and the scenario scripts of test/credd as the remote
+# user, with containerEnv and a login shell as `devcontainer exec` would.
+#
+# Needs root, debootstrap, unshare, jq and go. Without root or debootstrap it
+# skips, except under CI=true, where it fails.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+feature=$here/../src/credd
+tests=$here/credd
+user=vscode # the scenarios' remoteUser
+
+if [ "${1:-}" != --inside ]; then
+	missing=
+	[ "$(id -u)" = 0 ] || missing="root"
+	for c in debootstrap unshare jq go; do
+		command -v "$c" >/dev/null 2>&1 || missing="$missing $c"
+	done
+	if [ -n "$missing" ]; then
+		if [ "${CI:-}" = true ]; then
+			echo "chroot-test: missing:$missing (.ci/run installs them)" >&2
+			exit 1
+		fi
+		echo "chroot-test: SKIP: needs$missing (run as root after: apt-get install debootstrap jq)"
+		exit 0
+	fi
+
+	suite=bookworm
+	mirror=${CREDD_CI_MIRROR:-http://deb.debian.org/debian}
+	packages="awscli curl ca-certificates"
+	cache=${CREDD_CI_CACHE:-/var/cache/credd-ci}
+	key=$(printf '%s\n' "rootfs v1" "$suite" minbase "$mirror" "$(dpkg --print-architecture 2>/dev/null || uname -m)" "$packages" | sha256sum | cut -c1-16)
+	rootfs=$cache/rootfs-$suite-$key
+	t0=$SECONDS
+
+	echo "== debian root ($suite, minbase + $packages)"
+	mkdir -p "$cache"
+	exec 8>"$cache/lock"
+	flock -w 900 8
+	if [ -e "$rootfs/.credd-ready" ]; then
+		echo "cached: $rootfs"
+	else
+		for old in "$cache"/rootfs-*; do
+			[ -e "$old" ] && rm -rf --one-file-system "$old"
+		done
+		tmp=$rootfs.tmp
+		echo "building $rootfs (debootstrap; log in $cache/build.log)"
+		if ! {
+			debootstrap --variant=minbase "$suite" "$tmp" "$mirror" &&
+				cp /etc/resolv.conf "$tmp/etc/resolv.conf" &&
+				printf '#!/bin/sh\nexit 101\n' >"$tmp/usr/sbin/policy-rc.d" && chmod 0755 "$tmp/usr/sbin/policy-rc.d" &&
+				unshare --mount --propagation private -- sh -c '
+					mount -t proc proc "$1/proc" &&
+					chroot "$1" sh -c "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $2 && apt-get clean"
+				' - "$tmp" "$packages"
+		} >"$cache/build.log" 2>&1; then
+			tail -n 30 "$cache/build.log" >&2
+			echo "chroot-test: building the Debian root failed (full log: $cache/build.log)" >&2
+			exit 1
+		fi
+		rm -rf "$tmp/var/lib/apt/lists"/*_* 2>/dev/null || true
+		touch "$tmp/.credd-ready"
+		mv "$tmp" "$rootfs"
+	fi
+	exec 8>&-
+	echo "debian root ready in $((SECONDS - t0))s"
+
+	work=$(mktemp -d /tmp/credd-chroot.XXXXXX)
+	cleanup() {
+		if grep -q " $work" /proc/self/mountinfo; then
+			echo "chroot-test: $work still has mounts; not removing it" >&2
+			return
+		fi
+		rm -rf --one-file-system "$work"
+	}
+	trap cleanup EXIT
+
+	echo "== build a static credd"
+	repo=$(cd "$here/../.." && pwd)
+	(cd "$repo" && CGO_ENABLED=0 go build -trimpath -ldflags "-X github.com/credd-dev/credd/daemon/cli.Version=v0.0.0-chroot" -o "$work/credd" ./cmd/credd)
+
+	t1=$SECONDS
+	CT_ROOTFS=$rootfs CT_WORK=$work unshare --mount --net --pid --fork --propagation private -- bash "$0" --inside
+	echo "chroot tests took $((SECONDS - t1))s; total $((SECONDS - t0))s"
+	exit 0
+fi
+
+# ---- inside the namespaces ---------------------------------------------------
+
+root=$CT_WORK/root
+mkdir -p "$CT_WORK/upper" "$CT_WORK/ovl" "$root"
+unmount() {
+	umount -l "$root/dev" 2>/dev/null || true
+	umount -l "$root/proc" 2>/dev/null || true
+	umount -l "$root" 2>/dev/null || true
+}
+trap unmount EXIT
+
+ip link set lo up
+if ! mount -t overlay overlay -o "lowerdir=$CT_ROOTFS,upperdir=$CT_WORK/upper,workdir=$CT_WORK/ovl" "$root" 2>/dev/null; then
+	echo "(no overlayfs here: copying the root)"
+	cp -a "$CT_ROOTFS/." "$root/"
+fi
+mount -t proc proc "$root/proc"
+mount -t tmpfs -o mode=0755,nosuid tmpfs "$root/dev"
+for d in null:1:3 zero:1:5 full:1:7 random:1:8 urandom:1:9 tty:5:0; do
+	IFS=: read -r n ma mi <<<"$d"
+	mknod -m 0666 "$root/dev/$n" c "$ma" "$mi"
+done
+ln -s /proc/self/fd "$root/dev/fd"
+
+PASS=0
+FAIL=0
+expect() { # label cmd...
+	local label=$1
+	shift
+	if "$@"; then
+		echo "ok    $label"
+		PASS=$((PASS + 1))
+	else
+		echo "FAIL  $label" >&2
+		FAIL=$((FAIL + 1))
+	fi
+}
+step() { echo; echo "== $*"; }
+
+sys_path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+mapfile -t container_env < <(jq -r '.containerEnv | to_entries[] | "\(.key)=\(.value)"' "$feature/devcontainer-feature.json")
+state=$(jq -r '.containerEnv.CREDD_STATE_DIR' "$feature/devcontainer-feature.json")
+
+chroot "$root" useradd --create-home --shell /bin/bash --uid 1000 "$user"
+uid=$(chroot "$root" id -u "$user")
+gid=$(chroot "$root" id -g "$user")
+
+# The devcontainer CLI copies the Feature's folder into the build and runs
+# install.sh from it as root, options as upper-case variables.
+mkdir -p "$root/tmp/build"
+cp -a "$feature" "$root/tmp/build/credd"
+install -D -m 0755 "$CT_WORK/credd" "$root/tmp/build/credd/bin/credd"
+cp -a "$tests" "$root/tmp/feature-tests"
+cp "$here/chroot/dev-container-features-test-lib" "$root/tmp/feature-tests/"
+
+run_install() { # NAME=VALUE... (options)
+	chroot "$root" env -i PATH=$sys_path _REMOTE_USER=$user _REMOTE_USER_HOME=/home/$user _CONTAINER_USER=root "$@" \
+		sh -c 'cd /tmp/build/credd && ./install.sh'
+}
+scenario_options() { # scenario
+	jq -r --arg s "$1" '.[$s].features.credd // {} | to_entries[] | "\(.key | ascii_upcase)=\(.value)"' "$tests/scenarios.json"
+}
+# entrypoint runs the Feature's entrypoint with containerEnv, as the
+# container user (root, or the remote user with --user), and times it.
+entrypoint() {
+	local who=() t
+	[ "${1:-}" = --user ] && who=(--userspec="$uid:$gid" --groups="$gid")
+	t=$(date +%s%N)
+	chroot "${who[@]}" "$root" env -i PATH=$sys_path HOME=/root "${container_env[@]}" /bin/sh -c /usr/local/share/credd/entrypoint.sh
+	echo "entrypoint returned in $((($(date +%s%N) - t) / 1000000)) ms"
+}
+# scenario runs test/credd/<name>.sh as the remote user in a login shell
+# with containerEnv, as `devcontainer features test` does through exec.
+scenario() {
+	chroot --userspec="$uid:$gid" --groups="$gid" "$root" env -i HOME=/home/$user USER=$user LOGNAME=$user SHELL=/bin/bash \
+		LANG=C.UTF-8 PATH=$sys_path "${container_env[@]}" \
+		bash -lc 'PATH=$PATH:/tmp/feature-tests; cd /tmp/feature-tests && ./"$0".sh' "$1"
+}
+daemon_pids() {
+	local f
+	for f in "$root"/proc/[0-9]*/cmdline; do
+		case "$(tr '\0' ' ' 2>/dev/null <"$f")" in
+		*credd\ daemon*) f=${f#"$root"/proc/}; echo "${f%/cmdline}" ;;
+		esac
+	done
+}
+daemon_count_is() { [ "$(daemon_pids | wc -l)" -eq "$1" ]; }
+wait_daemons() { # n
+	for _ in $(seq 50); do
+		daemon_count_is "$1" && return 0
+		sleep 0.1
+	done
+	echo "expected $1 credd daemon(s), found: $(daemon_pids | tr '\n' ' ')" >&2
+	return 1
+}
+daemon_runs_as_user() {
+	local pid
+	pid=$(daemon_pids | head -n 1)
+	[ -n "$pid" ] && [ "$(awk '/^Uid:/ { print $2 }' "$root/proc/$pid/status")" = "$uid" ]
+}
+
+step "install.sh from a release: download, verify SHA-256"
+arch=$(case "$(uname -m)" in aarch64 | arm64) echo arm64 ;; *) echo amd64 ;; esac)
+rel=$root/srv/release
+mkdir -p "$rel/download/v9.9.9" "$rel/download/v6.6.6"
+for v in v9.9.9 v6.6.6; do
+	cp "$CT_WORK/credd" "$rel/download/$v/credd-linux-$arch"
+done
+(cd "$rel/download/v9.9.9" && sha256sum "credd-linux-$arch" >SHA256SUMS && echo "0000000000000000000000000000000000000000000000000000000000000000  credd-linux-other" >>SHA256SUMS)
+echo "$(printf 'tampered' | sha256sum | cut -d' ' -f1)  credd-linux-$arch" >"$rel/download/v6.6.6/SHA256SUMS"
+chroot "$root" python3 -m http.server 8765 --bind 127.0.0.1 --directory /srv/release >"$CT_WORK/http.log" 2>&1 &
+http_pid=$!
+for _ in $(seq 50); do curl -fs -o /dev/null http://127.0.0.1:8765/ && break; sleep 0.1; done
+mirror=DOWNLOADURL=http://127.0.0.1:8765
+expect "a verified download installs the binary" run_install "$mirror" VERSION=9.9.9
+expect "the installed binary is the released one" cmp -s "$root/usr/local/bin/credd" "$rel/download/v9.9.9/credd-linux-$arch"
+out=$(run_install "$mirror" VERSION=v6.6.6 2>&1) && rc=0 || rc=$?
+echo "$out" | sed 's/^/    | /'
+expect "a checksum mismatch fails the install" test "$rc" -ne 0
+expect "... and says so" grep -q "checksum mismatch for credd-linux-$arch" <<<"$out"
+expect "... and leaves the installed binary alone" cmp -s "$root/usr/local/bin/credd" "$rel/download/v9.9.9/credd-linux-$arch"
+out=$(run_install "$mirror" VERSION=v7.7.7 2>&1) && rc=0 || rc=$?
+echo "$out" | sed 's/^/    | /'
+expect "a missing release fails with a clear message" grep -q "could not download .*check the version option" <<<"$out"
+kill "$http_pid"
+
+step "scenario sandbox: install.sh (twice) with $(scenario_options sandbox | tr '\n' ' ')"
+mapfile -t opts < <(scenario_options sandbox)
+expect "install.sh succeeds" run_install "${opts[@]}"
+expect "install.sh succeeds again (idempotent)" run_install "${opts[@]}"
+expect "the state dir is the remote user's, mode 0700" test "$(stat -c '%u %a' "$root$state")" = "$uid 700"
+expect "the profile script is installed" test -r "$root/etc/profile.d/credd.sh"
+expect "bash.bashrc is hooked once" test "$(grep -c '>>> credd devcontainer Feature >>>' "$root/etc/bash.bashrc")" = 1
+expect "containerEnv holds no token" bash -c '! printf "%s\n" "$@" | grep -q "^AWS_CONTAINER_AUTHORIZATION_TOKEN="' - "${container_env[@]}"
+
+step "entrypoint as root (the container user), at container start"
+expect "the entrypoint returns at once" entrypoint
+expect "one daemon starts" wait_daemons 1
+expect "it runs as $user, not root" daemon_runs_as_user
+
+step "test/credd/sandbox.sh as $user"
+expect "scenario sandbox passes" scenario sandbox
+expect "the entrypoint run again as root leaves one daemon" entrypoint
+sleep 1
+expect "... one daemon" daemon_count_is 1
+
+step "container restart: processes killed, stale pid files and socket left; scenario custom_port"
+for f in supervisor.pid daemon.pid; do kill -KILL "$(cat "$root$state/$f")" 2>/dev/null || true; done
+wait_daemons 0 || true
+expect "stale state is left behind" test -S "$root$state/control.sock" -a -s "$root$state/supervisor.pid"
+mapfile -t opts < <(scenario_options custom_port)
+expect "install.sh with new options over the old install" run_install "${opts[@]}"
+expect "the entrypoint as $user starts the daemon again" entrypoint --user
+expect "one daemon" wait_daemons 1
+expect "scenario custom_port passes" scenario custom_port
+
+step "an image without flock: the supervisor's pid file, checked with kill -0"
+kill -TERM "$(cat "$root$state/supervisor.pid")"
+wait_daemons 0
+mv "$root/usr/bin/flock" "$root/usr/bin/flock.hidden"
+expect "the entrypoint starts the daemon" entrypoint --user
+expect "one daemon" wait_daemons 1
+sleep 0.5
+expect "the entrypoint run again" entrypoint --user
+sleep 1
+expect "... leaves one daemon" daemon_count_is 1
+mv "$root/usr/bin/flock.hidden" "$root/usr/bin/flock"
+
+step "stopping the supervisor stops the daemon"
+kill -TERM "$(cat "$root$state/supervisor.pid")"
+expect "no daemon is left" wait_daemons 0
+echo
+echo "-- $state/credd.log (supervisor lines)"
+grep 'supervisor' "$root$state/credd.log" | sed 's/^/    /'
+
+echo
+echo "chroot-test: $PASS passed, $FAIL failed"
+[ "$FAIL" -eq 0 ]
