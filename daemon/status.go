@@ -23,6 +23,9 @@ type Status struct {
 	Sandbox  *SandboxStatus `json:"sandbox,omitempty"`
 	Roles    []RoleStatus   `json:"roles"`
 	Requests []RequestCount `json:"requests,omitempty"`
+	// Clients counts credentials requests by client family (from the
+	// User-Agent), with how many came in the last minute.
+	Clients []ClientCount `json:"clients,omitempty"`
 }
 
 // RoleStatus describes one served role.
@@ -34,6 +37,11 @@ type RoleStatus struct {
 	SessionName string   `json:"sessionName"`
 	TokenSource string   `json:"tokenSource"`
 	Duration    Duration `json:"duration"`
+	// STSEndpoint is the URL AssumeRoleWithWebIdentity is sent to: the
+	// configured endpoint, or the region's.
+	STSEndpoint string `json:"stsEndpoint,omitempty"`
+	// Audience is the aud requested from the token source and checked locally.
+	Audience string `json:"audience,omitempty"`
 
 	// Serving is true while valid credentials are held.
 	Serving        bool      `json:"serving"`
@@ -67,6 +75,18 @@ type RequestCount struct {
 	Path   string `json:"path"`
 	Status int    `json:"status"`
 	Count  int64  `json:"count"`
+}
+
+// ClientCount counts credentials requests from one client family.
+type ClientCount struct {
+	// Client is a family such as "aws-cli/botocore", "aws-sdk-go-v2" or
+	// "none" (no User-Agent: the JS SDK v3 sends none).
+	Client string `json:"client"`
+	Count  int64  `json:"count"`
+	// LastMinute counts requests in the minute before Status.Now, up to
+	// the number of timestamps kept per client (see server.RecentWindow).
+	LastMinute int       `json:"lastMinute"`
+	LastSeen   time.Time `json:"lastSeen,omitzero"`
 }
 
 // Duration marshals as a Go duration string ("1h0m0s").

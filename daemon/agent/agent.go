@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -21,6 +22,7 @@ import (
 	"github.com/credd-dev/credd/daemon/clock"
 	"github.com/credd-dev/credd/daemon/config"
 	"github.com/credd-dev/credd/daemon/control"
+	"github.com/credd-dev/credd/daemon/login"
 	"github.com/credd-dev/credd/daemon/refresh"
 	"github.com/credd-dev/credd/daemon/sandbox"
 	"github.com/credd-dev/credd/daemon/server"
@@ -42,7 +44,18 @@ type Options struct {
 	// SandboxLifetime caps the lifetime of credentials the embedded sandbox
 	// issues (tests and demos of refresh); 0 means what was asked for.
 	SandboxLifetime time.Duration
+	// Refresh tunes every role's refresher, for tests that compress time:
+	// its non-zero BackoffBase, BackoffMax, PermanentPause, AttemptTimeout,
+	// MaxNewTokenTries and Jitter replace the defaults; its other fields are
+	// ignored. The zero value keeps the production defaults.
+	Refresh refresh.Config
+	// STSAttemptTimeout bounds each STS call; 0 = sts.DefaultAttemptTimeout.
+	STSAttemptTimeout time.Duration
 }
+
+// shutdownGrace is how long Run lets requests in flight finish on stop: more
+// than server.DefaultAwaitTimeout, the longest a request waits.
+const shutdownGrace = time.Second
 
 // Agent is a running credd daemon.
 type Agent struct {
@@ -62,6 +75,8 @@ type Agent struct {
 
 	sandbox     *sandbox.Sandbox
 	ownsSandbox bool
+
+	logins []*loginEntry // one per issuer and client ID (login.go)
 }
 
 type role struct {
@@ -69,6 +84,9 @@ type role struct {
 	source    *source.Checked
 	watcher   watcher
 	refresher *refresh.Refresher
+	// notifier tells when the source may have a new token (file, login).
+	notifier source.Notifier
+	login    *login.Session
 }
 
 // watcher is a token source that can tell when its token changed.
@@ -138,7 +156,11 @@ func Start(ctx context.Context, opts Options) (_ *Agent, err error) {
 	}
 	a.url = server.URL(a.listener)
 	a.httpServer = server.NewHTTPServer(a.handler, opts.Logger)
+	// Bound open connections, shedding the longest-idle ones first, so no
+	// local process can exhaust the daemon's descriptors or lock others out.
+	a.listener = server.LimitConns(a.httpServer, a.listener, 0)
 	a.control = control.NewServer(a, opts.Logger)
+	a.routeLogin()
 	for _, r := range a.roles {
 		a.log.Info("role configured", "component", "agent", "role", r.cfg.Name, "role_arn", r.cfg.RoleARN,
 			"token_source", r.cfg.TokenSource, "because", r.cfg.SourceReason, "session_name", r.cfg.SessionName,
@@ -156,7 +178,7 @@ func (a *Agent) buildRole(ctx context.Context, rc config.Role) (*role, error) {
 	switch rc.TokenSource {
 	case config.SourceFile:
 		f := source.NewFile(rc.TokenFile, log)
-		src, r.watcher = f, f
+		src, r.watcher, r.notifier = f, f, f
 	case config.SourceActions:
 		act, err := source.ActionsFromEnv(rc.Audience, a.opts.Getenv)
 		if err != nil {
@@ -184,12 +206,20 @@ func (a *Agent) buildRole(ctx context.Context, rc config.Role) (*role, error) {
 			return sb.Issuer.Mint(audience, nil)
 		}}
 	case config.SourceLogin:
-		return nil, errors.New("--token-source login (device-code login) is not available in this build yet: use file, actions, command or sandbox")
+		ls, err := a.loginSource(rc)
+		if err != nil {
+			return nil, err
+		}
+		src, r.notifier, r.login = ls, ls, ls.Session()
 	default:
 		return nil, fmt.Errorf("unknown token source %q", rc.TokenSource)
 	}
 	r.cfg = rc
-	r.source = source.NewChecked(src, token.Checks{Audience: rc.Audience, Issuer: rc.Issuer, Now: a.opts.Clock.Now})
+	audience := rc.Audience
+	if rc.TokenSource == config.SourceLogin {
+		audience = rc.ClientID // an ID token's audience is the client it was issued to
+	}
+	r.source = source.NewChecked(src, token.Checks{Audience: audience, Issuer: rc.Issuer, Now: a.opts.Clock.Now})
 
 	exchanger, err := sts.New(sts.Config{
 		RoleARN:     rc.RoleARN,
@@ -197,6 +227,8 @@ func (a *Agent) buildRole(ctx context.Context, rc config.Role) (*role, error) {
 		Duration:    rc.Duration,
 		Region:      rc.Region,
 		Endpoint:    rc.STSEndpoint,
+		// 0 keeps the default; tests shorten it to provoke timeouts.
+		AttemptTimeout: a.opts.STSAttemptTimeout,
 	})
 	if err != nil {
 		return nil, err
@@ -207,6 +239,13 @@ func (a *Agent) buildRole(ctx context.Context, rc config.Role) (*role, error) {
 		Clock:     a.opts.Clock,
 		Logger:    a.log,
 		Name:      rc.Name,
+		// Zero values keep the defaults (see Options.Refresh).
+		BackoffBase:      a.opts.Refresh.BackoffBase,
+		BackoffMax:       a.opts.Refresh.BackoffMax,
+		PermanentPause:   a.opts.Refresh.PermanentPause,
+		AttemptTimeout:   a.opts.Refresh.AttemptTimeout,
+		MaxNewTokenTries: a.opts.Refresh.MaxNewTokenTries,
+		Jitter:           a.opts.Refresh.Jitter,
 	})
 	if err != nil {
 		return nil, err
@@ -240,17 +279,22 @@ func (a *Agent) Run(ctx context.Context) error {
 		g.Go(func() error { return r.refresher.Run(ctx) })
 		if r.watcher != nil {
 			g.Go(func() error { return r.watcher.Watch(ctx) })
+		}
+		if r.notifier != nil {
 			g.Go(func() error {
 				for {
 					select {
 					case <-ctx.Done():
 						return nil
-					case <-r.watcher.Changed():
+					case <-r.notifier.Changed():
 						r.refresher.Trigger()
 					}
 				}
 			})
 		}
+	}
+	for _, e := range a.logins {
+		g.Go(func() error { return e.sess.Run(ctx) })
 	}
 	g.Go(func() error {
 		if err := a.httpServer.Serve(a.listener); !errors.Is(err, http.ErrServerClosed) {
@@ -260,9 +304,16 @@ func (a *Agent) Run(ctx context.Context) error {
 	})
 	g.Go(func() error {
 		<-ctx.Done()
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		// Requests are answered from memory or give up within the
+		// cold-start window, so a short grace lets them finish. A connection
+		// that never sent a request (net/http waits 5s for those) is then
+		// dropped: stopping stays fast and is not an error.
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 		defer cancel()
-		return a.httpServer.Shutdown(shutdownCtx)
+		if err := a.httpServer.Shutdown(shutdownCtx); err != nil {
+			a.httpServer.Close()
+		}
+		return nil
 	})
 	g.Go(func() error { return a.control.Serve(ctx, a.controlListener) })
 	err := g.Wait()
@@ -303,6 +354,7 @@ func (a *Agent) Status() daemon.Status {
 		StateDir:      a.opts.Config.StateDir,
 		TokenFile:     filepath.Join(a.opts.Config.StateDir, authtoken.FileName),
 		Requests:      a.handler.Counts(),
+		Clients:       a.handler.Clients(),
 	}
 	if a.sandbox != nil {
 		st.Sandbox = &daemon.SandboxStatus{IssuerURL: a.sandbox.IssuerURL, STSURL: a.sandbox.STSURL}
@@ -329,10 +381,29 @@ func (r *role) status() daemon.RoleStatus {
 		LastError:   s.LastError,
 		STSCalls:    s.Attempts,
 		Claims:      r.source.LastClaims(),
+		STSEndpoint: stsEndpoint(r.cfg),
+		Audience:    r.cfg.Audience,
 	}
 	if c := s.Credentials; c != nil {
 		rs.AssumedRoleARN, rs.AccountID = c.AssumedRoleARN, c.AccountID
 		rs.Expiration, rs.Obtained = c.Expiration, c.Obtained
 	}
+	r.loginStatus(&rs)
 	return rs
+}
+
+// stsEndpoint is where the role's STS calls go: the configured endpoint, or
+// the regional one the AWS SDK resolves.
+func stsEndpoint(rc config.Role) string {
+	if rc.STSEndpoint != "" {
+		return rc.STSEndpoint
+	}
+	region := rc.Region
+	if region == "" {
+		region = sts.DefaultRegion
+	}
+	if strings.HasPrefix(region, "cn-") {
+		return "https://sts." + region + ".amazonaws.com.cn"
+	}
+	return "https://sts." + region + ".amazonaws.com"
 }

@@ -45,6 +45,8 @@ func commands() []command {
 		{"exec", "run a command with the daemon's environment: credd exec -- CMD...", runExec},
 		{"credential-process", "print credentials as credential_process JSON for ~/.aws/config", runCredentialProcess},
 		{"status", "say whether credentials are served, and why not", runStatus},
+		{"doctor", "run every check, evaluate a trust policy, and say what to fix", runDoctor},
+		{"login", "sign in to the organisation's IdP with a device code (--token-source login)", runLogin},
 		{"demo", "run the sandbox: an embedded OIDC issuer, STS emulator and the daemon", runDemo},
 		{"version", "print the version", runVersion},
 	}

@@ -6,79 +6,230 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
+	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/credd-dev/credd/daemon"
+	"github.com/credd-dev/credd/daemon/authtoken"
 	"github.com/credd-dev/credd/daemon/config"
 	"github.com/credd-dev/credd/daemon/control"
+	"github.com/credd-dev/credd/daemon/envcheck"
 )
+
+// refetchWarnPerMinute is how many credentials requests from one client
+// family in a minute earn a warning: SDKs cache credentials until a few
+// minutes before they expire, so a healthy process fetches about once an
+// hour.
+const refetchWarnPerMinute = 5
+
+// shortDurationWarn is the credential lifetime under which clients refetch:
+// refreshed at half-life, shorter credentials fall under botocore's, .NET's
+// and Java's 15-minute window.
+const shortDurationWarn = 35 * time.Minute
 
 func runStatus(ctx context.Context, args []string, io IO) int {
 	fs := newFlagSet("status", io)
 	stateDir := fs.String("state-dir", "", "the daemon's state directory (default as the daemon's)")
-	asJSON := fs.Bool("json", false, "print the status as a JSON document")
+	asJSON := fs.Bool("json", false, "print the status as a JSON document (schema: docs/status.md)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	dir := config.StateDir(*stateDir, io.Getenv)
+	v := gatherStatus(ctx, config.StateDir(*stateDir, io.Getenv), io)
+	if *asJSON {
+		doc := statusJSON(v)
+		writeJSON(io.Stdout, doc)
+		return doc.ExitCode
+	}
+	return renderStatus(io.Stdout, v, useColor(io))
+}
+
+// statusView is everything `credd status` shows, gathered first so that
+// rendering is a pure function of it.
+type statusView struct {
+	// Status is nil when the daemon could not be asked; Err says why.
+	Status     *daemon.Status
+	Err        string
+	NotRunning bool
+	StateDir   string
+	// Env is the calling shell's environment, checked against the daemon.
+	Env envcheck.Report
+}
+
+// gatherStatus asks the daemon and checks this process's environment.
+func gatherStatus(ctx context.Context, stateDir string, io IO) statusView {
+	v := statusView{StateDir: stateDir}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	st, err := control.Client{StateDir: dir}.Status(ctx)
+	st, err := control.Client{StateDir: stateDir}.Status(ctx)
+	in := envInput(io)
 	if err != nil {
-		if *asJSON {
-			writeJSON(io.Stdout, map[string]any{"schemaVersion": daemon.StatusVersion, "running": false, "health": "down", "message": err.Error()})
-		} else {
-			fmt.Fprintf(io.Stdout, "credd: not serving\n  %s\n", err)
-		}
+		v.Err = err.Error()
 		if errors.Is(err, control.ErrNotRunning) {
-			return exitDown
+			v.NotRunning = true
+			v.Err = notRunningMessage(stateDir)
 		}
-		return exitDown
+	} else {
+		v.Status = &st
+		in.Endpoints = roleURLs(st)
+		in.TokenFile = st.TokenFile
+		if tok, err := authtoken.Read(st.StateDir); err == nil {
+			in.Token = tok
+		}
 	}
-	code, health := assess(st)
-	if *asJSON {
-		doc := struct {
-			daemon.Status
-			Running bool   `json:"running"`
-			Health  string `json:"health"`
-		}{st, true, health}
-		writeJSON(io.Stdout, doc)
-		return code
-	}
-	renderStatus(io.Stdout, st, health)
-	return code
+	v.Env = envcheck.Check(in)
+	return v
 }
+
+func notRunningMessage(stateDir string) string {
+	return "the daemon is not running; start it with `credd daemon` (no control socket in " + stateDir + ")"
+}
+
+// envInput is the calling shell's side of the environment check.
+func envInput(io IO) envcheck.Input {
+	home := io.Getenv("HOME")
+	if home == "" {
+		home, _ = os.UserHomeDir()
+	}
+	return envcheck.Input{Getenv: io.Getenv, ReadFile: os.ReadFile, Home: home}
+}
+
+// roleURLs are the credentials URLs of every role the daemon serves.
+func roleURLs(st daemon.Status) []string {
+	base, err := url.Parse(st.Endpoint)
+	if err != nil {
+		return []string{st.Endpoint}
+	}
+	var out []string
+	for _, r := range st.Roles {
+		u := *base
+		u.Path = r.Path
+		out = append(out, u.String())
+	}
+	if len(out) == 0 {
+		out = append(out, st.Endpoint)
+	}
+	return out
+}
+
+// Health words, also in --json.
+const (
+	healthHealthy  = "healthy"
+	healthDegraded = "degraded"
+	healthDown     = "down"
+)
 
 // assess returns the exit code and a one-word health: healthy (0) when
 // every role is served and its last refresh worked, degraded (1) when
 // every role is served but a refresh failed, down (2) when a role has no
-// valid credentials.
-func assess(st daemon.Status) (int, string) {
-	code, health := exitOK, "healthy"
+// valid credentials or the daemon cannot be asked.
+func assess(st *daemon.Status) (int, string) {
+	if st == nil {
+		return exitDown, healthDown
+	}
+	code, health := exitOK, healthHealthy
 	for _, r := range st.Roles {
 		switch {
 		case !r.Serving:
-			return exitDown, "down"
+			return exitDown, healthDown
 		case r.LastError != nil:
-			code, health = exitDegraded, "degraded"
+			code, health = exitDegraded, healthDegraded
 		}
 	}
 	return code, health
 }
 
-func writeJSON(w io.Writer, v any) {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
+// statusDoc is the --json document, documented in docs/status.md. The
+// daemon's Status is embedded, so its fields sit at the top level.
+type statusDoc struct {
+	SchemaVersion int `json:"schemaVersion"`
+	*daemon.Status
+	Running  bool   `json:"running"`
+	Health   string `json:"health"`
+	ExitCode int    `json:"exitCode"`
+	Message  string `json:"message,omitempty"`
+	// Warnings are the same sentences the terminal output shows.
+	Warnings    []string        `json:"warnings"`
+	Environment envcheck.Report `json:"environment"`
 }
 
-func renderStatus(w io.Writer, st daemon.Status, health string) {
+func statusJSON(v statusView) statusDoc {
+	code, health := assess(v.Status)
+	return statusDoc{
+		Status:        v.Status,
+		SchemaVersion: daemon.StatusVersion,
+		Running:       v.Status != nil,
+		Health:        health,
+		ExitCode:      code,
+		Message:       v.Err,
+		Warnings:      statusWarnings(v.Status),
+		Environment:   v.Env,
+	}
+}
+
+// statusWarnings are the things worth saying that no single field says.
+func statusWarnings(st *daemon.Status) []string {
+	out := []string{}
+	if st == nil {
+		return out
+	}
+	for _, r := range st.Roles {
+		if d := time.Duration(r.Duration); d > 0 && d < shortDurationWarn {
+			out = append(out, fmt.Sprintf("role %s: %s credentials are refreshed with about %s left, under the 15 minutes at which botocore, .NET and Java refetch on every call: use --duration 1h or more", r.Name, human(d), human(d/2)))
+		}
+		if r.LastError != nil && r.Serving && !r.Expiration.IsZero() {
+			out = append(out, fmt.Sprintf("role %s: refreshing fails (%s); the current credentials are served until they expire %s", r.Name, r.LastError.Code, relative(st.Now, r.Expiration)))
+		}
+	}
+	for _, c := range st.Clients {
+		if c.LastMinute > refetchWarnPerMinute {
+			out = append(out, fmt.Sprintf("%s fetched credentials %d times in the last minute: a long-running process should fetch about once an hour, so it is not caching them or they reach it too close to expiry (a CLI run in a loop fetches once per run, which is fine)", clientLabel(c.Client), c.LastMinute))
+		}
+	}
+	return out
+}
+
+// clientLabel names a client family for people, honest about guesses.
+func clientLabel(family string) string {
+	switch family {
+	case "none":
+		return "no user agent (the JS SDK v3 sends none)"
+	case "go-http-client":
+		return "Go-http-client (aws-sdk-go-v2 sends this)"
+	case "aws-cli/botocore":
+		return "aws-cli/botocore (boto3)"
+	case "aws-sdk-js":
+		return "aws-sdk-js v2"
+	}
+	return family
+}
+
+// renderStatus writes the terminal form and returns the exit code.
+func renderStatus(w io.Writer, v statusView, color bool) int {
+	c := palette(color)
+	code, health := assess(v.Status)
+	st := v.Status
+	if st == nil {
+		fmt.Fprintf(w, "credd: %s\n  %s\n", c.health(health, "not running"), v.Err)
+		if !v.NotRunning {
+			fmt.Fprintf(w, "  (status %s)\n", health)
+		}
+		renderEnv(w, v.Env, c)
+		return code
+	}
 	now := st.Now
-	fmt.Fprintf(w, "credd %s: %s\n", st.Version, health)
+	serving := 0
+	for _, r := range st.Roles {
+		if r.Serving {
+			serving++
+		}
+	}
+	fmt.Fprintf(w, "credd %s: %s, serving %d of %d role(s)\n", st.Version, c.health(health, health), serving, len(st.Roles))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "  daemon\tpid %d, up %s\n", st.PID, roundDuration(now.Sub(st.StartedAt)))
+	fmt.Fprintf(tw, "  daemon\tpid %d, up %s\n", st.PID, human(now.Sub(st.StartedAt)))
 	fmt.Fprintf(tw, "  endpoint\t%s\n", st.Endpoint)
 	fmt.Fprintf(tw, "  token file\t%s\n", st.TokenFile)
 	if st.Sandbox != nil {
@@ -86,44 +237,141 @@ func renderStatus(w io.Writer, st daemon.Status, health string) {
 	}
 	tw.Flush()
 	for _, r := range st.Roles {
-		fmt.Fprintf(w, "\nrole %s (%s)\n", r.Name, r.Path)
+		renderRole(w, r, now, c)
+	}
+	if ws := statusWarnings(st); len(ws) > 0 {
+		fmt.Fprintf(w, "\n%s\n", c.warn("warnings"))
+		for _, s := range ws {
+			fmt.Fprintf(w, "  - %s\n", s)
+		}
+	}
+	renderEnv(w, v.Env, c)
+	if len(st.Clients) > 0 {
+		fmt.Fprintf(w, "\nclients (credentials requests by User-Agent)\n")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintf(tw, "  role ARN\t%s\n", r.RoleARN)
-		fmt.Fprintf(tw, "  session\t%s, %s credentials\n", r.SessionName, roundDuration(time.Duration(r.Duration)))
-		fmt.Fprintf(tw, "  token source\t%s\n", r.TokenSource)
-		if c := r.Claims; c != nil {
-			fmt.Fprintf(tw, "  token\tiss %s, sub %s, aud %s, expires %s\n", c.Issuer, c.Subject, strings.Join(c.Audience, ","), relative(now, c.Expiry))
-		}
-		if r.Serving {
-			fmt.Fprintf(tw, "  credentials\tserving, expire %s (%s)\n", relative(now, r.Expiration), r.Expiration.UTC().Format(daemon.ExpirationLayout))
-			fmt.Fprintf(tw, "  assumed role\t%s (account %s)\n", r.AssumedRoleARN, r.AccountID)
-		} else if !r.Expiration.IsZero() {
-			fmt.Fprintf(tw, "  credentials\tNOT serving: the last ones expired %s\n", relative(now, r.Expiration))
-		} else {
-			fmt.Fprintf(tw, "  credentials\tNOT serving: none fetched yet\n")
-		}
-		if !r.NextRefresh.IsZero() {
-			fmt.Fprintf(tw, "  next refresh\t%s\n", relative(now, r.NextRefresh))
-		}
-		switch {
-		case r.LastError != nil:
-			fmt.Fprintf(tw, "  last STS call\tFAILED %s: %s %s: %s\n", relative(now, r.LastError.At), r.LastError.Kind, r.LastError.Code, r.LastError.Message)
-			if r.LastError.Hint != "" {
-				fmt.Fprintf(tw, "  what to do\t%s\n", r.LastError.Hint)
-			}
-		case !r.LastSuccess.IsZero():
-			fmt.Fprintf(tw, "  last STS call\tok %s (%d calls)\n", relative(now, r.LastSuccess), r.STSCalls)
+		for _, cc := range st.Clients {
+			fmt.Fprintf(tw, "  %s\t%d\t%d in the last minute, last %s\n", clientLabel(cc.Client), cc.Count, cc.LastMinute, relative(now, cc.LastSeen))
 		}
 		tw.Flush()
 	}
 	if len(st.Requests) > 0 {
-		fmt.Fprintf(w, "\nrequests\n")
+		fmt.Fprintf(w, "\nrequests (path, status, count)\n")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		for _, rc := range st.Requests {
 			fmt.Fprintf(tw, "  %s\t%d\t%d\n", rc.Path, rc.Status, rc.Count)
 		}
 		tw.Flush()
 	}
+	return code
+}
+
+func renderRole(w io.Writer, r daemon.RoleStatus, now time.Time, c colors) {
+	fmt.Fprintf(w, "\nrole %s (%s)\n", r.Name, r.Path)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "  role ARN\t%s\n", r.RoleARN)
+	fmt.Fprintf(tw, "  session\t%s, %s credentials\n", r.SessionName, human(time.Duration(r.Duration)))
+	switch {
+	case r.Serving:
+		fmt.Fprintf(tw, "  credentials\t%s, expire %s (%s)\n", c.ok("serving"), relative(now, r.Expiration), r.Expiration.UTC().Format(daemon.ExpirationLayout))
+		fmt.Fprintf(tw, "  assumed role\t%s (account %s)\n", r.AssumedRoleARN, r.AccountID)
+	case !r.Expiration.IsZero():
+		fmt.Fprintf(tw, "  credentials\t%s: the last ones expired %s\n", c.bad("NOT serving"), relative(now, r.Expiration))
+	default:
+		fmt.Fprintf(tw, "  credentials\t%s: none obtained yet\n", c.bad("NOT serving"))
+	}
+	if !r.NextRefresh.IsZero() {
+		fmt.Fprintf(tw, "  next refresh\t%s\n", relative(now, r.NextRefresh))
+	}
+	fmt.Fprintf(tw, "  token source\t%s\n", r.TokenSource)
+	if cl := r.Claims; cl != nil {
+		for i, line := range claimLines(*cl, now) {
+			label := ""
+			if i == 0 {
+				label = "token"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\n", label, line)
+		}
+	}
+	if r.STSEndpoint != "" {
+		fmt.Fprintf(tw, "  STS\t%s\n", r.STSEndpoint)
+	}
+	switch e := r.LastError; {
+	case e != nil:
+		fmt.Fprintf(tw, "  last STS call\t%s %s: %s %s: %s\n", c.bad("FAILED"), relative(now, e.At), e.Kind, e.Code, e.Message)
+		if hint := errorHint(e); hint != "" {
+			fmt.Fprintf(tw, "  what to do\t%s\n", hint)
+		}
+	case !r.LastSuccess.IsZero():
+		fmt.Fprintf(tw, "  last STS call\tok %s (%s)\n", relative(now, r.LastSuccess), plural(r.STSCalls, "call"))
+	}
+	tw.Flush()
+}
+
+// errorHint is the error's hint, with the ones credd knows filled in.
+func errorHint(e *daemon.ErrorStatus) string {
+	if e.Code == "LoginRequired" && !strings.Contains(e.Hint, "credd login") {
+		if e.Hint == "" {
+			return "run `credd login`"
+		}
+		return e.Hint + "; run `credd login`"
+	}
+	return e.Hint
+}
+
+// githubClaims are the extra claims shown, in this order, when present.
+var githubClaims = []string{"repository", "environment", "ref", "actor", "job_workflow_ref"}
+
+// claimLines render a token's claims, one aspect a line. The token itself,
+// and so its signature, is never available here.
+func claimLines(c daemon.Claims, now time.Time) []string {
+	lines := []string{"iss " + c.Issuer, "sub " + c.Subject, "aud " + strings.Join(c.Audience, ", ")}
+	var extra []string
+	for _, k := range githubClaims {
+		if v := c.Extra[k]; v != "" {
+			extra = append(extra, k+" "+v)
+		}
+	}
+	if len(extra) > 0 {
+		lines = append(lines, strings.Join(extra, ", "))
+	}
+	exp := "exp " + relative(now, c.Expiry)
+	if c.Expiry.Before(now) {
+		exp += " (credd fetches a new token for every STS call)"
+	}
+	return append(lines, exp)
+}
+
+func renderEnv(w io.Writer, r envcheck.Report, c colors) {
+	fmt.Fprintf(w, "\nthis shell (profile %s)\n", r.Profile)
+	for _, f := range r.Findings {
+		label := fmt.Sprintf("%-7s", f.Severity)
+		switch f.Severity {
+		case envcheck.Problem:
+			label = c.bad(label)
+		case envcheck.Warn:
+			label = c.warn(label)
+		default:
+			label = c.ok(label)
+		}
+		fmt.Fprintf(w, "  %s %s\n", label, f.Message)
+		if f.Fix != "" && f.Severity != envcheck.OK {
+			fmt.Fprintf(w, "          fix: %s\n", f.Fix)
+		}
+	}
+}
+
+// plural renders "1 call", "3 calls".
+func plural(n int64, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+func writeJSON(w io.Writer, v any) {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
 }
 
 // relative renders t against now as "in 41m" or "3m ago".
@@ -133,18 +381,80 @@ func relative(now, t time.Time) string {
 	}
 	d := t.Sub(now)
 	if d >= 0 {
-		return "in " + roundDuration(d)
+		return "in " + human(d)
 	}
-	return roundDuration(-d) + " ago"
+	return human(-d) + " ago"
 }
 
-func roundDuration(d time.Duration) string {
+// human renders a duration for people: 42s, 41m, 2h5m, 3d4h.
+func human(d time.Duration) string {
 	switch {
-	case d < time.Minute:
-		return d.Round(time.Second).String()
-	case d < time.Hour:
-		return d.Round(time.Minute).String()
+	case d.Round(time.Second) < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Round(time.Second)/time.Second))
+	case d.Round(time.Minute) < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Round(time.Minute)/time.Minute))
+	case d.Round(time.Minute) < 48*time.Hour:
+		d = d.Round(time.Minute)
+		h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
+		if m == 0 {
+			return fmt.Sprintf("%dh", h)
+		}
+		return fmt.Sprintf("%dh%dm", h, m)
 	default:
-		return d.Round(time.Minute).String()
+		d = d.Round(time.Hour)
+		return fmt.Sprintf("%dd%dh", int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour))
 	}
+}
+
+// useColor is true when stdout is a terminal and NO_COLOR is unset
+// (https://no-color.org) and TERM is not "dumb".
+func useColor(io IO) bool {
+	if io.Getenv("NO_COLOR") != "" || io.Getenv("TERM") == "dumb" {
+		return false
+	}
+	f, ok := io.Stdout.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// colors wraps words in ANSI colours, or leaves them alone.
+type colors struct{ on bool }
+
+func palette(on bool) colors { return colors{on} }
+
+func (c colors) paint(code, s string) string {
+	if !c.on {
+		return s
+	}
+	return "\x1b[" + code + "m" + s + "\x1b[0m"
+}
+
+func (c colors) ok(s string) string   { return c.paint("32", s) }
+func (c colors) warn(s string) string { return c.paint("33", s) }
+func (c colors) bad(s string) string  { return c.paint("1;31", s) }
+
+func (c colors) health(health, word string) string {
+	switch health {
+	case healthHealthy:
+		return c.ok(word)
+	case healthDegraded:
+		return c.warn(word)
+	}
+	return c.bad(word)
+}
+
+// pickRole returns the role named name, the default role when name is "".
+func pickRole(st *daemon.Status, name string) (daemon.RoleStatus, bool) {
+	if st == nil {
+		return daemon.RoleStatus{}, false
+	}
+	name = orDefaultRole(name)
+	i := slices.IndexFunc(st.Roles, func(r daemon.RoleStatus) bool { return r.Name == name })
+	if i < 0 {
+		return daemon.RoleStatus{}, false
+	}
+	return st.Roles[i], true
 }

@@ -50,6 +50,8 @@ type Role struct {
 	Audience     string
 	Issuer       string
 	ClientID     string
+	ClientSecret string // confidential login clients only; never logged
+	Scopes       string // login scopes, space-separated; "" = openid offline_access
 	Region       string
 	STSEndpoint  string
 	SessionName  string
@@ -97,6 +99,8 @@ var roleSettings = []struct{ name, usage string }{
 	{"audience", "audience the identity token must carry (default sts.amazonaws.com)"},
 	{"issuer", "OIDC issuer URL of the token (checked locally when set; the IdP for login)"},
 	{"client-id", "OAuth client ID for --token-source login"},
+	{"client-secret", "OAuth client secret for a confidential login client (prefer CREDD_CLIENT_SECRET or the config file: a flag shows in ps)"},
+	{"scopes", "scopes the login asks for, space-separated (default \"openid offline_access\")"},
 	{"region", "AWS region of the STS endpoint (falls back to AWS_REGION, AWS_DEFAULT_REGION, us-east-1)"},
 	{"sts-endpoint", "STS endpoint URL (falls back to AWS_ENDPOINT_URL_STS)"},
 	{"session-name", "role session name (default derived from GITHUB_USER, CODESPACE_NAME or user@host)"},
@@ -219,6 +223,8 @@ func buildRole(name string, v map[string]string, getenv func(string) string) (Ro
 		Audience:     orDefault(v["audience"], DefaultAudience),
 		Issuer:       v["issuer"],
 		ClientID:     v["client-id"],
+		ClientSecret: v["client-secret"],
+		Scopes:       strings.Join(strings.FieldsFunc(v["scopes"], func(r rune) bool { return r == ' ' || r == ',' }), " "),
 		Region:       firstNonEmpty(v["region"], getenv("AWS_REGION"), getenv("AWS_DEFAULT_REGION"), DefaultRegion),
 		STSEndpoint:  firstNonEmpty(v["sts-endpoint"], getenv("AWS_ENDPOINT_URL_STS")),
 		SessionName:  v["session-name"],

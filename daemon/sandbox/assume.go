@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/credd-dev/credd/daemon"
+	"github.com/credd-dev/credd/daemon/policy"
+	"github.com/credd-dev/credd/daemon/token"
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 )
@@ -76,9 +78,24 @@ func (s *STS) assumeRoleWithWebIdentity(w http.ResponseWriter, reqID string, par
 		return
 	}
 	r := s.roles[in.roleARN]
-	if r == nil || !slices.Contains(claims.Audience, r.Audience) || !r.subject.MatchString(claims.Subject) {
+	if r == nil {
+		s.log.Info("unknown role", "request_id", reqID, "role", in.roleARN, "sub", claims.Subject)
+		s.writeError(w, reqID, errAccessDenied)
+		return
+	}
+	// The same evaluator as credd doctor --trust-policy, so the two agree.
+	parsed, err := token.Parse(in.token)
+	if err != nil { // cannot happen: verifyToken read the same claims
+		s.writeError(w, reqID, errAccessDenied)
+		return
+	}
+	if res := s.trustPolicy(r).Evaluate(policy.NewRequest(parsed, r.account)); !res.Allowed() {
+		var why []string
+		for _, f := range res.Failures() {
+			why = append(why, f.String())
+		}
 		s.log.Info("trust policy refused", "request_id", reqID, "role", in.roleARN,
-			"role_known", r != nil, "sub", claims.Subject, "aud", []string(claims.Audience))
+			"decision", res.Decision, "sub", claims.Subject, "aud", []string(claims.Audience), "why", why)
 		s.writeError(w, reqID, errAccessDenied)
 		return
 	}
@@ -192,11 +209,22 @@ func (s *STS) verifyToken(token string, now time.Time) (*jwt.Claims, *apiError) 
 	if err := json.Unmarshal(jws.UnsafePayloadWithoutVerification(), &claims); err != nil {
 		return nil, invalid("The ID Token provided is not a valid JWT: its claims cannot be read.")
 	}
-	if claims.Issuer != s.issuer.URL() {
+	switch {
+	case claims.Issuer == s.issuer.URL():
+		if !s.signedByIssuer(jws) {
+			return nil, invalid("Couldn't verify the signature of the ID token with the provider's keys.")
+		}
+	case s.external.trusts(claims.Issuer):
+		ok, err := s.external.verify(claims.Issuer, token)
+		if err != nil {
+			s.log.Info("external issuer unreachable", "issuer", claims.Issuer, "err", err)
+			return nil, errIDPCommunication
+		}
+		if !ok {
+			return nil, invalid("Couldn't verify the signature of the ID token with the provider's keys.")
+		}
+	default:
 		return nil, invalid("No OpenIDConnect provider found in your account for " + claims.Issuer)
-	}
-	if !s.signedByIssuer(jws) {
-		return nil, invalid("Couldn't verify the signature of the ID token with the provider's keys.")
 	}
 	if !slices.ContainsFunc(claims.Audience, func(a string) bool { return s.clientIDs[a] }) {
 		return nil, invalid("Incorrect token audience")

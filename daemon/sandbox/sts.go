@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"cmp"
+	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/credd-dev/credd/daemon/clock"
+	"github.com/credd-dev/credd/daemon/policy"
 )
 
 // DefaultAccountID is the account of the default role.
@@ -49,6 +51,10 @@ type STSOptions struct {
 	// the 900..43200 s bounds to ≥1 s, for tests with short-lived
 	// credentials. 0 = no cap, AWS's bounds.
 	MaxLifetime time.Duration
+	// TrustedIssuers are OIDC providers outside the sandbox (a real IdP,
+	// say) whose tokens are accepted too, verified with the keys their
+	// discovery document points at; roles still check "aud" and "sub".
+	TrustedIssuers []string
 }
 
 // Role is an IAM role whose trust policy allows sts:AssumeRoleWithWebIdentity
@@ -64,6 +70,15 @@ type Role struct {
 	SubjectPattern string
 	// MaxSessionDuration is the role's longest DurationSeconds; 0 = 12h.
 	MaxSessionDuration time.Duration
+	// Issuer is the OIDC provider the role trusts: "" = the sandbox issuer,
+	// or one of STSOptions.TrustedIssuers.
+	Issuer string
+	// TrustPolicy, if set, is the role's trust policy (IAM JSON), evaluated
+	// by daemon/policy as credd doctor evaluates it. "" = the policy
+	// equivalent to Audience and SubjectPattern: Allow
+	// sts:AssumeRoleWithWebIdentity to the issuer's provider with
+	// StringEquals <provider>:aud and StringLike <provider>:sub.
+	TrustPolicy string
 }
 
 // STS emulates the AWS STS Query API: AssumeRoleWithWebIdentity against the
@@ -76,6 +91,7 @@ type STS struct {
 	roles       map[string]*role
 	clientIDs   map[string]bool
 	maxLifetime time.Duration
+	external    *externalIssuers
 
 	mu       sync.Mutex
 	faults   []*queuedFault
@@ -87,7 +103,7 @@ type STS struct {
 type role struct {
 	Role
 	account, name, id string
-	subject           *regexp.Regexp
+	trust             *policy.Document // nil = DefaultTrustPolicy of the role
 }
 
 // NewSTS makes an STS emulator trusting opts.Issuer.
@@ -105,6 +121,7 @@ func NewSTS(opts STSOptions) (*STS, error) {
 		roles:       map[string]*role{},
 		clientIDs:   map[string]bool{},
 		maxLifetime: opts.MaxLifetime,
+		external:    newExternalIssuers(opts.TrustedIssuers),
 		sessions:    map[string]*session{},
 		calls:       map[string]int64{},
 	}
@@ -148,7 +165,75 @@ func newRole(r Role) (*role, error) {
 	if r.MaxSessionDuration == 0 {
 		r.MaxSessionDuration = 12 * time.Hour
 	}
-	return &role{Role: r, account: account, name: name, id: roleID(r.ARN), subject: stringLike(r.SubjectPattern)}, nil
+	rr := &role{Role: r, account: account, name: name, id: roleID(r.ARN)}
+	if r.TrustPolicy != "" {
+		doc, err := policy.Parse([]byte(r.TrustPolicy))
+		if err != nil {
+			return nil, fmt.Errorf("sandbox: role %s: trust policy: %w", r.ARN, err)
+		}
+		rr.trust = doc
+	}
+	return rr, nil
+}
+
+// DefaultTrustPolicy is the trust policy of a role without TrustPolicy: it
+// allows sts:AssumeRoleWithWebIdentity to issuerURL's OIDC provider in
+// account for tokens whose aud equals audience and whose sub is like
+// subjectPattern.
+func DefaultTrustPolicy(account, issuerURL, audience, subjectPattern string) *policy.Document {
+	prov := policy.ProviderName(issuerURL)
+	return &policy.Document{Version: "2012-10-17", Statements: []policy.Statement{{
+		Sid:       "TrustSandboxIssuer",
+		Effect:    "Allow",
+		Principal: &policy.Principal{Federated: []string{policy.ProviderARN(account, issuerURL)}},
+		Action:    []string{policy.ActionAssumeRoleWithWebIdentity},
+		Conditions: []policy.Condition{
+			{Operator: "StringEquals", Key: prov + ":aud", Values: []string{audience}},
+			{Operator: "StringLike", Key: prov + ":sub", Values: []string{subjectPattern}},
+		},
+	}}}
+}
+
+// trustPolicy returns the role's effective trust policy.
+func (s *STS) trustPolicy(r *role) *policy.Document {
+	s.mu.Lock()
+	doc := r.trust
+	s.mu.Unlock()
+	if doc != nil {
+		return doc
+	}
+	return DefaultTrustPolicy(r.account, cmp.Or(r.Issuer, s.issuer.URL()), r.Audience, r.SubjectPattern)
+}
+
+// TrustPolicy returns the effective trust policy of a role as IAM JSON, for
+// tests and demos that hand it to credd doctor.
+func (s *STS) TrustPolicy(roleARN string) ([]byte, error) {
+	r := s.roles[roleARN]
+	if r == nil {
+		return nil, fmt.Errorf("sandbox: no role %s", roleARN)
+	}
+	return json.MarshalIndent(s.trustPolicy(r), "", "  ")
+}
+
+// SetTrustPolicy replaces a role's trust policy (IAM JSON; "" restores the
+// default), as iam:UpdateAssumeRolePolicy does. Safe while serving.
+func (s *STS) SetTrustPolicy(roleARN, doc string) error {
+	r := s.roles[roleARN]
+	if r == nil {
+		return fmt.Errorf("sandbox: no role %s", roleARN)
+	}
+	var parsed *policy.Document
+	if doc != "" {
+		var err error
+		if parsed, err = policy.Parse([]byte(doc)); err != nil {
+			return fmt.Errorf("sandbox: role %s: trust policy: %w", roleARN, err)
+		}
+	}
+	s.mu.Lock()
+	r.trust = parsed
+	s.mu.Unlock()
+	s.log.Info("trust policy set", "role", roleARN, "default", doc == "")
+	return nil
 }
 
 // parseRoleARN splits arn:aws:iam::ACCOUNT:role/PATH/NAME.

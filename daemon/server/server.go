@@ -81,6 +81,7 @@ type Handler struct {
 
 	health, other, credentials *counter
 	counters                   []*counter // all, in Counts order
+	clients                    [len(clientFamilies)]clientCounter
 
 	// Header values, shared by every response: never appended to.
 	hdrJSON, hdrNoStore, hdrNoSniff, hdrGET []string
@@ -201,6 +202,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rl, c := h.route(r.URL.Path)
 	status := h.serve(w, r, rl)
 	c.add(status)
+	if rl != routeHealth && rl != routeNotFound {
+		h.countClient(r, start)
+	}
 	if h.logger.Enabled(r.Context(), slog.LevelDebug) {
 		var ua string
 		if v := r.Header["User-Agent"]; len(v) > 0 {

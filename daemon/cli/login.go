@@ -1,0 +1,144 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/credd-dev/credd/daemon/agent"
+	"github.com/credd-dev/credd/daemon/config"
+	"github.com/credd-dev/credd/daemon/control"
+	"github.com/credd-dev/credd/daemon/login"
+)
+
+// runLogin asks the running daemon to start a device-code login, shows the
+// user where to approve it, and waits for the outcome. The daemon runs the
+// flow and keeps the tokens, so one login serves every process, and a second
+// `credd login` while one is pending shows the same code.
+func runLogin(ctx context.Context, args []string, io IO) int {
+	fs := newFlagSet("login", io)
+	stateDir := fs.String("state-dir", "", "the daemon's state directory (default as the daemon's)")
+	profile := fs.String("profile", "", "the role whose login to start, when several roles use different IdPs")
+	noWait := fs.Bool("no-wait", false, "print the code and return without waiting for the approval")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	client := control.Client{StateDir: config.StateDir(*stateDir, io.Getenv), Timeout: agent.LoginWaitMax + 15*time.Second}
+
+	body, _ := json.Marshal(agent.LoginRequest{Profile: *profile})
+	st, err := loginCall(ctx, client, http.MethodPost, agent.LoginPath, body)
+	if err != nil {
+		if errors.Is(err, control.ErrNotRunning) {
+			return fail(io, "login", exitDown, err)
+		}
+		return fail(io, "login", exitFailure, err)
+	}
+	a := st.Login
+	if a == nil {
+		return fail(io, "login", exitFailure, errors.New("the daemon started no login"))
+	}
+	fmt.Fprintf(io.Stdout, "To sign in to %s, open\n\n    %s\n\nand enter the code\n\n    %s\n\n", st.Issuer, a.VerificationURI, a.UserCode)
+	if a.VerificationURIComplete != "" && a.VerificationURIComplete != a.VerificationURI {
+		fmt.Fprintf(io.Stdout, "(or open %s, which has the code filled in)\n\n", a.VerificationURIComplete)
+	}
+	if *noWait {
+		fmt.Fprintln(io.Stdout, "The daemon waits for the approval; `credd login` again shows this code, `credd status` the outcome.")
+		return exitOK
+	}
+	if !a.Expires.IsZero() {
+		fmt.Fprintf(io.Stdout, "Waiting for the approval (the code expires in %s)...\n", time.Until(a.Expires).Round(time.Second))
+	} else {
+		fmt.Fprintln(io.Stdout, "Waiting for the approval...")
+	}
+
+	query := url.Values{"wait": {strconv.Itoa(a.ID)}}
+	if *profile != "" {
+		query.Set("profile", *profile)
+	}
+	for {
+		st, err = loginCall(ctx, client, http.MethodGet, agent.LoginPath+"?"+query.Encode(), nil)
+		if err != nil {
+			if ctx.Err() != nil {
+				fmt.Fprintln(io.Stderr, "credd login: stopped waiting; the daemon keeps waiting for the approval until the code expires")
+				return exitFailure
+			}
+			return fail(io, "login", exitFailure, err)
+		}
+		if st.Login == nil || st.Login.ID != a.ID {
+			return fail(io, "login", exitFailure, errors.New("another login replaced this one: run `credd login` again"))
+		}
+		if st.Login.Status != login.AttemptPending {
+			break
+		}
+	}
+	switch st.Login.Status {
+	case login.AttemptApproved:
+		fmt.Fprintf(io.Stdout, "Logged in as %s; credentials for %s are being fetched (`credd status` shows them).\n", st.Subject, rolesText(st.Roles))
+		return exitOK
+	case login.AttemptDenied:
+		fmt.Fprintln(io.Stdout, "Login denied at the identity provider.")
+	case login.AttemptExpired:
+		fmt.Fprintln(io.Stdout, "Login expired: the code was not approved in time. Run `credd login` again.")
+	default:
+		fmt.Fprintln(io.Stdout, "Login failed.")
+	}
+	if e := st.Login.Error; e != nil {
+		msg := e.Message
+		if e.Hint != "" {
+			msg += ": " + e.Hint
+		}
+		fmt.Fprintf(io.Stderr, "credd login: %s\n", msg)
+	}
+	return exitFailure
+}
+
+func rolesText(roles []string) string {
+	switch len(roles) {
+	case 0:
+		return "its roles"
+	case 1:
+		return "role " + roles[0]
+	}
+	return "roles " + strings.Join(roles, ", ")
+}
+
+// loginCall sends one control request and decodes a login.State, or the
+// daemon's {"code","message"} error.
+func loginCall(ctx context.Context, c control.Client, method, path string, body []byte) (login.State, error) {
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	resp, err := c.Do(ctx, method, path, r)
+	if err != nil {
+		return login.State{}, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return login.State{}, fmt.Errorf("read the daemon's answer: %w", err)
+	}
+	if resp.StatusCode == http.StatusNotFound && !bytes.Contains(data, []byte(`"code"`)) {
+		return login.State{}, errors.New("this credd daemon does not support `credd login`: restart it with a newer credd")
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e struct{ Code, Message string }
+		if json.Unmarshal(data, &e) == nil && e.Message != "" {
+			return login.State{}, fmt.Errorf("%s: %s", e.Code, e.Message)
+		}
+		return login.State{}, fmt.Errorf("the daemon answered %s", resp.Status)
+	}
+	var st login.State
+	if err := json.Unmarshal(data, &st); err != nil {
+		return login.State{}, fmt.Errorf("read the daemon's answer: %w", err)
+	}
+	return st, nil
+}

@@ -1,0 +1,316 @@
+package cli
+
+import (
+	"bytes"
+	"flag"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/credd-dev/credd/daemon"
+	"github.com/credd-dev/credd/daemon/envcheck"
+	"github.com/credd-dev/credd/daemon/policy"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
+
+// Fixed inputs, so the goldens are deterministic.
+var (
+	now       = time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)
+	authToken = "tok-abcdefghijklmnopqrstuvwxyzABCDEFGHIJ012"
+)
+
+const (
+	endpoint  = "http://127.0.0.1:9911/v1/credentials"
+	tokenFile = "/run/user/1000/credd/token"
+	stsURL    = "https://sts.eu-west-1.amazonaws.com"
+	roleARN   = "arn:aws:iam::123456789012:role/dev"
+	ghIssuer  = "https://token.actions.githubusercontent.com"
+)
+
+func healthyStatus() *daemon.Status {
+	return &daemon.Status{
+		SchemaVersion: daemon.StatusVersion, Version: "v0.3.0", PID: 4242,
+		StartedAt: now.Add(-2*time.Hour - 5*time.Minute), Now: now,
+		Endpoint: endpoint, StateDir: "/run/user/1000/credd", TokenFile: tokenFile,
+		Roles: []daemon.RoleStatus{{
+			Name: "default", Path: "/v1/credentials", RoleARN: roleARN,
+			SessionName: "alice@codespace-x", TokenSource: "actions", Duration: daemon.Duration(time.Hour),
+			STSEndpoint: stsURL, Audience: "sts.amazonaws.com",
+			Serving: true, AssumedRoleARN: "arn:aws:sts::123456789012:assumed-role/dev/alice@codespace-x", AccountID: "123456789012",
+			Expiration: now.Add(41 * time.Minute), Obtained: now.Add(-19 * time.Minute), NextRefresh: now.Add(11 * time.Minute),
+			Claims: &daemon.Claims{
+				Issuer: ghIssuer, Subject: "repo:acme/app:ref:refs/heads/main", Audience: []string{"sts.amazonaws.com"},
+				Expiry: now.Add(-14 * time.Minute), IssuedAt: now.Add(-19 * time.Minute),
+				Extra: map[string]string{"repository": "acme/app", "repository_owner": "acme", "actor": "alice", "ref": "refs/heads/main"},
+			},
+			LastAttempt: now.Add(-19 * time.Minute), LastSuccess: now.Add(-19 * time.Minute), STSCalls: 3,
+		}},
+		Requests: []daemon.RequestCount{{Path: "/v1/credentials", Status: 200, Count: 12}, {Path: "/healthz", Status: 200, Count: 40}},
+		Clients: []daemon.ClientCount{
+			{Client: "none", Count: 3, LastMinute: 0, LastSeen: now.Add(-40 * time.Minute)},
+			{Client: "aws-cli/botocore", Count: 9, LastMinute: 1, LastSeen: now.Add(-2 * time.Minute)},
+		},
+	}
+}
+
+func goodEnv() map[string]string {
+	return map[string]string{
+		"AWS_CONTAINER_CREDENTIALS_FULL_URI":     endpoint,
+		"AWS_CONTAINER_AUTHORIZATION_TOKEN":      authToken,
+		"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": tokenFile,
+	}
+}
+
+func checkEnv(env map[string]string, st *daemon.Status) envcheck.Report {
+	in := envcheck.Input{
+		Getenv: func(k string) string { return env[k] },
+		ReadFile: func(p string) ([]byte, error) {
+			if p == tokenFile {
+				return []byte(authToken), nil
+			}
+			return nil, fs.ErrNotExist
+		},
+		Home: "/home/alice",
+	}
+	if st != nil {
+		in.Endpoints, in.Token, in.TokenFile = roleURLs(*st), authToken, tokenFile
+	}
+	return envcheck.Check(in)
+}
+
+// scenario is one state of the world, for status and doctor alike.
+type scenario struct {
+	name       string
+	status     *daemon.Status
+	env        map[string]string
+	notRunning bool
+	clock      *clockFact
+	fetch      *fetchFact
+	policy     string // trust policy JSON for doctor, "" = none
+	statusExit int
+	doctorExit int
+}
+
+const subPolicy = `{"Version":"2012-10-17","Statement":[{"Sid":"GitHubMain","Effect":"Allow",
+ "Principal":{"Federated":"arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"},
+ "Action":"sts:AssumeRoleWithWebIdentity",
+ "Condition":{"StringEquals":{"token.actions.githubusercontent.com:aud":"sts.amazonaws.com"},
+  "StringLike":{"token.actions.githubusercontent.com:sub":"repo:acme/app:ref:refs/heads/*"}}}]}`
+
+func scenarios() []scenario {
+	okClock := &clockFact{URL: stsURL, Skew: time.Second}
+	served := func(exp time.Time) *fetchFact {
+		return &fetchFact{URL: endpoint, Status: 200, AccountID: "123456789012", Expiration: exp}
+	}
+	unavailable := &fetchFact{URL: endpoint, Status: 503, Code: "CredentialsUnavailable", Message: "credd has no valid credentials yet/anymore: run `credd status` to see why"}
+
+	degraded := healthyStatus()
+	{
+		r := &degraded.Roles[0]
+		r.Expiration, r.Obtained, r.NextRefresh = now.Add(12*time.Minute), now.Add(-48*time.Minute), now.Add(40*time.Second)
+		r.LastAttempt, r.LastSuccess, r.STSCalls = now.Add(-20*time.Second), now.Add(-48*time.Minute), 9
+		r.LastError = &daemon.ErrorStatus{Kind: daemon.KindRetryable, Code: "ServiceUnavailable", Message: "Service is unavailable. Please try again later.",
+			Hint: "STS is busy or failing; credd retries with backoff and keeps serving the last good credentials", At: now.Add(-20 * time.Second)}
+		degraded.Clients[1].Count, degraded.Clients[1].LastMinute = 31, 8
+	}
+
+	login := healthyStatus()
+	{
+		r := &login.Roles[0]
+		r.TokenSource, r.Serving, r.AssumedRoleARN, r.AccountID = "login", false, "", ""
+		r.Expiration, r.Obtained, r.NextRefresh, r.LastSuccess, r.Claims = time.Time{}, time.Time{}, time.Time{}, time.Time{}, nil
+		r.LastAttempt, r.STSCalls = now.Add(-3*time.Minute), 0
+		r.LastError = &daemon.ErrorStatus{Kind: daemon.KindPermanent, Code: "LoginRequired", Message: "nobody has logged in to https://login.example.com yet", At: now.Add(-3 * time.Minute)}
+		login.Requests, login.Clients = nil, nil
+	}
+
+	denied := healthyStatus()
+	{
+		r := &denied.Roles[0]
+		r.Serving, r.AssumedRoleARN, r.AccountID = false, "", ""
+		r.Expiration, r.Obtained, r.NextRefresh, r.LastSuccess = time.Time{}, time.Time{}, now.Add(4*time.Minute), time.Time{}
+		r.LastAttempt, r.STSCalls = now.Add(-time.Minute), 1
+		r.Claims.Subject = "repo:acme/app:environment:prod"
+		r.Claims.Extra["environment"] = "prod"
+		r.Claims.Expiry = now.Add(4 * time.Minute)
+		r.LastError = &daemon.ErrorStatus{Kind: daemon.KindPermanent, Code: "AccessDenied", Message: "Not authorized to perform sts:AssumeRoleWithWebIdentity",
+			Hint: "the role's trust policy does not accept this token: check Principal.Federated matches the token issuer, the aud condition and the sub condition; run `credd doctor`", At: now.Add(-time.Minute)}
+		denied.Requests = []daemon.RequestCount{{Path: "/v1/credentials", Status: 503, Count: 2}}
+		denied.Clients = []daemon.ClientCount{{Client: "go-http-client", Count: 2, LastMinute: 2, LastSeen: now.Add(-10 * time.Second)}}
+	}
+
+	expired := healthyStatus()
+	{
+		r := &expired.Roles[0]
+		r.TokenSource, r.Serving, r.AssumedRoleARN, r.AccountID = "file", false, "", ""
+		r.Expiration, r.NextRefresh = now.Add(-5*time.Minute), now.Add(30*time.Second)
+		r.Obtained, r.LastSuccess = now.Add(-65*time.Minute), now.Add(-65*time.Minute)
+		r.LastAttempt = now.Add(-30 * time.Second)
+		r.Claims.Expiry, r.Claims.IssuedAt = now.Add(-70*time.Minute), now.Add(-80*time.Minute)
+		r.LastError = &daemon.ErrorStatus{Kind: daemon.KindNewToken, Code: "TokenExpired", Message: "the token expired at 2026-03-04T08:50:00Z, 1h10m0s ago",
+			Hint: "the token source must provide a fresh token; if it keeps serving this one, check whatever writes it and this machine's clock", At: now.Add(-30 * time.Second)}
+	}
+
+	shadowEnv := goodEnv()
+	shadowEnv["AWS_ACCESS_KEY_ID"] = "AKIAIOSFODNN7EXAMPLE"
+	shadowEnv["AWS_SECRET_ACCESS_KEY"] = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+	return []scenario{
+		{name: "healthy", status: healthyStatus(), env: goodEnv(), clock: okClock, fetch: served(now.Add(41 * time.Minute))},
+		{name: "degraded", status: degraded, env: goodEnv(), clock: okClock, fetch: served(now.Add(12 * time.Minute)), statusExit: 1, doctorExit: 1},
+		{name: "login-required", status: login, env: goodEnv(), clock: okClock, fetch: unavailable, statusExit: 2, doctorExit: 1},
+		{name: "access-denied", status: denied, env: goodEnv(), clock: okClock, fetch: unavailable, policy: subPolicy, statusExit: 2, doctorExit: 1},
+		{name: "access-denied-no-policy", status: denied, env: goodEnv(), clock: okClock, fetch: unavailable, statusExit: 2, doctorExit: 1},
+		{name: "token-expired", status: expired, env: goodEnv(), clock: okClock, fetch: unavailable, statusExit: 2, doctorExit: 1},
+		{name: "env-shadowed", status: healthyStatus(), env: shadowEnv, clock: okClock, fetch: served(now.Add(41 * time.Minute)), doctorExit: 1},
+		{name: "not-running", env: goodEnv(), notRunning: true, statusExit: 2, doctorExit: 2},
+	}
+}
+
+func (s scenario) view() statusView {
+	v := statusView{Status: s.status, StateDir: "/run/user/1000/credd", Env: checkEnv(s.env, s.status)}
+	if s.notRunning {
+		v.NotRunning, v.Err = true, notRunningMessage(v.StateDir)
+	}
+	return v
+}
+
+func (s scenario) facts(t *testing.T) doctorFacts {
+	t.Helper()
+	v := s.view()
+	f := doctorFacts{Status: v.Status, StatusErr: v.Err, NotRunning: v.NotRunning, Role: "default", Env: v.Env, Clock: s.clock, Fetch: s.fetch}
+	if s.policy != "" {
+		f.PolicyFile = "trust-policy.json"
+		p, err := policy.Parse([]byte(s.policy))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Policy = p
+	}
+	return f
+}
+
+func TestStatusGolden(t *testing.T) {
+	for _, s := range scenarios() {
+		if s.name == "access-denied-no-policy" {
+			continue // the same status as access-denied
+		}
+		t.Run(s.name, func(t *testing.T) {
+			var text bytes.Buffer
+			if code := renderStatus(&text, s.view(), false); code != s.statusExit {
+				t.Errorf("exit %d, want %d", code, s.statusExit)
+			}
+			golden(t, "status-"+s.name+".txt", text.Bytes())
+			var js bytes.Buffer
+			doc := statusJSON(s.view())
+			writeJSON(&js, doc)
+			if doc.ExitCode != s.statusExit {
+				t.Errorf("json exitCode %d, want %d", doc.ExitCode, s.statusExit)
+			}
+			golden(t, "status-"+s.name+".json", js.Bytes())
+			noSecrets(t, text.String()+js.String())
+		})
+	}
+}
+
+func TestDoctorGolden(t *testing.T) {
+	for _, s := range scenarios() {
+		t.Run(s.name, func(t *testing.T) {
+			rep := diagnose(s.facts(t))
+			if rep.ExitCode != s.doctorExit {
+				t.Errorf("exit %d, want %d", rep.ExitCode, s.doctorExit)
+			}
+			var text, js bytes.Buffer
+			renderDoctor(&text, rep, false)
+			writeJSON(&js, rep)
+			golden(t, "doctor-"+s.name+".txt", text.Bytes())
+			golden(t, "doctor-"+s.name+".json", js.Bytes())
+			noSecrets(t, text.String()+js.String())
+		})
+	}
+}
+
+func TestDoctorNamesTheFailingConditionAndPutsItFirst(t *testing.T) {
+	for _, s := range scenarios() {
+		if s.name != "access-denied" {
+			continue
+		}
+		rep := diagnose(s.facts(t))
+		if rep.TrustPolicy == nil || len(rep.TrustPolicy.Failures) != 1 {
+			t.Fatalf("trust policy report = %+v", rep.TrustPolicy)
+		}
+		f := rep.TrustPolicy.Failures[0]
+		if f.What != `StringLike "token.actions.githubusercontent.com:sub"` || f.Got[0] != "repo:acme/app:environment:prod" {
+			t.Errorf("failure = %+v", f)
+		}
+		if len(rep.Actions) == 0 || !strings.Contains(rep.Actions[0], "StringLike") {
+			t.Errorf("first action = %q, want the trust policy's condition", rep.Actions)
+		}
+	}
+}
+
+func TestColourOnlyWhenAsked(t *testing.T) {
+	s := scenarios()[1]
+	var plain, colour bytes.Buffer
+	renderStatus(&plain, s.view(), false)
+	renderStatus(&colour, s.view(), true)
+	if strings.Contains(plain.String(), "\x1b[") || !strings.Contains(colour.String(), "\x1b[33mdegraded\x1b[0m") {
+		t.Errorf("colour escapes wrong:\nplain: %q\ncolour: %q", plain.String()[:60], colour.String()[:60])
+	}
+	f, err := os.Create(filepath.Join(t.TempDir(), "out")) // a file, not a terminal
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, env := range []map[string]string{{"NO_COLOR": "1"}, {"TERM": "dumb"}, {}} {
+		if useColor(IO{Stdout: f, Getenv: func(k string) string { return env[k] }}) {
+			t.Errorf("useColor(%v, a file) = true", env)
+		}
+	}
+	if useColor(IO{Stdout: &plain, Getenv: func(string) string { return "" }}) {
+		t.Error("useColor(buffer) = true")
+	}
+}
+
+func TestHumanDurations(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		0: "0s", 42 * time.Second: "42s", 41*time.Minute + 20*time.Second: "41m", 2*time.Hour + 5*time.Minute: "2h5m",
+		3 * time.Hour: "3h", 76 * time.Hour: "3d4h", 59*time.Minute + 59*time.Second: "1h", 59*time.Second + 600*time.Millisecond: "1m",
+	} {
+		if got := human(d); got != want {
+			t.Errorf("human(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+// noSecrets fails if any secret of the fixtures reached the output.
+func noSecrets(t *testing.T, out string) {
+	t.Helper()
+	for _, s := range []string{authToken, "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI"} {
+		if strings.Contains(out, s) {
+			t.Errorf("output contains the secret %q", s)
+		}
+	}
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (go test -update rewrites it):\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}

@@ -1,0 +1,135 @@
+package server_test
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/credd-dev/credd/daemon/server"
+)
+
+// limitedServer serves ok on a loopback listener bounded to max connections.
+func limitedServer(t *testing.T, max int) string {
+	t.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := server.NewHTTPServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	}), nil)
+	l := server.LimitConns(srv, ln, max)
+	done := make(chan struct{})
+	go func() { srv.Serve(l); close(done) }()
+	t.Cleanup(func() { srv.Close(); <-done })
+	return ln.Addr().String()
+}
+
+// getOn sends one keep-alive GET on c and reads the answer.
+func getOn(c net.Conn, br *bufio.Reader) error {
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := fmt.Fprint(c, "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"); err != nil {
+		return err
+	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return err
+}
+
+// closedByPeer reports whether the server has closed c.
+func closedByPeer(c net.Conn) bool {
+	c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	_, err := c.Read(make([]byte, 1))
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		return false
+	}
+	return err != nil
+}
+
+func TestLimitConnsShedsTheLongestIdleConnections(t *testing.T) {
+	const max = 8
+	addr := limitedServer(t, max)
+	var conns []net.Conn
+	for i := range max {
+		c, err := net.Dial("tcp4", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		if err := getOn(c, bufio.NewReader(c)); err != nil { // now idle, keep-alive
+			t.Fatalf("conn %d: %v", i, err)
+		}
+		conns = append(conns, c)
+		time.Sleep(2 * time.Millisecond) // distinct idle times
+	}
+	// Three more clients: each is served at once, at the cost of the oldest
+	// idle connections.
+	for i := range 3 {
+		c, err := net.Dial("tcp4", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		if err := getOn(c, bufio.NewReader(c)); err != nil {
+			t.Fatalf("extra client %d not served: %v", i, err)
+		}
+	}
+	for i, c := range conns {
+		if want := i < 3; closedByPeer(c) != want {
+			t.Errorf("idle conn %d (oldest first): closed = %v, want %v", i, !want, want)
+		}
+	}
+}
+
+func TestLimitConnsWaitsOnlyWhileEveryConnectionIsInAHandler(t *testing.T) {
+	const max = 2
+	release := make(chan struct{})
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := server.NewHTTPServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			<-release
+		}
+		io.WriteString(w, "ok")
+	}), nil)
+	done := make(chan struct{})
+	go func() { srv.Serve(server.LimitConns(srv, ln, max)); close(done) }()
+	defer func() { srv.Close(); <-done }()
+	addr := ln.Addr().String()
+
+	for range max { // two requests held in the handler fill the limit
+		c, err := net.Dial("tcp4", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprint(c, "GET /slow HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+	}
+	time.Sleep(100 * time.Millisecond)
+	c, err := net.Dial("tcp4", addr) // the kernel accepts; the server waits
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	served := make(chan error, 1)
+	go func() { served <- getOn(c, bufio.NewReader(c)) }()
+	select {
+	case err := <-served:
+		t.Fatalf("a third connection was served (%v) while both slots were busy", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(release)
+	if err := <-served; err != nil {
+		t.Fatalf("the third client was not served once a slot freed: %v", err)
+	}
+}

@@ -1,0 +1,104 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/credd-dev/credd/daemon/policy"
+	"github.com/credd-dev/credd/daemon/sandbox"
+)
+
+// TestDoctorNamesTheTrustPolicyConditionThatFails runs the classic case:
+// the job runs in an environment, so its sub is ...:environment:prod, and
+// the role trusts only refs. The emulator refuses with AccessDenied (by the
+// same evaluator), and doctor, given the policy, names the condition.
+func TestDoctorNamesTheTrustPolicyConditionThatFails(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sb, err := sandbox.Start(ctx, sandbox.Options{Issuer: sandbox.IssuerOptions{Subject: "repo:credd-dev/demo:environment:prod"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); sb.Close() })
+	prov := policy.ProviderName(sb.IssuerURL)
+	trust := `{"Version":"2012-10-17","Statement":[{"Sid":"MainOnly","Effect":"Allow",
+	  "Principal":{"Federated":"` + policy.ProviderARN(sandbox.DefaultAccountID, sb.IssuerURL) + `"},
+	  "Action":"sts:AssumeRoleWithWebIdentity",
+	  "Condition":{"StringEquals":{"` + prov + `:aud":"sts.amazonaws.com"},
+	               "StringLike":{"` + prov + `:sub":"repo:credd-dev/demo:ref:refs/heads/*"}}}]}`
+	if err := sb.STS.SetTrustPolicy(sandbox.DefaultRoleARN, trust); err != nil {
+		t.Fatal(err)
+	}
+	policyFile := filepath.Join(t.TempDir(), "p.json")
+	if err := os.WriteFile(policyFile, []byte(trust), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	d := actionsDaemon(t, sb)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		out, _, _ := run(t, d.env, "status", "--state-dir", d.stateDir)
+		if strings.Contains(out, "AccessDenied") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the daemon never reported AccessDenied:\n%s", out)
+		}
+	}
+
+	out, stderr, code := run(t, d.env, "doctor", "--state-dir", d.stateDir, "--trust-policy", policyFile)
+	if code != 1 {
+		t.Errorf("doctor exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
+	}
+	for _, want := range []string{
+		`StringLike "` + prov + `:sub"`,
+		`the token has "repo:credd-dev/demo:environment:prod"`,
+		`the policy wants "repo:credd-dev/demo:ref:refs/heads/*"`,
+		"What to do, most likely cause first:\n  1. in statement 1 (MainOnly) of the trust policy",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("doctor output lacks %q:\n%s", want, out)
+		}
+	}
+
+	// Without the policy: the claims STS saw and a statement that fits them.
+	out, _, code = run(t, d.env, "doctor", "--state-dir", d.stateDir, "--json")
+	var rep struct {
+		ExitCode   int
+		Claims     struct{ Sub string }
+		Suggestion struct {
+			Federated string
+			Condition map[string]map[string]string
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 1 {
+		t.Fatalf("doctor --json exit %d, err %v:\n%s", code, err, out)
+	}
+	if got := rep.Suggestion.Condition["StringEquals"][prov+":sub"]; got != "repo:credd-dev/demo:environment:prod" || rep.Claims.Sub != got {
+		t.Errorf("suggested sub %q, claims sub %q", got, rep.Claims.Sub)
+	}
+	// The suggestion, put in place, is accepted by the emulator.
+	fixed := strings.Replace(trust, "repo:credd-dev/demo:ref:refs/heads/*", "repo:credd-dev/demo:environment:prod", 1)
+	if err := sb.STS.SetTrustPolicy(sandbox.DefaultRoleARN, fixed); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(policyFile, []byte(fixed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, _, _ = run(t, d.env, "doctor", "--state-dir", d.stateDir, "--trust-policy", policyFile)
+	if !strings.Contains(out, "p.json allows this token") {
+		t.Errorf("doctor does not agree with the emulator on the fixed policy:\n%s", out)
+	}
+	authToken, err := os.ReadFile(filepath.Join(d.stateDir, "token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{sb.Issuer.RequestToken(), string(authToken)} {
+		if strings.Contains(out, secret) {
+			t.Errorf("doctor printed a secret")
+		}
+	}
+}
