@@ -20,14 +20,15 @@ const DefaultMaxConns = 512
 // A plain limit (golang.org/x/net/netutil.LimitListener) stops accepting at
 // the limit, so a process holding max idle keep-alive connections would
 // lock every other client out until IdleTimeout. Here, when the limit is
-// reached, the connection that has waited the longest for a request is
-// closed to make room: an idle keep-alive connection, or one still sending
-// its request headers (net/http calls both "new" or "idle" until the headers
-// are read, so a slowloris client is shed first). Only when every
-// connection has a request in a handler does Accept wait, and the handler
-// answers within the cold-start window. Closing an idle keep-alive
-// connection is harmless: HTTP clients open a new one and resend an
-// idempotent GET.
+// reached, a connection that is not doing anything is closed to make room:
+// the one idle the longest after a response (keep-alive), or one that has
+// been open for newGrace without completing its request headers (a silent
+// or slowloris client). A connection just accepted is never shed, so a
+// burst of clients all connecting at once waits in the kernel's accept
+// queue and is served, rather than being cut. When no connection qualifies,
+// Accept waits for one to finish or go idle, or for a silent one to age.
+// Closing an idle keep-alive connection is harmless: HTTP clients open a
+// new one and resend an idempotent GET.
 func LimitConns(srv *http.Server, l net.Listener, max int) net.Listener {
 	if max <= 0 {
 		max = DefaultMaxConns
@@ -51,6 +52,10 @@ func LimitConns(srv *http.Server, l net.Listener, max int) net.Listener {
 	return cl
 }
 
+// newGrace is how long a new connection may stay silent before it may be
+// shed: ample for a client that connected to send its request.
+const newGrace = time.Second
+
 type connLimit struct {
 	net.Listener
 	max       int
@@ -67,21 +72,21 @@ type limitedConn struct {
 	l    *connLimit
 	once sync.Once
 	// Guarded by l.mu.
-	evictable bool      // waiting for a request (StateNew or StateIdle)
-	since     time.Time // when it became evictable
+	idle  bool      // between requests (StateIdle), as opposed to new
+	ready bool      // idle, or new: not in a handler
+	since time.Time // when it entered that state
 }
 
-// Accept accepts a connection, then makes room for it: it closes the
-// connection that has waited longest for a request, or, when every one has
-// a request in a handler, waits for one to finish. (Making room before
-// accepting would shed a connection for a client that may never come.)
+// Accept accepts a connection, then makes room for it (see LimitConns),
+// waiting if nothing can be shed yet. (Making room before accepting would
+// shed a connection for a client that may never come.)
 func (l *connLimit) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
 	for {
-		victim, full := l.room()
+		victim, full, wake := l.room(time.Now())
 		if victim != nil {
 			victim.Close()
 			continue
@@ -89,14 +94,24 @@ func (l *connLimit) Accept() (net.Conn, error) {
 		if !full {
 			break
 		}
+		var timer *time.Timer
+		var aged <-chan time.Time
+		if wake > 0 {
+			timer = time.NewTimer(wake)
+			aged = timer.C
+		}
 		select {
 		case <-l.changed:
+		case <-aged:
 		case <-l.closed:
 			c.Close()
 			return nil, net.ErrClosed
 		}
+		if timer != nil {
+			timer.Stop()
+		}
 	}
-	lc := &limitedConn{Conn: c, l: l, evictable: true, since: time.Now()}
+	lc := &limitedConn{Conn: c, l: l, ready: true, since: time.Now()}
 	l.mu.Lock()
 	l.conns[lc] = struct{}{}
 	l.mu.Unlock()
@@ -104,29 +119,45 @@ func (l *connLimit) Accept() (net.Conn, error) {
 }
 
 // room reports whether the limit is reached and, if so, the connection to
-// close to make room (nil if every connection is busy).
-func (l *connLimit) room() (victim *limitedConn, full bool) {
+// close to make room: the longest-idle keep-alive connection, else the
+// longest-silent new one past newGrace. With none, wake is when a new one
+// will pass newGrace (0: no new connection to wait for).
+func (l *connLimit) room(now time.Time) (victim *limitedConn, full bool, wake time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.conns) < l.max {
-		return nil, false
+		return nil, false, 0
 	}
+	var oldestNew *limitedConn
 	for c := range l.conns {
-		if c.evictable && (victim == nil || c.since.Before(victim.since)) {
-			victim = c
+		switch {
+		case !c.ready:
+		case c.idle:
+			if victim == nil || c.since.Before(victim.since) {
+				victim = c
+			}
+		case oldestNew == nil || c.since.Before(oldestNew.since):
+			oldestNew = c
 		}
 	}
-	return victim, true
+	if victim != nil || oldestNew == nil {
+		return victim, true, 0
+	}
+	if age := now.Sub(oldestNew.since); age < newGrace {
+		return nil, true, newGrace - age
+	}
+	return oldestNew, true, 0
 }
 
 func (l *connLimit) setState(c *limitedConn, s http.ConnState) {
-	evictable := s == http.StateNew || s == http.StateIdle
+	idle := s == http.StateIdle
+	ready := idle || s == http.StateNew
 	l.mu.Lock()
-	if _, ok := l.conns[c]; ok && evictable != c.evictable {
-		c.evictable, c.since = evictable, time.Now()
+	if _, ok := l.conns[c]; ok && (ready != c.ready || idle != c.idle) {
+		c.ready, c.idle, c.since = ready, idle, time.Now()
 	}
 	l.mu.Unlock()
-	if evictable {
+	if idle {
 		l.signal()
 	}
 }

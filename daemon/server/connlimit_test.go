@@ -133,3 +133,68 @@ func TestLimitConnsWaitsOnlyWhileEveryConnectionIsInAHandler(t *testing.T) {
 		t.Fatalf("the third client was not served once a slot freed: %v", err)
 	}
 }
+
+func TestLimitConnsServesABurstWithoutSheddingAnyone(t *testing.T) {
+	const max, clients = 8, 200
+	addr := limitedServer(t, max)
+	errs := make(chan error, clients)
+	start := make(chan struct{})
+	for range clients {
+		go func() {
+			<-start
+			c, err := net.Dial("tcp4", addr)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			errs <- getOn(c, bufio.NewReader(c))
+		}()
+	}
+	close(start)
+	failed := 0
+	for range clients {
+		if err := <-errs; err != nil {
+			failed++
+			if failed <= 3 {
+				t.Errorf("a client of the burst: %v", err)
+			}
+		}
+	}
+	if failed > 0 {
+		t.Errorf("%d of %d clients of a burst were not served", failed, clients)
+	}
+}
+
+func TestLimitConnsShedsSilentConnectionsAfterTheirGrace(t *testing.T) {
+	const max = 4
+	addr := limitedServer(t, max)
+	var silent []net.Conn
+	for range max {
+		c, err := net.Dial("tcp4", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		silent = append(silent, c)
+	}
+	time.Sleep(50 * time.Millisecond)
+	c, err := net.Dial("tcp4", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	if err := getOn(c, bufio.NewReader(c)); err != nil {
+		t.Fatalf("not served: %v", err)
+	}
+	// Served once the oldest silent connection was a second old: not at
+	// once (it might have been about to send) and not after the 5s
+	// ReadHeaderTimeout.
+	if waited := time.Since(start); waited < 800*time.Millisecond || waited > 3*time.Second {
+		t.Errorf("served after %v, want about 1s", waited)
+	}
+	if !closedByPeer(silent[0]) {
+		t.Errorf("the oldest silent connection is still open")
+	}
+}

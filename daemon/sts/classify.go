@@ -210,8 +210,10 @@ func innermostTransportError(err error) string {
 
 const maxMessage = 300
 
-// jwtRE matches anything shaped like a JWT (header.payload.signature).
-var jwtRE = regexp.MustCompile(`eyJ[\w-]*\.[\w-]+\.[\w-]*`)
+// jwtRE matches anything shaped like a JWT (header.payload.signature), and
+// a JWT cut short after its payload, as an endpoint echoing part of the
+// token might send it.
+var jwtRE = regexp.MustCompile(`eyJ[\w-]*\.[\w-]+(?:\.[\w-]*)?`)
 
 // sanitize keeps a message short, on one line, and free of the token, in
 // case an endpoint echoes it.

@@ -59,7 +59,7 @@ func FuzzExchange(f *testing.F) {
 	}))
 	f.Cleanup(srv.Close)
 	client, err := sts.New(sts.Config{RoleARN: "arn:aws:iam::123456789012:role/dev", SessionName: "fuzz",
-		Endpoint: srv.URL, AttemptTimeout: 5 * time.Second})
+		Endpoint: srv.URL, AttemptTimeout: 2 * time.Second})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func FuzzExchange(f *testing.F) {
 		mu.Lock()
 		status, ctype, body = st, ct, b
 		mu.Unlock()
-		watchdog := time.AfterFunc(3*time.Second, func() { panic(fmt.Sprintf("Exchange hung on %d %q %q", st, ct, b)) })
+		watchdog := time.AfterFunc(15*time.Second, func() { panic(fmt.Sprintf("Exchange hung on %d %q %q", st, ct, b)) })
 		creds, err := client.Exchange(context.Background(), fuzzJWT)
 		watchdog.Stop()
 		if err != nil {
