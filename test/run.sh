@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# The test command from the README: static checks, unit tests and the
-# end-to-end suite, all with the race detector.
+# The test command from the README. It installs what the suites need
+# (test/setup.sh), then runs static checks, every Go test with the race
+# detector (unit, end to end, the real-SDK compatibility suite, the device
+# login against a real IdP), the reliability suite on its own, brief
+# fuzzing, and the devcontainer Feature's lint, packaging and chroot tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+bash test/setup.sh
 
 echo "== gofmt"
 unformatted=$(gofmt -l $(git ls-files --cached --others --exclude-standard '*.go' 2>/dev/null || find . -name '*.go' -not -path '*/node_modules/*'))
@@ -15,4 +20,25 @@ echo "== go vet"
 go vet ./...
 
 echo "== go test -race"
-go test -race -count=1 -timeout 20m ./...
+go test -race -count=1 -timeout 20m $(go list ./... | grep -v '/test/reliability')
+
+echo "== compatibility matrix (test/compat; a complete run rewrites docs/compatibility.md)"
+cat test/compat/results/matrix.md
+
+echo "== reliability suite, alone so that load from the other suites does not skew it"
+# It records each check it makes here; its soak runs CREDD_SOAK.
+export CREDD_RELIABILITY_REPORT="$(mktemp)"
+export CREDD_SOAK="${CREDD_SOAK:-60s}"
+go test -race -count=1 -timeout 20m ./test/reliability/
+
+echo "== fuzz (every target briefly; seeds in each package's testdata/fuzz)"
+bash test/fuzz.sh
+
+echo "== reliability report (regenerates docs/reliability.md)"
+go run ./test/reliability/render -in "$CREDD_RELIABILITY_REPORT" -out docs/reliability.md
+rm -f "$CREDD_RELIABILITY_REPORT"
+
+echo "== devcontainer Feature: lint, package, chroot test"
+bash devcontainer-feature/test/lint.sh
+bash devcontainer-feature/test/package-test.sh
+bash devcontainer-feature/test/chroot-test.sh
