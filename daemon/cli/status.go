@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"slices"
@@ -68,6 +69,9 @@ func gatherStatus(ctx context.Context, stateDir string, io IO) statusView {
 	in := envInput(io)
 	if err != nil {
 		v.Err = err.Error()
+		if errors.Is(err, fs.ErrPermission) {
+			v.Err += ": the daemon's state dir belongs to another user; run credd as that user, or pass your own --state-dir"
+		}
 		if errors.Is(err, control.ErrNotRunning) {
 			v.NotRunning = true
 			v.Err = notRunningMessage(stateDir)
@@ -213,7 +217,11 @@ func renderStatus(w io.Writer, v statusView, color bool) int {
 	code, health := assess(v.Status)
 	st := v.Status
 	if st == nil {
-		fmt.Fprintf(w, "credd: %s\n  %s\n", c.health(health, "not running"), v.Err)
+		label := "not running"
+		if !v.NotRunning {
+			label = "daemon unreachable"
+		}
+		fmt.Fprintf(w, "credd: %s\n  %s\n", c.health(health, label), v.Err)
 		if !v.NotRunning {
 			fmt.Fprintf(w, "  (status %s)\n", health)
 		}
