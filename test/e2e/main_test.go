@@ -4,148 +4,52 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
-	"context"
-	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
+
+	"github.com/credd-dev/credd/test/internal/harness"
 )
 
 // binary is the credd binary built once for the whole package.
-var binary string
+var binary harness.Binary
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "credd-e2e-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "credd")
-	build := exec.Command("go", "build", "-race", "-o", binary, "../../cmd/credd")
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build credd:", err)
-		os.Exit(1)
-	}
+	bin, cleanup := harness.MustBuild()
+	binary = bin
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 
-// stateDir returns a short temporary directory: unix socket paths must stay
-// under about 100 bytes, which t.TempDir() can exceed.
-func stateDir(t *testing.T) string {
-	t.Helper()
-	d, err := os.MkdirTemp("", "credd-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(d) })
-	return filepath.Join(d, "state")
-}
+func stateDir(t *testing.T) string { return harness.StateDir(t) }
+
+func baseEnv(extra ...string) []string { return harness.BaseEnv(extra...) }
 
 // run runs credd to completion and returns stdout, stderr and the exit code.
 func run(t *testing.T, env []string, args ...string) (string, string, int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Env = env
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run credd %v: %v", args, err)
-	}
-	return stdout.String(), stderr.String(), code
+	return binary.Run(t, env, args...)
 }
 
 // daemonProc is a credd daemon started by a test.
 type daemonProc struct {
-	cmd      *exec.Cmd
+	*harness.Daemon
 	stateDir string
 	env      []string
-	mu       sync.Mutex
-	logs     bytes.Buffer
-	exited   chan struct{}
+	cmd      *exec.Cmd
 }
 
 // startDaemon starts `credd daemon args...` and waits until its control
 // socket answers. It stops the daemon when the test ends.
 func startDaemon(t *testing.T, env []string, args ...string) *daemonProc {
 	t.Helper()
-	dir := stateDir(t)
-	d := &daemonProc{stateDir: dir, env: env, exited: make(chan struct{})}
-	d.cmd = exec.Command(binary, append([]string{"daemon", "--state-dir", dir, "--listen", "127.0.0.1:0", "--log-level", "debug"}, args...)...)
-	d.cmd.Env = env
-	pr, pw, _ := os.Pipe()
-	d.cmd.Stdout, d.cmd.Stderr = pw, pw
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pw.Close()
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			d.mu.Lock()
-			d.logs.WriteString(sc.Text() + "\n")
-			d.mu.Unlock()
-		}
-	}()
-	go func() { d.cmd.Wait(); close(d.exited) }()
-	t.Cleanup(func() {
-		d.stop(t)
-		if t.Failed() {
-			t.Logf("daemon logs:\n%s", d.Logs())
-		}
-	})
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-d.exited:
-			t.Fatalf("daemon exited early: %s", d.Logs())
-		default:
-		}
-		if _, err := os.Stat(filepath.Join(dir, "control.sock")); err == nil {
-			return d
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("daemon did not start: %s", d.Logs())
-	return nil
+	d := binary.StartDaemon(t, env, args...)
+	return &daemonProc{Daemon: d, stateDir: d.StateDir, env: d.Env, cmd: d.Cmd}
 }
 
-func (d *daemonProc) Logs() string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.logs.String()
-}
-
-// stop sends SIGTERM and waits for a graceful exit.
-func (d *daemonProc) stop(t *testing.T) {
-	t.Helper()
-	select {
-	case <-d.exited:
-		return
-	default:
-	}
-	_ = d.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-d.exited:
-	case <-time.After(10 * time.Second):
-		d.cmd.Process.Kill()
-		t.Errorf("daemon did not stop within 10s of SIGINT")
-	}
-}
+func (d *daemonProc) stop(t *testing.T) { d.Stop(t) }
 
 // clientEnv evaluates `credd env` into a clean environment, as
 // `eval "$(credd env)"` would.
@@ -167,10 +71,4 @@ func clientEnv(t *testing.T, d *daemonProc, extra ...string) map[string]string {
 		env[k] = v
 	}
 	return env
-}
-
-// baseEnv is a minimal environment for credd processes.
-func baseEnv(extra ...string) []string {
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir(), "USER=tester"}
-	return append(env, extra...)
 }

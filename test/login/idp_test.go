@@ -245,7 +245,7 @@ var (
 func startLogin(t *testing.T, d *daemonProc, args ...string) (*loginProc, string, string) {
 	t.Helper()
 	l := &loginProc{done: make(chan struct{})}
-	l.cmd = exec.Command(binary, append([]string{"login", "--state-dir", d.stateDir}, args...)...)
+	l.cmd = exec.Command(string(binary), append([]string{"login", "--state-dir", d.stateDir}, args...)...)
 	l.cmd.Env = d.env
 	l.cmd.Stdout = writerFunc(func(b []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.out.Write(b) })
 	l.cmd.Stderr = writerFunc(func(b []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.stderr.Write(b) })
