@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/credd-dev/credd/daemon"
-	"github.com/credd-dev/credd/daemon/config"
 )
 
 // processCredentials is the credential_process output format, Version 1.
@@ -20,12 +19,11 @@ type processCredentials struct {
 
 func runCredentialProcess(ctx context.Context, args []string, io IO) int {
 	fs := newFlagSet("credential-process", io)
-	stateDir := fs.String("state-dir", "", "the daemon's state directory (default as the daemon's)")
-	profile := fs.String("profile", "", "a named role from the daemon's config file (default: the default role)")
+	tf := addTargetFlags(fs)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	t, err := resolveTarget(ctx, config.StateDir(*stateDir, io.Getenv), *profile, io.Getenv)
+	t, err := tf.resolve(ctx, io.Getenv)
 	if err != nil {
 		return fail(io, "credential-process", exitFailure, err)
 	}

@@ -4,18 +4,15 @@ import (
 	"context"
 	"fmt"
 	"strings"
-
-	"github.com/credd-dev/credd/daemon/config"
 )
 
 func runEnv(ctx context.Context, args []string, io IO) int {
 	fs := newFlagSet("env", io)
-	stateDir := fs.String("state-dir", "", "the daemon's state directory (default as the daemon's)")
-	profile := fs.String("profile", "", "a named role from the daemon's config file (default: the default role)")
+	tf := addTargetFlags(fs)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	t, err := resolveTarget(ctx, config.StateDir(*stateDir, io.Getenv), *profile, io.Getenv)
+	t, err := tf.resolve(ctx, io.Getenv)
 	if err != nil {
 		return fail(io, "env", exitFailure, err)
 	}

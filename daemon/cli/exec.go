@@ -9,14 +9,11 @@ import (
 	"slices"
 	"strings"
 	"syscall"
-
-	"github.com/credd-dev/credd/daemon/config"
 )
 
 func runExec(ctx context.Context, args []string, io IO) int {
 	fs := newFlagSet("exec", io)
-	stateDir := fs.String("state-dir", "", "the daemon's state directory (default as the daemon's)")
-	profile := fs.String("profile", "", "a named role from the daemon's config file (default: the default role)")
+	tf := addTargetFlags(fs)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -24,7 +21,7 @@ func runExec(ctx context.Context, args []string, io IO) int {
 	if len(argv) == 0 {
 		return fail(io, "exec", exitUsage, errors.New("no command: use credd exec [--profile P] -- CMD [ARGS...]"))
 	}
-	t, err := resolveTarget(ctx, config.StateDir(*stateDir, io.Getenv), *profile, io.Getenv)
+	t, err := tf.resolve(ctx, io.Getenv)
 	if err != nil {
 		return fail(io, "exec", exitFailure, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,6 +19,22 @@ import (
 	"github.com/credd-dev/credd/daemon/config"
 	"github.com/credd-dev/credd/daemon/control"
 )
+
+// targetFlags are the flags of the commands that point a client at the
+// daemon: env, exec and credential-process.
+type targetFlags struct{ stateDir, profile *string }
+
+func addTargetFlags(fs *flag.FlagSet) targetFlags {
+	return targetFlags{
+		stateDir: fs.String("state-dir", "", "the daemon's state directory (default as the daemon's)"),
+		profile:  fs.String("profile", "", "a named role from the daemon's config file (default: the default role)"),
+	}
+}
+
+// resolve finds the daemon the flags name; see resolveTarget.
+func (f targetFlags) resolve(ctx context.Context, getenv func(string) string) (target, error) {
+	return resolveTarget(ctx, config.StateDir(*f.stateDir, getenv), *f.profile, getenv)
+}
 
 // target is what a client needs to reach the daemon: the credentials URL
 // of one role and the authorization token.
