@@ -42,3 +42,6 @@ echo "== devcontainer Feature: lint, package, chroot test"
 bash devcontainer-feature/test/lint.sh
 bash devcontainer-feature/test/package-test.sh
 bash devcontainer-feature/test/chroot-test.sh
+
+echo "== benchmark scripts, smoke mode (BENCHMARKS.md comes from a full bash bench/run.sh)"
+bash bench/run.sh --smoke
