@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"log/slog"
 	"time"
@@ -24,6 +25,11 @@ func runDaemon(ctx context.Context, args []string, io IO) int {
 		return fail(io, "daemon", exitUsage, err)
 	}
 	logger := newLogger(io, cfg.LogLevel)
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "client-secret" {
+			logger.Warn("--client-secret on the command line is visible to every process in the container (ps, /proc): set CREDD_CLIENT_SECRET or client_secret in the config file instead", "component", "daemon")
+		}
+	})
 	lifetime, err := sandboxLifetime(io)
 	if err != nil {
 		return fail(io, "daemon", exitUsage, err)

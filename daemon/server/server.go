@@ -88,6 +88,7 @@ type Handler struct {
 
 	// Bodies that never change, encoded once.
 	healthBody, notFoundBody, methodBody, unavailableBody, noDefaultBody []byte
+	unknownRoleBody                                                      []byte
 	missingBody, wrongBody, schemeBody                                   []byte
 	refusedBodies                                                        map[string][]byte // by header name, plus "Host"
 }
@@ -180,6 +181,7 @@ func New(cfg Config) (*Handler, error) {
 	h.wrongBody = errorBody("Unauthorized", "the Authorization header does not match the token in "+tokenFile+"; the daemon may have been restarted with a new state dir: run eval \"$(credd env)\"")
 	h.schemeBody = errorBody("Unauthorized", "send the raw token as the Authorization header, without a scheme such as Bearer; run eval \"$(credd env)\" to set it up")
 	h.unavailableBody = errorBody("CredentialsUnavailable", "credd has no valid credentials yet/anymore: run `credd status` to see why")
+	h.unknownRoleBody = errorBody("UnknownRole", "no role by that name; configured: "+h.names)
 	h.noDefaultBody = errorBody("UnknownRole", "no default role is configured; use "+CredentialsPath+"/<role> with one of: "+h.names)
 	h.refusedBodies = map[string][]byte{
 		"Host":            errorBody("Forbidden", "the Host header must be 127.0.0.1, another loopback address or localhost: credd refuses other names so that a web page cannot reach it through DNS rebinding"),
@@ -213,7 +215,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Never the Authorization header, never a body.
 		h.logger.LogAttrs(r.Context(), slog.LevelDebug, "request",
 			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path),
+			slog.String("path", loggedPath(rl, r.URL.Path)),
 			slog.Int("status", status),
 			slog.String("user_agent", ua),
 			slog.String("remote", r.RemoteAddr),
@@ -274,11 +276,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rl *role) int {
 	case routeNoDef:
 		return h.writeJSON(w, http.StatusNotFound, h.noDefaultBody)
 	case routeUnknown:
-		name := r.URL.Path[len(CredentialsPath)+1:]
-		if len(name) > 64 {
-			name = name[:64] + "..."
-		}
-		return h.writeJSON(w, http.StatusNotFound, errorBody("UnknownRole", fmt.Sprintf("no role named %q; configured: %s", name, h.names)))
+		// The requested name is not echoed: a misconfigured client may have
+		// put a secret in the path.
+		return h.writeJSON(w, http.StatusNotFound, h.unknownRoleBody)
 	}
 
 	creds := rl.provider.Current()
@@ -521,4 +521,14 @@ func (h *Handler) Counts() []daemon.RequestCount {
 		}
 	}
 	return out
+}
+
+// loggedPath is the request path for the debug log: unknown paths are
+// logged by their length only, since a misconfigured client may have put a
+// secret (the authorization token, say) into the URL.
+func loggedPath(rl *role, path string) string {
+	if rl == routeNotFound || rl == routeUnknown {
+		return fmt.Sprintf("(unknown path, %d bytes)", len(path))
+	}
+	return path
 }
