@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/credd-dev/credd/daemon/sandbox"
+	"github.com/credd-dev/credd/test/internal/harness"
 )
 
 func TestBadSettingsExitWithOneLineThatSaysWhatToFix(t *testing.T) {
@@ -31,8 +32,8 @@ func TestBadSettingsExitWithOneLineThatSaysWhatToFix(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			args := append([]string{"daemon", "--state-dir", stateDir(t)}, tt.args...)
-			stdout, stderr, code := run(t, baseEnv(tt.env...), args...)
+			args := append([]string{"daemon", "--state-dir", harness.StateDir(t)}, tt.args...)
+			stdout, stderr, code := binary.Run(t, harness.BaseEnv(tt.env...), args...)
 			if code == 0 {
 				t.Fatalf("exit 0, want non-zero; stdout %q", stdout)
 			}
@@ -46,7 +47,7 @@ func TestBadSettingsExitWithOneLineThatSaysWhatToFix(t *testing.T) {
 
 func TestStatusSaysWhetherCredentialsAreServed(t *testing.T) {
 	t.Run("not running", func(t *testing.T) {
-		out, _, code := run(t, baseEnv(), "status", "--state-dir", stateDir(t))
+		out, _, code := binary.Run(t, harness.BaseEnv(), "status", "--state-dir", harness.StateDir(t))
 		if code != 2 || !strings.Contains(out, "not running") {
 			t.Errorf("exit %d, output %q; want 2 and 'not running'", code, out)
 		}
@@ -55,11 +56,11 @@ func TestStatusSaysWhetherCredentialsAreServed(t *testing.T) {
 		sb := startSandbox(t)
 		d := actionsDaemon(t, sb)
 		waitServing(t, d)
-		out, _, code := run(t, d.env, "status", "--state-dir", d.stateDir)
+		out, _, code := binary.Run(t, d.Env, "status", "--state-dir", d.StateDir)
 		if code != 0 || !strings.Contains(out, "healthy") || !strings.Contains(out, "assumed-role/credd-sandbox") {
 			t.Errorf("exit %d:\n%s", code, out)
 		}
-		js, _, code := run(t, d.env, "status", "--json", "--state-dir", d.stateDir)
+		js, _, code := binary.Run(t, d.Env, "status", "--json", "--state-dir", d.StateDir)
 		var doc struct {
 			Health string
 			Roles  []struct {
@@ -78,7 +79,7 @@ func TestStatusSaysWhetherCredentialsAreServed(t *testing.T) {
 		var out string
 		var code int
 		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-			out, _, code = run(t, d.env, "status", "--state-dir", d.stateDir)
+			out, _, code = binary.Run(t, d.Env, "status", "--state-dir", d.StateDir)
 			if strings.Contains(out, "AccessDenied") {
 				break
 			}
@@ -89,10 +90,10 @@ func TestStatusSaysWhetherCredentialsAreServed(t *testing.T) {
 	})
 }
 
-func waitServing(t *testing.T, d *daemonProc) {
+func waitServing(t *testing.T, d *harness.Daemon) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if _, _, code := run(t, d.env, "status", "--state-dir", d.stateDir); code == 0 {
+		if _, _, code := binary.Run(t, d.Env, "status", "--state-dir", d.StateDir); code == 0 {
 			return
 		}
 	}
@@ -104,7 +105,7 @@ func TestCredentialProcessAndExec(t *testing.T) {
 	d := actionsDaemon(t, sb)
 	waitServing(t, d)
 
-	out, stderr, code := run(t, d.env, "credential-process", "--state-dir", d.stateDir)
+	out, stderr, code := binary.Run(t, d.Env, "credential-process", "--state-dir", d.StateDir)
 	var cp struct {
 		Version                                                int
 		AccessKeyId, SecretAccessKey, SessionToken, Expiration string
@@ -113,8 +114,8 @@ func TestCredentialProcessAndExec(t *testing.T) {
 		t.Fatalf("credential-process exit %d %q: %s", code, stderr, out)
 	}
 
-	env := append(d.env, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=/shadow")
-	out, stderr, code = run(t, env, "exec", "--state-dir", d.stateDir, "--", "sh", "-c",
+	env := append(d.Env, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=/shadow")
+	out, stderr, code = binary.Run(t, env, "exec", "--state-dir", d.StateDir, "--", "sh", "-c",
 		`echo "$AWS_CONTAINER_CREDENTIALS_FULL_URI|${AWS_CONTAINER_CREDENTIALS_RELATIVE_URI-unset}|$(cat "$AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")"; exit 7`)
 	parts := strings.Split(strings.TrimSpace(out), "|")
 	if code != 7 || len(parts) != 3 || !strings.HasPrefix(parts[0], "http://127.0.0.1:") || parts[1] != "unset" || parts[2] == "" {
@@ -126,20 +127,20 @@ func TestSIGTERMStopsGracefullyAndKeepsTheTokenFile(t *testing.T) {
 	sb := startSandbox(t)
 	d := actionsDaemon(t, sb)
 	waitServing(t, d)
-	d.stop(t)
-	if code := d.cmd.ProcessState.ExitCode(); code != 0 {
+	d.Stop(t)
+	if code := d.Cmd.ProcessState.ExitCode(); code != 0 {
 		t.Errorf("exit code after SIGINT = %d, want 0", code)
 	}
-	if _, err := os.Stat(filepath.Join(d.stateDir, "control.sock")); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(d.StateDir, "control.sock")); !os.IsNotExist(err) {
 		t.Errorf("control socket still there: %v", err)
 	}
-	if _, err := os.Stat(filepath.Join(d.stateDir, "token")); err != nil {
+	if _, err := os.Stat(filepath.Join(d.StateDir, "token")); err != nil {
 		t.Errorf("token file gone: %v", err)
 	}
 }
 
 func TestDemoChecksItselfEndToEnd(t *testing.T) {
-	out, stderr, code := run(t, baseEnv(), "demo", "--check")
+	out, stderr, code := binary.Run(t, harness.BaseEnv(), "demo", "--check")
 	if code != 0 {
 		t.Fatalf("demo --check exit %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
 	}

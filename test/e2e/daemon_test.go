@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/credd-dev/credd/daemon/sandbox"
+	"github.com/credd-dev/credd/test/internal/harness"
 )
 
 // startSandbox runs the issuer and STS emulator in the test process.
@@ -31,16 +32,16 @@ func startSandbox(t *testing.T) *sandbox.Sandbox {
 
 // actionsDaemon starts credd with the GitHub Actions token source pointed
 // at the sandbox issuer and STS pointed at the emulator.
-func actionsDaemon(t *testing.T, sb *sandbox.Sandbox, args ...string) *daemonProc {
+func actionsDaemon(t *testing.T, sb *sandbox.Sandbox, args ...string) *harness.Daemon {
 	t.Helper()
-	env := baseEnv(
+	env := harness.BaseEnv(
 		"ACTIONS_ID_TOKEN_REQUEST_URL="+sb.ActionsTokenURL(),
 		"ACTIONS_ID_TOKEN_REQUEST_TOKEN="+sb.Issuer.RequestToken(),
 		"CREDD_ROLE_ARN="+sandbox.DefaultRoleARN,
 		"AWS_ENDPOINT_URL_STS="+sb.STSURL,
 		"GITHUB_ACTOR=octocat",
 	)
-	return startDaemon(t, env, args...)
+	return binary.StartDaemon(t, env, args...)
 }
 
 // setClientEnv replaces this process's AWS environment with exactly env,

@@ -40,7 +40,7 @@ func TestDoctorNamesTheTrustPolicyConditionThatFails(t *testing.T) {
 
 	d := actionsDaemon(t, sb)
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		out, _, _ := run(t, d.env, "status", "--state-dir", d.stateDir)
+		out, _, _ := binary.Run(t, d.Env, "status", "--state-dir", d.StateDir)
 		if strings.Contains(out, "AccessDenied") {
 			break
 		}
@@ -49,7 +49,7 @@ func TestDoctorNamesTheTrustPolicyConditionThatFails(t *testing.T) {
 		}
 	}
 
-	out, stderr, code := run(t, d.env, "doctor", "--state-dir", d.stateDir, "--trust-policy", policyFile)
+	out, stderr, code := binary.Run(t, d.Env, "doctor", "--state-dir", d.StateDir, "--trust-policy", policyFile)
 	if code != 1 {
 		t.Errorf("doctor exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
 	}
@@ -65,7 +65,7 @@ func TestDoctorNamesTheTrustPolicyConditionThatFails(t *testing.T) {
 	}
 
 	// Without the policy: the claims STS saw and a statement that fits them.
-	out, _, code = run(t, d.env, "doctor", "--state-dir", d.stateDir, "--json")
+	out, _, code = binary.Run(t, d.Env, "doctor", "--state-dir", d.StateDir, "--json")
 	var rep struct {
 		ExitCode   int
 		Claims     struct{ Sub string }
@@ -88,11 +88,11 @@ func TestDoctorNamesTheTrustPolicyConditionThatFails(t *testing.T) {
 	if err := os.WriteFile(policyFile, []byte(fixed), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, _, _ = run(t, d.env, "doctor", "--state-dir", d.stateDir, "--trust-policy", policyFile)
+	out, _, _ = binary.Run(t, d.Env, "doctor", "--state-dir", d.StateDir, "--trust-policy", policyFile)
 	if !strings.Contains(out, "p.json allows this token") {
 		t.Errorf("doctor does not agree with the emulator on the fixed policy:\n%s", out)
 	}
-	authToken, err := os.ReadFile(filepath.Join(d.stateDir, "token"))
+	authToken, err := os.ReadFile(filepath.Join(d.StateDir, "token"))
 	if err != nil {
 		t.Fatal(err)
 	}

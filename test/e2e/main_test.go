@@ -5,7 +5,6 @@ package e2e
 
 import (
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -23,39 +22,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func stateDir(t *testing.T) string { return harness.StateDir(t) }
-
-func baseEnv(extra ...string) []string { return harness.BaseEnv(extra...) }
-
-// run runs credd to completion and returns stdout, stderr and the exit code.
-func run(t *testing.T, env []string, args ...string) (string, string, int) {
-	t.Helper()
-	return binary.Run(t, env, args...)
-}
-
-// daemonProc is a credd daemon started by a test.
-type daemonProc struct {
-	*harness.Daemon
-	stateDir string
-	env      []string
-	cmd      *exec.Cmd
-}
-
-// startDaemon starts `credd daemon args...` and waits until its control
-// socket answers. It stops the daemon when the test ends.
-func startDaemon(t *testing.T, env []string, args ...string) *daemonProc {
-	t.Helper()
-	d := binary.StartDaemon(t, env, args...)
-	return &daemonProc{Daemon: d, stateDir: d.StateDir, env: d.Env, cmd: d.Cmd}
-}
-
-func (d *daemonProc) stop(t *testing.T) { d.Stop(t) }
-
 // clientEnv evaluates `credd env` into a clean environment, as
 // `eval "$(credd env)"` would.
-func clientEnv(t *testing.T, d *daemonProc, extra ...string) map[string]string {
+func clientEnv(t *testing.T, d *harness.Daemon, extra ...string) map[string]string {
 	t.Helper()
-	out, stderr, code := run(t, d.env, "env", "--state-dir", d.stateDir)
+	out, stderr, code := binary.Run(t, d.Env, "env", "--state-dir", d.StateDir)
 	if code != 0 {
 		t.Fatalf("credd env: exit %d: %s", code, stderr)
 	}

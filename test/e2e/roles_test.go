@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/credd-dev/credd/daemon/sandbox"
+	"github.com/credd-dev/credd/test/internal/harness"
 )
 
 func TestTwoRolesFromAConfigFileAreServedSideBySide(t *testing.T) {
@@ -37,7 +38,7 @@ role_arn     = "`+devARN+`"
 role_arn = "`+prodARN+`"
 duration = "2h"
 `), 0o600)
-	d := startDaemon(t, baseEnv(
+	d := binary.StartDaemon(t, harness.BaseEnv(
 		"ACTIONS_ID_TOKEN_REQUEST_URL="+sb.ActionsTokenURL(),
 		"ACTIONS_ID_TOKEN_REQUEST_TOKEN="+sb.Issuer.RequestToken(),
 		"GITHUB_ACTOR=octocat",
@@ -86,19 +87,19 @@ duration = "2h"
 		t.Errorf("unknown role: %d %v, want 404 listing default and prod-readonly", code, body)
 	}
 
-	out, stderr, exit := run(t, d.env, "exec", "--profile", "prod-readonly", "--state-dir", d.stateDir, "--", "sh", "-c", `echo "$AWS_CONTAINER_CREDENTIALS_FULL_URI"`)
+	out, stderr, exit := binary.Run(t, d.Env, "exec", "--profile", "prod-readonly", "--state-dir", d.StateDir, "--", "sh", "-c", `echo "$AWS_CONTAINER_CREDENTIALS_FULL_URI"`)
 	if exit != 0 || !strings.HasSuffix(strings.TrimSpace(out), "/v1/credentials/prod-readonly") {
 		t.Errorf("exec --profile: exit %d %s: %s", exit, stderr, out)
 	}
-	if _, stderr, exit := run(t, d.env, "env", "--profile", "nope", "--state-dir", d.stateDir); exit == 0 || !strings.Contains(stderr, "prod-readonly") {
+	if _, stderr, exit := binary.Run(t, d.Env, "env", "--profile", "nope", "--state-dir", d.StateDir); exit == 0 || !strings.Contains(stderr, "prod-readonly") {
 		t.Errorf("env --profile nope: exit %d, want non-zero naming the roles: %s", exit, stderr)
 	}
 }
 
 // profileEnv evaluates `credd env --profile name`.
-func profileEnv(t *testing.T, d *daemonProc, name string) map[string]string {
+func profileEnv(t *testing.T, d *harness.Daemon, name string) map[string]string {
 	t.Helper()
-	out, stderr, code := run(t, d.env, "env", "--profile", name, "--state-dir", d.stateDir)
+	out, stderr, code := binary.Run(t, d.Env, "env", "--profile", name, "--state-dir", d.StateDir)
 	if code != 0 {
 		t.Fatalf("credd env --profile %s: exit %d: %s", name, code, stderr)
 	}

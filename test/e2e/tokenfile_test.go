@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/credd-dev/credd/daemon/sandbox"
+	"github.com/credd-dev/credd/test/internal/harness"
 )
 
 func TestANewTokenFileIsUsedWithinASecondOfAnExpiredOne(t *testing.T) {
@@ -19,11 +20,11 @@ func TestANewTokenFileIsUsedWithinASecondOfAnExpiredOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.WriteFile(tokenFile, []byte(expired), 0o600)
-	d := startDaemon(t, baseEnv(), "--token-file", tokenFile, "--role-arn", sandbox.DefaultRoleARN, "--sts-endpoint", sb.STSURL)
+	d := binary.StartDaemon(t, harness.BaseEnv(), "--token-file", tokenFile, "--role-arn", sandbox.DefaultRoleARN, "--sts-endpoint", sb.STSURL)
 
 	var out string
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if out, _, _ = run(t, d.env, "status", "--state-dir", d.stateDir); strings.Contains(out, "TokenExpired") {
+		if out, _, _ = binary.Run(t, d.Env, "status", "--state-dir", d.StateDir); strings.Contains(out, "TokenExpired") {
 			break
 		}
 	}
@@ -41,7 +42,7 @@ func TestANewTokenFileIsUsedWithinASecondOfAnExpiredOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	for time.Since(start) < 5*time.Second {
-		if _, _, code := run(t, d.env, "credential-process", "--state-dir", d.stateDir); code == 0 {
+		if _, _, code := binary.Run(t, d.Env, "credential-process", "--state-dir", d.StateDir); code == 0 {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)

@@ -21,6 +21,8 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/credd-dev/credd/test/internal/harness"
 )
 
 // clientID is the public client server.js registers.
@@ -242,11 +244,11 @@ var (
 )
 
 // startLogin runs `credd login` and returns once it has printed the code.
-func startLogin(t *testing.T, d *daemonProc, args ...string) (*loginProc, string, string) {
+func startLogin(t *testing.T, d *harness.Daemon, args ...string) (*loginProc, string, string) {
 	t.Helper()
 	l := &loginProc{done: make(chan struct{})}
-	l.cmd = exec.Command(string(binary), append([]string{"login", "--state-dir", d.stateDir}, args...)...)
-	l.cmd.Env = d.env
+	l.cmd = exec.Command(string(binary), append([]string{"login", "--state-dir", d.StateDir}, args...)...)
+	l.cmd.Env = d.Env
 	l.cmd.Stdout = writerFunc(func(b []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.out.Write(b) })
 	l.cmd.Stderr = writerFunc(func(b []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.stderr.Write(b) })
 	if err := l.cmd.Start(); err != nil {

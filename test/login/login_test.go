@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/credd-dev/credd/daemon/sandbox"
+	"github.com/credd-dev/credd/test/internal/harness"
 )
 
 // roleARN is the sandbox role that trusts the test IdP.
@@ -31,9 +32,9 @@ func startSTS(t *testing.T, p *idp) *sandbox.Sandbox {
 }
 
 // loginDaemon starts credd with --token-source login against the IdP.
-func loginDaemon(t *testing.T, p *idp, sb *sandbox.Sandbox, args ...string) *daemonProc {
+func loginDaemon(t *testing.T, p *idp, sb *sandbox.Sandbox, args ...string) *harness.Daemon {
 	t.Helper()
-	return startDaemon(t, baseEnv(), append([]string{
+	return binary.StartDaemon(t, harness.BaseEnv(), append([]string{
 		"--token-source", "login", "--issuer", p.URL, "--client-id", clientID,
 		"--role-arn", roleARN, "--sts-endpoint", sb.STSURL, "--region", "us-east-1",
 	}, args...)...)
@@ -51,9 +52,9 @@ type statusDoc struct {
 	}
 }
 
-func status(t *testing.T, d *daemonProc) statusDoc {
+func status(t *testing.T, d *harness.Daemon) statusDoc {
 	t.Helper()
-	out, _, _ := run(t, d.env, "status", "--json", "--state-dir", d.stateDir)
+	out, _, _ := binary.Run(t, d.Env, "status", "--json", "--state-dir", d.StateDir)
 	var doc statusDoc
 	if err := json.Unmarshal([]byte(out), &doc); err != nil {
 		t.Fatalf("status --json: %v\n%s", err, out)
@@ -89,7 +90,7 @@ func TestLoginWithADeviceCodeServesCredentials(t *testing.T) {
 		t.Errorf("credd login printed:\n%s", l.stdout())
 	}
 	// A second login while the first is pending shows the same code.
-	out, stderr, exit := run(t, d.env, "login", "--no-wait", "--state-dir", d.stateDir)
+	out, stderr, exit := binary.Run(t, d.Env, "login", "--no-wait", "--state-dir", d.StateDir)
 	if exit != 0 || !strings.Contains(out, code) {
 		t.Errorf("second credd login: exit %d, want the same code %s:\n%s%s", exit, code, out, stderr)
 	}
@@ -108,7 +109,7 @@ func TestLoginWithADeviceCodeServesCredentials(t *testing.T) {
 	if n := sb.STS.Calls("AssumeRoleWithWebIdentity"); n < 1 {
 		t.Errorf("STS saw %d AssumeRoleWithWebIdentity calls", n)
 	}
-	cp, stderr, exit := run(t, d.env, "credential-process", "--state-dir", d.stateDir)
+	cp, stderr, exit := binary.Run(t, d.Env, "credential-process", "--state-dir", d.StateDir)
 	if exit != 0 || !strings.Contains(cp, `"SessionToken"`) {
 		t.Errorf("credential-process: exit %d: %s", exit, stderr)
 	}
@@ -201,7 +202,7 @@ func TestLoginRenewsTheIDTokenAndSaysWhenItCannot(t *testing.T) {
 	if !strings.Contains(r.LastError.Message, "login required") || !strings.Contains(r.LastError.Hint, "credd login") {
 		t.Errorf("last error: %+v", r.LastError)
 	}
-	if _, stderr, exit := run(t, d.env, "credential-process", "--state-dir", d.stateDir); exit != 0 {
+	if _, stderr, exit := binary.Run(t, d.Env, "credential-process", "--state-dir", d.StateDir); exit != 0 {
 		t.Errorf("credential-process after a refused renewal: exit %d: %s", exit, stderr)
 	}
 }

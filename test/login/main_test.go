@@ -40,28 +40,3 @@ func needIdP(t *testing.T) {
 	}
 	t.Skip(msg)
 }
-
-func stateDir(t *testing.T) string { return harness.StateDir(t) }
-
-func baseEnv(extra ...string) []string { return harness.BaseEnv(extra...) }
-
-// run runs credd to completion and returns stdout, stderr and the exit code.
-func run(t *testing.T, env []string, args ...string) (string, string, int) {
-	t.Helper()
-	return binary.Run(t, env, args...)
-}
-
-// daemonProc is a credd daemon started by a test.
-type daemonProc struct {
-	*harness.Daemon
-	stateDir string
-	env      []string
-}
-
-// startDaemon starts `credd daemon args...` and waits until its control
-// socket answers. It stops the daemon when the test ends.
-func startDaemon(t *testing.T, env []string, args ...string) *daemonProc {
-	t.Helper()
-	d := binary.StartDaemon(t, env, args...)
-	return &daemonProc{Daemon: d, stateDir: d.StateDir, env: d.Env}
-}
