@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"flag"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -12,10 +11,9 @@ import (
 
 	"github.com/credd-dev/credd/daemon"
 	"github.com/credd-dev/credd/daemon/envcheck"
+	"github.com/credd-dev/credd/daemon/internal/golden"
 	"github.com/credd-dev/credd/daemon/policy"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
 
 // Fixed inputs, so the goldens are deterministic.
 var (
@@ -204,14 +202,14 @@ func TestStatusGolden(t *testing.T) {
 			if code := renderStatus(&text, s.view(), false); code != s.statusExit {
 				t.Errorf("exit %d, want %d", code, s.statusExit)
 			}
-			golden(t, "status-"+s.name+".txt", text.Bytes())
+			golden.Check(t, "status-"+s.name+".txt", text.Bytes())
 			var js bytes.Buffer
 			doc := statusJSON(s.view())
 			writeJSON(&js, doc)
 			if doc.ExitCode != s.statusExit {
 				t.Errorf("json exitCode %d, want %d", doc.ExitCode, s.statusExit)
 			}
-			golden(t, "status-"+s.name+".json", js.Bytes())
+			golden.Check(t, "status-"+s.name+".json", js.Bytes())
 			noSecrets(t, text.String()+js.String())
 		})
 	}
@@ -227,8 +225,8 @@ func TestDoctorGolden(t *testing.T) {
 			var text, js bytes.Buffer
 			renderDoctor(&text, rep, false)
 			writeJSON(&js, rep)
-			golden(t, "doctor-"+s.name+".txt", text.Bytes())
-			golden(t, "doctor-"+s.name+".json", js.Bytes())
+			golden.Check(t, "doctor-"+s.name+".txt", text.Bytes())
+			golden.Check(t, "doctor-"+s.name+".json", js.Bytes())
 			noSecrets(t, text.String()+js.String())
 		})
 	}
@@ -294,23 +292,5 @@ func noSecrets(t *testing.T, out string) {
 		if strings.Contains(out, s) {
 			t.Errorf("output contains the secret %q", s)
 		}
-	}
-}
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (go test -update rewrites it):\n--- got\n%s\n--- want\n%s", name, got, want)
 	}
 }

@@ -4,14 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"sync/atomic"
@@ -23,10 +20,9 @@ import (
 
 	"github.com/credd-dev/credd/daemon"
 	"github.com/credd-dev/credd/daemon/clock"
+	"github.com/credd-dev/credd/daemon/internal/golden"
 	"github.com/credd-dev/credd/daemon/server"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden from the handler's output")
 
 const (
 	testToken = "tok-abcdefghijklmnopqrstuvwxyzABCDEFGHIJ012"
@@ -199,7 +195,7 @@ func TestEndpoint(t *testing.T) {
 				}
 			}
 			body := rec.Body.Bytes()
-			checkGolden(t, tt.golden, body)
+			golden.Check(t, tt.golden, body)
 			if tt.status != 200 || tt.path == "/healthz" {
 				for _, secret := range []string{"secret/", "session-", testToken} {
 					if bytes.Contains(body, []byte(secret)) {
@@ -214,27 +210,6 @@ func TestEndpoint(t *testing.T) {
 				t.Errorf("body has a Code field: %s", body)
 			}
 		})
-	}
-}
-
-func checkGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("body differs from %s (run go test -update if intended)\ngot:  %s\nwant: %s", path, got, want)
 	}
 }
 
@@ -270,7 +245,7 @@ func TestNoDefaultRole(t *testing.T) {
 	if rec.Code != 404 {
 		t.Fatalf("status = %d, want 404", rec.Code)
 	}
-	checkGolden(t, "no-default-role", rec.Body.Bytes())
+	golden.Check(t, "no-default-role", rec.Body.Bytes())
 }
 
 func TestCredentialsAvailability(t *testing.T) {
