@@ -26,6 +26,54 @@ type Status struct {
 	// Clients counts credentials requests by client family (from the
 	// User-Agent), with how many came in the last minute.
 	Clients []ClientCount `json:"clients,omitempty"`
+	// HandedOff names the variables the last `credd reload --from-env`
+	// handed over (never their values).
+	HandedOff []string `json:"handedOff,omitempty"`
+	// LastReload is the last reload (credd reload or SIGHUP), if any.
+	LastReload *ReloadStatus `json:"lastReload,omitempty"`
+}
+
+// Setting is one resolved setting of a role and the layer it came from,
+// such as "flag --role-arn" or "session CREDD_ROLE_ARN". Secrets have the
+// value "(set)".
+type Setting struct {
+	Name   string `json:"name"`
+	Value  string `json:"value"`
+	Origin string `json:"origin"`
+}
+
+// What a reload did to a role.
+const (
+	ChangeUnchanged = "unchanged"
+	ChangeAdded     = "added"
+	ChangeRemoved   = "removed"
+	// ChangeRoleARN: the role ARN changed; the old role's credentials are
+	// no longer served, the new role's are served once obtained.
+	ChangeRoleARN = "role changed"
+	// ChangeUpdated: other settings changed; the current credentials are
+	// served until the rebuilt role has its first ones.
+	ChangeUpdated = "updated"
+)
+
+// RoleChange is what a reload did to one role.
+type RoleChange struct {
+	Role   string `json:"role"`
+	Change string `json:"change"`
+	// Settings names the settings whose value changed.
+	Settings []string `json:"settings,omitempty"`
+}
+
+// ReloadStatus describes one reload.
+type ReloadStatus struct {
+	At time.Time `json:"at"`
+	// Trigger is "credd reload", "credd reload --from-env" or "SIGHUP".
+	Trigger string `json:"trigger"`
+	// Error says why the reload was refused; nothing was applied then.
+	Error   string       `json:"error,omitempty"`
+	Changes []RoleChange `json:"changes,omitempty"`
+	// RestartNeeded names settings that changed but take effect only when
+	// the daemon restarts (listen, state-dir, ...).
+	RestartNeeded []string `json:"restartNeeded,omitempty"`
 }
 
 // RoleStatus describes one served role.
@@ -42,6 +90,11 @@ type RoleStatus struct {
 	STSEndpoint string `json:"stsEndpoint,omitempty"`
 	// Audience is the aud requested from the token source and checked locally.
 	Audience string `json:"audience,omitempty"`
+	// Settings are the role's resolved settings with their origins.
+	Settings []Setting `json:"settings,omitempty"`
+	// Next is the role rebuilt by a reload with new settings: it takes over
+	// once it has credentials, and until then this role keeps serving.
+	Next *RoleStatus `json:"next,omitempty"`
 
 	// Serving is true while valid credentials are held.
 	Serving        bool      `json:"serving"`

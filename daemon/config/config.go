@@ -1,8 +1,10 @@
-// Package config resolves credd's settings once, in one place: flag, then
-// CREDD_* environment variable, then config file, then default.
+// Package config resolves credd's settings in one place, through the layers
+// of Layers (flag, handed-off session, environment, config file, defaults
+// file, default), and records where each came from.
 package config
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -58,6 +60,12 @@ type Role struct {
 	Duration     time.Duration
 	// SourceReason says why TokenSource was chosen when it was not set.
 	SourceReason string
+	// Origins maps a setting's name (role-arn, region, ...) to the layer
+	// its value came from, e.g. "session CREDD_ROLE_ARN".
+	Origins map[string]string
+	// SourceEnv holds the variables the token source reads from the
+	// (layered) environment; it may hold secrets and is never logged.
+	SourceEnv map[string]string
 }
 
 // Path is where the role is served.
@@ -73,7 +81,13 @@ type Config struct {
 	Listen     string
 	StateDir   string
 	ConfigFile string
-	LogLevel   string
+	// DefaultsFile is the --defaults-file: the config-file format, below
+	// the config file in precedence (the devcontainer Feature writes it).
+	DefaultsFile string
+	LogLevel     string
+	// KeepLogin keeps each device login's refresh token in the state dir, so
+	// that a login survives a container stop.
+	KeepLogin bool
 	// Roles holds the default role first (when configured), then the named
 	// roles of the config file in name order.
 	Roles []Role
@@ -111,7 +125,9 @@ var daemonSettings = []struct{ name, usage string }{
 	{"listen", "address of the credentials endpoint, loopback only (default " + DefaultListen + ")"},
 	{"state-dir", "directory for the authorization-token file and the control socket (default $XDG_RUNTIME_DIR/credd or /tmp/credd-<uid>)"},
 	{"config", "TOML file with settings and named roles"},
+	{"defaults-file", "TOML file in the --config format whose settings apply where nothing else sets them (the devcontainer Feature writes its options there)"},
 	{"log-level", "debug, info, warn or error (default info)"},
+	{"keep-login", "keep a device login's refresh token in the state dir (0600) so the login survives a restart: true or false (default true inside a devcontainer or Codespace)"},
 }
 
 // Flags holds the daemon's command-line flags before resolution.
@@ -137,104 +153,139 @@ func EnvName(flagName string) string {
 	return "CREDD_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
-// Resolve applies flag > CREDD_* env > config file > default and validates
-// the result. getenv is os.Getenv in production.
+// Resolve is ResolveLayers with no handed-off session environment.
 func (f *Flags) Resolve(getenv func(string) string) (Config, error) {
-	set := map[string]bool{}
-	f.fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
-	lookup := func(name string) string {
-		if set[name] {
-			return *f.values[name]
-		}
-		return getenv(EnvName(name))
-	}
+	return f.ResolveLayers(Layers{Getenv: getenv})
+}
 
-	cfg := Config{ConfigFile: lookup("config")}
-	var file *fileConfig
-	if cfg.ConfigFile != "" {
-		var err error
-		if file, err = loadFile(cfg.ConfigFile); err != nil {
-			return Config{}, err
+// ResolveLayers applies the precedence of Layers, validates the result and
+// records where each role setting came from. It reads the files anew on
+// every call, so the daemon calls it again to reload.
+func (f *Flags) ResolveLayers(in Layers) (Config, error) {
+	if in.Getenv == nil {
+		in.Getenv = func(string) string { return "" }
+	}
+	l := &layered{flags: map[string]string{}, env: env{session: in.Session, getenv: in.Getenv},
+		file: &fileConfig{}, defaults: &fileConfig{}}
+	f.fs.Visit(func(fl *flag.Flag) {
+		if p, ok := f.values[fl.Name]; ok {
+			l.flags[fl.Name] = *p
 		}
-	} else {
-		file = &fileConfig{}
-	}
-
-	pick := func(name string) string {
-		if v := lookup(name); v != "" {
-			return v
-		}
-		return file.top[name]
-	}
-	cfg.Listen = orDefault(pick("listen"), DefaultListen)
-	cfg.StateDir = pick("state-dir")
-	if cfg.StateDir == "" {
-		cfg.StateDir = DefaultStateDir(getenv)
-	}
-	cfg.LogLevel = orDefault(pick("log-level"), "info")
-	if err := validateListen(cfg.Listen); err != nil {
+	})
+	cfg := Config{ConfigFile: l.top("config").v, DefaultsFile: l.top("defaults-file").v}
+	var err error
+	if l.file, err = loadOptional(cfg.ConfigFile); err != nil {
 		return Config{}, err
 	}
-	if !slices.Contains([]string{"debug", "info", "warn", "error"}, cfg.LogLevel) {
-		return Config{}, fmt.Errorf("--log-level %q: use debug, info, warn or error", cfg.LogLevel)
+	if l.defaults, err = loadOptional(cfg.DefaultsFile); err != nil {
+		return Config{}, fmt.Errorf("defaults %w", err)
 	}
-
-	base := map[string]string{}
-	for _, s := range roleSettings {
-		base[s.name] = pick(s.name)
-	}
-	defaultRole, err := buildRole(DefaultRoleName, base, getenv)
-	hasDefault := err == nil
-	if err != nil && (len(file.roles) == 0 || !errors.Is(err, errNoRole)) {
+	l.filePath, l.defsPath = cfg.ConfigFile, cfg.DefaultsFile
+	if err := resolveDaemon(&cfg, l); err != nil {
 		return Config{}, err
 	}
-	if hasDefault {
+
+	defaultRole, err := buildRole(DefaultRoleName, l)
+	names := l.roleNames()
+	if err != nil && (len(names) == 0 || !errors.Is(err, errNoRole)) {
+		return Config{}, err
+	}
+	if err == nil {
 		cfg.Roles = append(cfg.Roles, defaultRole)
 	}
-	for _, name := range file.roleNames() {
+	for _, name := range names {
 		if err := validateRoleName(name); err != nil {
-			return Config{}, fmt.Errorf("%s: %w", cfg.ConfigFile, err)
+			return Config{}, fmt.Errorf("%s: %w", cmp.Or(cfg.ConfigFile, cfg.DefaultsFile), err)
 		}
-		merged := map[string]string{}
-		for k, v := range base {
-			merged[k] = v
-		}
-		for k, v := range file.roles[name] {
-			merged[k] = v
-		}
-		r, err := buildRole(name, merged, getenv)
+		r, err := buildRole(name, l)
 		if err != nil {
-			return Config{}, fmt.Errorf("%s: role %q: %w", cfg.ConfigFile, name, err)
+			return Config{}, fmt.Errorf("%s: role %q: %w", cmp.Or(cfg.ConfigFile, cfg.DefaultsFile), name, err)
 		}
 		cfg.Roles = append(cfg.Roles, r)
 	}
 	return cfg, nil
 }
 
+// loadOptional loads a config-format file, or nothing when path is "".
+func loadOptional(path string) (*fileConfig, error) {
+	if path == "" {
+		return &fileConfig{}, nil
+	}
+	return loadFile(path)
+}
+
+// resolveDaemon fills in and checks the daemon-wide settings.
+func resolveDaemon(cfg *Config, l *layered) error {
+	cfg.Listen = orDefault(l.top("listen").v, DefaultListen)
+	cfg.StateDir = l.top("state-dir").v
+	if cfg.StateDir == "" {
+		cfg.StateDir = DefaultStateDir(l.env.getenv)
+	}
+	cfg.LogLevel = orDefault(l.top("log-level").v, "info")
+	keep, err := parseKeepLogin(l.top("keep-login").v, l.env.get)
+	if err != nil {
+		return err
+	}
+	cfg.KeepLogin = keep
+	if err := validateListen(cfg.Listen); err != nil {
+		return err
+	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, cfg.LogLevel) {
+		return fmt.Errorf("--log-level %q: use debug, info, warn or error", cfg.LogLevel)
+	}
+	return nil
+}
+
 var errNoRole = errors.New("no role to assume")
 
-func buildRole(name string, v map[string]string, getenv func(string) string) (Role, error) {
-	r := Role{
-		Name:         name,
-		RoleARN:      v["role-arn"],
-		TokenSource:  v["token-source"],
-		TokenFile:    v["token-file"],
-		TokenCommand: v["token-command"],
-		Audience:     orDefault(v["audience"], DefaultAudience),
-		Issuer:       v["issuer"],
-		ClientID:     v["client-id"],
-		ClientSecret: v["client-secret"],
-		Scopes:       strings.Join(strings.FieldsFunc(v["scopes"], func(r rune) bool { return r == ' ' || r == ',' }), " "),
-		Region:       firstNonEmpty(v["region"], getenv("AWS_REGION"), getenv("AWS_DEFAULT_REGION"), DefaultRegion),
-		STSEndpoint:  firstNonEmpty(v["sts-endpoint"], getenv("AWS_ENDPOINT_URL_STS")),
-		SessionName:  v["session-name"],
+// buildRole resolves and validates one role, recording each setting's origin.
+func buildRole(name string, l *layered) (Role, error) {
+	r := Role{Name: name, Origins: map[string]string{}}
+	get := func(setting string, fallbacks ...value) string {
+		v := l.role(name, setting)
+		for _, fb := range fallbacks {
+			if v.v != "" {
+				break
+			}
+			v = fb
+		}
+		if v.v != "" {
+			r.Origins[setting] = v.origin
+		}
+		return v.v
 	}
+	e := l.env
+	r.RoleARN = get("role-arn")
+	r.TokenFile = get("token-file")
 	if name == DefaultRoleName {
-		r.RoleARN = firstNonEmpty(r.RoleARN, getenv("AWS_ROLE_ARN"))
-		r.TokenFile = firstNonEmpty(r.TokenFile, getenv("AWS_WEB_IDENTITY_TOKEN_FILE"))
+		// The AWS SDKs' own web-identity variables configure the default role.
+		r.RoleARN = cmp.Or(r.RoleARN, get("role-arn", firstVar(e, "AWS_ROLE_ARN")))
+		r.TokenFile = cmp.Or(r.TokenFile, get("token-file", firstVar(e, "AWS_WEB_IDENTITY_TOKEN_FILE")))
 	}
-	if err := chooseSource(&r, getenv); err != nil {
+	r.TokenSource = get("token-source")
+	r.TokenCommand = get("token-command")
+	r.Audience = get("audience", value{DefaultAudience, originDefault})
+	r.Issuer = get("issuer")
+	r.ClientID = get("client-id")
+	r.ClientSecret = get("client-secret")
+	r.Scopes = strings.Join(strings.FieldsFunc(get("scopes"), func(r rune) bool { return r == ' ' || r == ',' }), " ")
+	r.Region = get("region", firstVar(e, "AWS_REGION", "AWS_DEFAULT_REGION"), value{DefaultRegion, originDefault})
+	r.STSEndpoint = get("sts-endpoint", firstVar(e, "AWS_ENDPOINT_URL_STS"))
+	r.SessionName = get("session-name")
+	if err := chooseSource(&r, e.get); err != nil {
 		return Role{}, err
+	}
+	if _, ok := r.Origins["token-source"]; !ok {
+		r.Origins["token-source"] = originDefault + ": " + r.SourceReason
+	}
+	if r.TokenSource == SourceActions {
+		// Kept with the role, so a reload that hands over new ones rebuilds it.
+		r.SourceEnv = map[string]string{}
+		for _, k := range []string{"ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"} {
+			if v := e.get(k); v != "" {
+				r.SourceEnv[k] = v
+			}
+		}
 	}
 	if r.RoleARN == "" && r.TokenSource != SourceSandbox {
 		return Role{}, fmt.Errorf("%w: set --role-arn (or CREDD_ROLE_ARN) to the ARN of the IAM role to assume, or try --token-source sandbox", errNoRole)
@@ -242,13 +293,17 @@ func buildRole(name string, v map[string]string, getenv func(string) string) (Ro
 	if r.RoleARN != "" && !roleARN.MatchString(r.RoleARN) {
 		return Role{}, fmt.Errorf("--role-arn %q is not an IAM role ARN: expected arn:aws:iam::<12-digit account>:role/<name>", r.RoleARN)
 	}
-	d, err := ParseDuration(v["duration"])
+	d, err := ParseDuration(get("duration"))
 	if err != nil {
 		return Role{}, err
 	}
 	r.Duration = d
+	if _, ok := r.Origins["duration"]; !ok {
+		r.Origins["duration"] = originDefault
+	}
 	if r.SessionName == "" {
-		r.SessionName = DefaultSessionName(getenv)
+		r.SessionName = DefaultSessionName(e.get)
+		r.Origins["session-name"] = sessionNameOrigin(e)
 	} else if !sessionName.MatchString(r.SessionName) {
 		return Role{}, fmt.Errorf("--session-name %q: use 2 to 64 characters of letters, digits and +=,.@_-", r.SessionName)
 	}
@@ -355,6 +410,21 @@ func validateListen(addr string) error {
 		return fmt.Errorf("--listen %q refused: credd listens on loopback only, because the endpoint hands credentials to anyone who can reach it; use 127.0.0.1:%s", addr, port)
 	}
 	return nil
+}
+
+// parseKeepLogin reads --keep-login. Unset, a login is kept inside a
+// devcontainer, whose state dir lives as long as the container: GitHub
+// Codespaces sets CODESPACES=true and VS Code's Dev Containers
+// REMOTE_CONTAINERS=true; the credd Feature sets keep_login itself.
+func parseKeepLogin(v string, getenv func(string) string) (bool, error) {
+	if v == "" {
+		return getenv("CODESPACES") == "true" || getenv("REMOTE_CONTAINERS") == "true", nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("--keep-login %q: use true or false", v)
+	}
+	return b, nil
 }
 
 func validateURL(flagName, s string) error {

@@ -102,7 +102,7 @@ func roleKeys() []string {
 func daemonKeys() []string {
 	var keys []string
 	for _, s := range daemonSettings {
-		if s.name != "config" {
+		if s.name != "config" && s.name != "defaults-file" {
 			keys = append(keys, s.name)
 		}
 	}
