@@ -87,7 +87,7 @@ func TestBodyIsEncodedOncePerCredentialsValue(t *testing.T) {
 		r.Host = "127.0.0.1:9911"
 		r.Header.Set("Authorization", token)
 		h.ServeHTTP(httptest.NewRecorder(), r)
-		return h.defaultRole.cache.Load()
+		return h.routes.Load().defaultRole.cache.Load()
 	}
 	first := get()
 	if second := get(); second != first {

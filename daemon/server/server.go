@@ -70,9 +70,12 @@ var roleName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 // Handler is the endpoint's http.Handler.
 type Handler struct {
-	defaultRole  *role
-	named        map[string]*role
-	names        string // configured names, for 404 messages
+	// routes is the role set requests are served from; SetRoles swaps it
+	// whole, so a request sees either the old set or the new, and the
+	// lookup stays lock- and allocation-free.
+	routes       atomic.Pointer[routes]
+	mu           sync.Mutex // serialises SetRoles; guards counters and byPath
+	byPath       map[string]*counter
 	tokenSum     [sha256.Size]byte
 	bufs         sync.Pool // of *[maxPooled]byte, for digest
 	clock        clock.Clock
@@ -80,17 +83,23 @@ type Handler struct {
 	awaitTimeout time.Duration
 
 	health, other, credentials *counter
-	counters                   []*counter // all, in Counts order
+	counters                   []*counter // all ever served, in Counts order
 	clients                    [len(clientFamilies)]clientCounter
 
 	// Header values, shared by every response: never appended to.
 	hdrJSON, hdrNoStore, hdrNoSniff, hdrGET []string
 
 	// Bodies that never change, encoded once.
-	healthBody, notFoundBody, methodBody, unavailableBody, noDefaultBody []byte
-	unknownRoleBody                                                      []byte
-	missingBody, wrongBody, schemeBody                                   []byte
-	refusedBodies                                                        map[string][]byte // by header name, plus "Host"
+	healthBody, notFoundBody, methodBody, unavailableBody []byte
+	missingBody, wrongBody, schemeBody                    []byte
+	refusedBodies                                         map[string][]byte // by header name, plus "Host"
+}
+
+// routes is one role set and the 404 bodies that name its roles.
+type routes struct {
+	defaultRole                    *role
+	named                          map[string]*role
+	unknownRoleBody, noDefaultBody []byte
 }
 
 type role struct {
@@ -115,7 +124,7 @@ func New(cfg Config) (*Handler, error) {
 		return nil, errors.New("server: the authorization token is missing or malformed (want the 43-character token from authtoken.LoadOrCreate)")
 	}
 	h := &Handler{
-		named:        make(map[string]*role),
+		byPath:       map[string]*counter{},
 		tokenSum:     sha256.Sum256([]byte(cfg.Token)),
 		clock:        cfg.Clock,
 		logger:       cfg.Logger,
@@ -143,32 +152,10 @@ func New(cfg Config) (*Handler, error) {
 	h.credentials = &counter{path: CredentialsPath}
 	h.health = &counter{path: HealthPath}
 	h.other = &counter{path: otherPath}
-	h.counters = []*counter{h.credentials}
-	var names []string
-	for name, p := range cfg.Roles {
-		if p == nil {
-			return nil, fmt.Errorf("server: role %q has no provider", name)
-		}
-		if name == "" || name == "default" {
-			if h.defaultRole != nil {
-				return nil, errors.New(`server: both "" and "default" are configured; they are the same role`)
-			}
-			h.defaultRole = &role{provider: p, counter: h.credentials}
-			names = append(names, "default")
-			continue
-		}
-		if !roleName.MatchString(name) {
-			return nil, fmt.Errorf("server: role name %q is not allowed: use 1-64 of [A-Za-z0-9._-], starting with a letter or digit", name)
-		}
-		c := &counter{path: CredentialsPath + "/" + name}
-		h.named[name] = &role{provider: p, counter: c}
-		h.counters = append(h.counters, c)
-		names = append(names, name)
+	h.counters = []*counter{h.credentials, h.health, h.other}
+	if err := h.SetRoles(cfg.Roles); err != nil {
+		return nil, err
 	}
-	slices.Sort(names)
-	h.names = strings.Join(names, ", ")
-	slices.SortFunc(h.counters[1:], func(a, b *counter) int { return strings.Compare(a.path, b.path) })
-	h.counters = append(h.counters, h.health, h.other)
 
 	tokenFile := cfg.TokenFile
 	if tokenFile == "" {
@@ -181,8 +168,6 @@ func New(cfg Config) (*Handler, error) {
 	h.wrongBody = errorBody("Unauthorized", "the Authorization header does not match the token in "+tokenFile+"; the daemon may have been restarted with a new state dir: run eval \"$(credd env)\"")
 	h.schemeBody = errorBody("Unauthorized", "send the raw token as the Authorization header, without a scheme such as Bearer; run eval \"$(credd env)\" to set it up")
 	h.unavailableBody = errorBody("CredentialsUnavailable", "credd has no valid credentials yet/anymore: run `credd status` to see why")
-	h.unknownRoleBody = errorBody("UnknownRole", "no role by that name; configured: "+h.names)
-	h.noDefaultBody = errorBody("UnknownRole", "no default role is configured; use "+CredentialsPath+"/<role> with one of: "+h.names)
 	h.refusedBodies = map[string][]byte{
 		"Host":            errorBody("Forbidden", "the Host header must be 127.0.0.1, another loopback address or localhost: credd refuses other names so that a web page cannot reach it through DNS rebinding"),
 		"Origin":          errorBody("Forbidden", "requests with an Origin header come from a web browser, and a web page must not read AWS credentials: use an AWS SDK or CLI"),
@@ -195,14 +180,67 @@ func New(cfg Config) (*Handler, error) {
 	return h, nil
 }
 
+// SetRoles replaces the served role set at once: a request in flight
+// finishes with the set it started with, the next one sees the new set. A
+// role keeps its request counts across sets; a role left out answers 404.
+func (h *Handler) SetRoles(providers map[string]Provider) error {
+	if len(providers) == 0 {
+		return errors.New("server: no roles configured")
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	rs := &routes{named: map[string]*role{}}
+	var names []string
+	for name, p := range providers {
+		if p == nil {
+			return fmt.Errorf("server: role %q has no provider", name)
+		}
+		if name == "" || name == "default" {
+			if rs.defaultRole != nil {
+				return errors.New(`server: both "" and "default" are configured; they are the same role`)
+			}
+			rs.defaultRole = &role{provider: p, counter: h.credentials}
+			names = append(names, "default")
+			continue
+		}
+		if !roleName.MatchString(name) {
+			return fmt.Errorf("server: role name %q is not allowed: use 1-64 of [A-Za-z0-9._-], starting with a letter or digit", name)
+		}
+		rs.named[name] = &role{provider: p, counter: h.counterFor(CredentialsPath + "/" + name)}
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	list := strings.Join(names, ", ")
+	rs.unknownRoleBody = errorBody("UnknownRole", "no role by that name; configured: "+list)
+	rs.noDefaultBody = errorBody("UnknownRole", "no default role is configured; use "+CredentialsPath+"/<role> with one of: "+list)
+	h.routes.Store(rs)
+	return nil
+}
+
+// counterFor returns the counter of a named role's path, creating it the
+// first time. Called with h.mu held.
+func (h *Handler) counterFor(path string) *counter {
+	if c, ok := h.byPath[path]; ok {
+		return c
+	}
+	c := &counter{path: path}
+	h.byPath[path] = c
+	// Counts order: the default path, named paths sorted, /healthz, other.
+	named := append(h.counters[1:len(h.counters)-2:len(h.counters)-2], c)
+	slices.SortFunc(named, func(a, b *counter) int { return strings.Compare(a.path, b.path) })
+	h.counters = append(append([]*counter{h.credentials}, named...), h.health, h.other)
+	return c
+}
+
 // refusedHeaders are checked in this order; Go canonicalises incoming keys.
 var refusedHeaders = [...]string{"Origin", "Sec-Fetch-Site", "Sec-Fetch-Mode", "X-Forwarded-For", "Forwarded", "X-Real-Ip"}
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := h.clock.Now()
-	rl, c := h.route(r.URL.Path)
-	status := h.serve(w, r, rl)
+	rs := h.routes.Load()
+	rl, c := rs.route(r.URL.Path, h)
+	status := h.serve(w, r, rs, rl)
 	c.add(status)
 	if rl != routeHealth && rl != routeNotFound {
 		h.countClient(r, start)
@@ -232,22 +270,22 @@ var (
 )
 
 // route maps a path to its role (or a sentinel) and its counter.
-func (h *Handler) route(path string) (*role, *counter) {
+func (rs *routes) route(path string, h *Handler) (*role, *counter) {
 	switch {
 	case path == HealthPath:
 		return routeHealth, h.health
 	case path == CredentialsPath:
-		if h.defaultRole == nil {
+		if rs.defaultRole == nil {
 			return routeNoDef, h.credentials
 		}
-		return h.defaultRole, h.credentials
+		return rs.defaultRole, h.credentials
 	case strings.HasPrefix(path, CredentialsPath+"/"):
 		name := path[len(CredentialsPath)+1:]
-		if r, ok := h.named[name]; ok {
+		if r, ok := rs.named[name]; ok {
 			return r, r.counter
 		}
-		if name == "default" && h.defaultRole != nil {
-			return h.defaultRole, h.credentials
+		if name == "default" && rs.defaultRole != nil {
+			return rs.defaultRole, h.credentials
 		}
 		return routeUnknown, h.other
 	}
@@ -255,7 +293,7 @@ func (h *Handler) route(path string) (*role, *counter) {
 }
 
 // serve answers r and returns the status it wrote.
-func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rl *role) int {
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rs *routes, rl *role) int {
 	if body := h.refused(r); body != nil {
 		return h.writeJSON(w, http.StatusForbidden, body)
 	}
@@ -274,11 +312,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rl *role) int {
 	}
 	switch rl {
 	case routeNoDef:
-		return h.writeJSON(w, http.StatusNotFound, h.noDefaultBody)
+		return h.writeJSON(w, http.StatusNotFound, rs.noDefaultBody)
 	case routeUnknown:
 		// The requested name is not echoed: a misconfigured client may have
 		// put a secret in the path.
-		return h.writeJSON(w, http.StatusNotFound, h.unknownRoleBody)
+		return h.writeJSON(w, http.StatusNotFound, rs.unknownRoleBody)
 	}
 
 	creds := rl.provider.Current()
@@ -506,8 +544,11 @@ func (c *counter) add(status int) {
 // names, "/healthz" and "other" (anything else, unknown names included).
 // Status 0 counts a status outside the usual set.
 func (h *Handler) Counts() []daemon.RequestCount {
+	h.mu.Lock()
+	counters := h.counters
+	h.mu.Unlock()
 	var out []daemon.RequestCount
-	for _, c := range h.counters {
+	for _, c := range counters {
 		for i := range c.n {
 			n := c.n[i].Load()
 			if n == 0 {
