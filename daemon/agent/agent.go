@@ -8,11 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -51,6 +54,10 @@ type Options struct {
 	Refresh refresh.Config
 	// STSAttemptTimeout bounds each STS call; 0 = sts.DefaultAttemptTimeout.
 	STSAttemptTimeout time.Duration
+	// Resolve resolves the settings again with a handed-off session
+	// environment (nil = none), for Reload: the daemon keeps its parsed
+	// flags in it. nil = the daemon cannot reload.
+	Resolve func(session map[string]string) (config.Config, error)
 }
 
 // shutdownGrace is how long Run lets requests in flight finish on stop: more
@@ -62,7 +69,19 @@ type Agent struct {
 	opts      Options
 	log       *slog.Logger
 	startedAt time.Time
-	roles     []*role
+
+	// reloadMu serialises reloads. mu guards what a reload changes and
+	// what Status, Run and the switch-over goroutines read.
+	reloadMu   sync.Mutex
+	mu         sync.Mutex
+	slots      []*slot // the served roles, in configuration order
+	cfg        config.Config
+	session    map[string]string // the handed-off session environment
+	lastReload *daemon.ReloadStatus
+	runCtx     context.Context // nil until Run; roles start under it
+	stopped    bool            // Run is stopping: start nothing more
+	roleWG     sync.WaitGroup  // role and login goroutines, awaited by Run
+	runLogins  map[*loginEntry]bool
 
 	authToken  string
 	handler    *server.Handler
@@ -79,7 +98,18 @@ type Agent struct {
 	logins []*loginEntry // one per issuer and client ID (login.go)
 }
 
+// slot is one served path: the role serving it and, after a reload that
+// changed its settings, the rebuilt role that takes over once it has
+// credentials.
+type slot struct {
+	name            string
+	active, pending *role
+}
+
 type role struct {
+	// resolved is the role as configured, compared on reload; cfg has the
+	// sandbox's defaults filled in.
+	resolved  config.Role
 	cfg       config.Role
 	source    *source.Checked
 	watcher   watcher
@@ -87,6 +117,7 @@ type role struct {
 	// notifier tells when the source may have a new token (file, login).
 	notifier source.Notifier
 	login    *login.Session
+	cancel   context.CancelFunc // stops the role's goroutines; nil until started
 }
 
 // watcher is a token source that can tell when its token changed.
@@ -111,7 +142,8 @@ func Start(ctx context.Context, opts Options) (_ *Agent, err error) {
 	if len(opts.Config.Roles) == 0 {
 		return nil, errors.New("no role configured")
 	}
-	a := &Agent{opts: opts, log: opts.Logger, startedAt: opts.Clock.Now(), sandbox: opts.Sandbox}
+	a := &Agent{opts: opts, log: opts.Logger, startedAt: opts.Clock.Now(), sandbox: opts.Sandbox,
+		cfg: opts.Config, runLogins: map[*loginEntry]bool{}}
 	defer func() {
 		if err != nil {
 			a.close()
@@ -123,8 +155,11 @@ func Start(ctx context.Context, opts Options) (_ *Agent, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("role %s: %w", rc.Name, err)
 		}
-		a.roles = append(a.roles, r)
+		a.slots = append(a.slots, &slot{name: rc.Name, active: r})
 	}
+	a.mu.Lock()
+	a.relinkLogins()
+	a.mu.Unlock()
 
 	// The control socket first: a second daemon must fail before it can
 	// touch the token file of the first.
@@ -136,12 +171,8 @@ func Start(ctx context.Context, opts Options) (_ *Agent, err error) {
 		return nil, err
 	}
 	a.authToken = tok
-	providers := map[string]server.Provider{}
-	for _, r := range a.roles {
-		providers[r.cfg.Name] = r.refresher
-	}
 	a.handler, err = server.New(server.Config{
-		Roles:     providers,
+		Roles:     a.providers(),
 		Token:     tok,
 		TokenFile: authtoken.Path(opts.Config.StateDir),
 		Clock:     opts.Clock,
@@ -161,26 +192,44 @@ func Start(ctx context.Context, opts Options) (_ *Agent, err error) {
 	a.listener = server.LimitConns(a.httpServer, a.listener, 0)
 	a.control = control.NewServer(a, opts.Logger)
 	a.routeLogin()
-	for _, r := range a.roles {
-		a.log.Info("role configured", "component", "agent", "role", r.cfg.Name, "role_arn", r.cfg.RoleARN,
-			"token_source", r.cfg.TokenSource, "because", r.cfg.SourceReason, "session_name", r.cfg.SessionName,
-			"duration", r.cfg.Duration, "sts_endpoint", r.cfg.STSEndpoint, "region", r.cfg.Region)
+	a.routeReload()
+	for _, s := range a.slots {
+		a.logRole(s.active)
 	}
 	a.log.Info("credd listening", "component", "agent", "endpoint", a.url, "state_dir", opts.Config.StateDir,
 		"token_file", filepath.Join(opts.Config.StateDir, authtoken.FileName), "token_created", created)
 	return a, nil
 }
 
+// logRole logs a role's settings; secrets (client secret, SourceEnv) never.
+func (a *Agent) logRole(r *role) {
+	a.log.Info("role configured", "component", "agent", "role", r.cfg.Name, "role_arn", r.cfg.RoleARN,
+		"token_source", r.cfg.TokenSource, "because", r.cfg.SourceReason, "session_name", r.cfg.SessionName,
+		"duration", r.cfg.Duration, "sts_endpoint", r.cfg.STSEndpoint, "region", r.cfg.Region)
+}
+
+// providers maps each served path's name to the role serving it. Called
+// with a.mu held, or before Run.
+func (a *Agent) providers() map[string]server.Provider {
+	m := make(map[string]server.Provider, len(a.slots))
+	for _, s := range a.slots {
+		m[s.name] = s.active.refresher
+	}
+	return m
+}
+
 func (a *Agent) buildRole(ctx context.Context, rc config.Role) (*role, error) {
 	log := a.log.With("role", rc.Name)
-	r := &role{cfg: rc}
+	r := &role{resolved: rc, cfg: rc}
 	var src source.Source
 	switch rc.TokenSource {
 	case config.SourceFile:
 		f := source.NewFile(rc.TokenFile, log)
 		src, r.watcher, r.notifier = f, f, f
 	case config.SourceActions:
-		act, err := source.ActionsFromEnv(rc.Audience, a.opts.Getenv)
+		// The layered environment the role was resolved from, so that a
+		// handed-off ACTIONS_ID_TOKEN_REQUEST_* is used.
+		act, err := source.ActionsFromEnv(rc.Audience, func(k string) string { return rc.SourceEnv[k] })
 		if err != nil {
 			return nil, err
 		}
@@ -192,9 +241,7 @@ func (a *Agent) buildRole(ctx context.Context, rc config.Role) (*role, error) {
 		if err != nil {
 			return nil, err
 		}
-		if rc.RoleARN == "" {
-			rc.RoleARN = sandbox.DefaultRoleARN
-		}
+		rc.RoleARN = effectiveARN(rc)
 		if rc.STSEndpoint == "" {
 			rc.STSEndpoint = sb.STSURL
 		}
@@ -264,7 +311,9 @@ func (a *Agent) ensureSandbox(ctx context.Context) (*sandbox.Sandbox, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start the sandbox: %w", err)
 	}
+	a.mu.Lock()
 	a.sandbox, a.ownsSandbox = sb, true
+	a.mu.Unlock()
 	a.log.Info("sandbox running", "component", "agent", "issuer", sb.IssuerURL, "sts", sb.STSURL)
 	return sb, nil
 }
@@ -275,27 +324,13 @@ func (a *Agent) ensureSandbox(ctx context.Context) (*sandbox.Sandbox, error) {
 func (a *Agent) Run(ctx context.Context) error {
 	defer a.close()
 	g, ctx := errgroup.WithContext(ctx)
-	for _, r := range a.roles {
-		g.Go(func() error { return r.refresher.Run(ctx) })
-		if r.watcher != nil {
-			g.Go(func() error { return r.watcher.Watch(ctx) })
-		}
-		if r.notifier != nil {
-			g.Go(func() error {
-				for {
-					select {
-					case <-ctx.Done():
-						return nil
-					case <-r.notifier.Changed():
-						r.refresher.Trigger()
-					}
-				}
-			})
-		}
+	a.mu.Lock()
+	a.runCtx = ctx
+	for _, s := range a.slots {
+		a.startSlot(s)
 	}
-	for _, e := range a.logins {
-		g.Go(func() error { return e.sess.Run(ctx) })
-	}
+	a.startLogins()
+	a.mu.Unlock()
 	g.Go(func() error {
 		if err := a.httpServer.Serve(a.listener); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("endpoint: %w", err)
@@ -317,8 +352,98 @@ func (a *Agent) Run(ctx context.Context) error {
 	})
 	g.Go(func() error { return a.control.Serve(ctx, a.controlListener) })
 	err := g.Wait()
+	// The roles run under ctx, which Wait has ended; a reload racing the
+	// stop must not start more.
+	a.mu.Lock()
+	a.stopped = true
+	a.mu.Unlock()
+	a.roleWG.Wait()
 	a.log.Info("credd stopped")
 	return err
+}
+
+// goRole runs fn as one of the roles' goroutines. Called with a.mu held.
+func (a *Agent) goRole(fn func()) {
+	a.roleWG.Add(1)
+	go func() {
+		defer a.roleWG.Done()
+		fn()
+	}()
+}
+
+// startSlot starts a slot's roles that are not running yet. Called with
+// a.mu held; before Run it does nothing, and Run starts them.
+func (a *Agent) startSlot(s *slot) {
+	for _, r := range []*role{s.active, s.pending} {
+		if r != nil && r.cancel == nil {
+			a.startRole(s, r)
+		}
+	}
+}
+
+// startRole runs a role's refresher, watcher and notifier under a context
+// of its own, so a reload can stop one role and leave the others be.
+func (a *Agent) startRole(s *slot, r *role) {
+	if a.runCtx == nil || a.stopped {
+		return
+	}
+	ctx, cancel := context.WithCancel(a.runCtx)
+	r.cancel = cancel
+	log := a.log.With("component", "agent", "role", r.cfg.Name)
+	a.goRole(func() {
+		if err := r.refresher.Run(ctx); err != nil {
+			log.Error("refresher stopped", "err", err)
+		}
+	})
+	if r.watcher != nil {
+		a.goRole(func() {
+			if err := r.watcher.Watch(ctx); err != nil {
+				log.Error("token watcher stopped", "err", err)
+			}
+		})
+	}
+	if r.notifier != nil {
+		a.goRole(func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-r.notifier.Changed():
+					r.refresher.Trigger()
+				}
+			}
+		})
+	}
+	if s.pending == r {
+		a.goRole(func() { a.awaitSwitch(ctx, s, r) })
+	}
+}
+
+// stopRole ends a role's goroutines; its refresher is dropped with it.
+func stopRole(r *role) {
+	if r != nil && r.cancel != nil {
+		r.cancel()
+	}
+}
+
+// startLogins runs the login sessions not running yet (a reload may add
+// one). Called with a.mu held.
+func (a *Agent) startLogins() {
+	if a.runCtx == nil || a.stopped {
+		return
+	}
+	for _, e := range a.logins {
+		if a.runLogins[e] {
+			continue
+		}
+		a.runLogins[e] = true
+		ctx := a.runCtx
+		a.goRole(func() {
+			if err := e.sess.Run(ctx); err != nil {
+				a.log.Error("login session stopped", "component", "agent", "err", err)
+			}
+		})
+	}
 }
 
 func (a *Agent) close() {
@@ -340,7 +465,11 @@ func (a *Agent) URL() string { return a.url }
 func (a *Agent) AuthToken() string { return a.authToken }
 
 // Sandbox is the sandbox in use, or nil.
-func (a *Agent) Sandbox() *sandbox.Sandbox { return a.sandbox }
+func (a *Agent) Sandbox() *sandbox.Sandbox {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.sandbox
+}
 
 // Status reports the daemon's state; it never holds a secret.
 func (a *Agent) Status() daemon.Status {
@@ -356,11 +485,23 @@ func (a *Agent) Status() daemon.Status {
 		Requests:      a.handler.Counts(),
 		Clients:       a.handler.Clients(),
 	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	if a.sandbox != nil {
 		st.Sandbox = &daemon.SandboxStatus{IssuerURL: a.sandbox.IssuerURL, STSURL: a.sandbox.STSURL}
 	}
-	for _, r := range a.roles {
-		st.Roles = append(st.Roles, r.status())
+	for _, s := range a.slots {
+		rs := s.active.status()
+		if s.pending != nil {
+			next := s.pending.status()
+			rs.Next = &next
+		}
+		st.Roles = append(st.Roles, rs)
+	}
+	st.HandedOff = slices.Sorted(maps.Keys(a.session))
+	if a.lastReload != nil {
+		lr := *a.lastReload
+		st.LastReload = &lr
 	}
 	return st
 }
@@ -383,6 +524,7 @@ func (r *role) status() daemon.RoleStatus {
 		Claims:      r.source.LastClaims(),
 		STSEndpoint: stsEndpoint(r.cfg),
 		Audience:    r.cfg.Audience,
+		Settings:    r.cfg.Settings(),
 	}
 	if c := s.Credentials; c != nil {
 		rs.AssumedRoleARN, rs.AccountID = c.AssumedRoleARN, c.AccountID

@@ -46,6 +46,7 @@ func commands() []command {
 		{"credential-process", "print credentials as credential_process JSON for ~/.aws/config", runCredentialProcess},
 		{"status", "say whether credentials are served, and why not", runStatus},
 		{"doctor", "run every check, evaluate a trust policy, and say what to fix", runDoctor},
+		{"reload", "re-read the config files and hand this session's settings to the daemon (--from-env)", runReload},
 		{"login", "sign in to the organisation's IdP with a device code (--token-source login)", runLogin},
 		{"demo", "run the sandbox: an embedded OIDC issuer, STS emulator and the daemon", runDemo},
 		{"version", "print the version", runVersion},

@@ -5,6 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/credd-dev/credd/daemon/agent"
@@ -34,20 +37,46 @@ func runDaemon(ctx context.Context, args []string, io IO) int {
 	if err != nil {
 		return fail(io, "daemon", exitUsage, err)
 	}
+	// Catch SIGHUP before starting, so one sent while the daemon starts is
+	// a reload, not the end of the process (Go's default).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	a, err := agent.Start(ctx, agent.Options{
 		Config:          cfg,
 		Version:         version(),
 		Logger:          logger,
 		Getenv:          io.Getenv,
 		SandboxLifetime: lifetime,
+		// A reload resolves the same flags again, over the files as they
+		// are then and the session environment handed over.
+		Resolve: func(session map[string]string) (config.Config, error) {
+			return flags.ResolveLayers(config.Layers{Session: session, Getenv: io.Getenv})
+		},
 	})
 	if err != nil {
 		return fail(io, "daemon", exitFailure, err)
 	}
+	go reloadOnHangup(ctx, a, hup)
 	if err := a.Run(ctx); err != nil {
 		return fail(io, "daemon", exitFailure, err)
 	}
 	return exitOK
+}
+
+// reloadOnHangup reloads on SIGHUP, as daemons do, until ctx ends: the
+// files are re-read, the handed-off session environment kept. A bad config
+// is logged by the agent and the old settings stay; the daemon never exits
+// over it.
+func reloadOnHangup(ctx context.Context, a *agent.Agent, hup <-chan os.Signal) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			_, _ = a.Reload(ctx, agent.ReloadRequest{Trigger: agent.TriggerSIGHUP})
+		}
+	}
 }
 
 // sandboxLifetime reads CREDD_SANDBOX_LIFETIME, which makes the embedded

@@ -243,6 +243,12 @@ func renderStatus(w io.Writer, v statusView, color bool) int {
 	if st.Sandbox != nil {
 		fmt.Fprintf(tw, "  sandbox\tissuer %s, STS %s\n", st.Sandbox.IssuerURL, st.Sandbox.STSURL)
 	}
+	if len(st.HandedOff) > 0 {
+		fmt.Fprintf(tw, "  handed off\t%s\n", strings.Join(st.HandedOff, ", "))
+	}
+	if lr := st.LastReload; lr != nil {
+		fmt.Fprintf(tw, "  last reload\t%s\n", reloadLine(*lr, now, c))
+	}
 	tw.Flush()
 	for _, r := range st.Roles {
 		renderRole(w, r, now, c)
@@ -312,7 +318,52 @@ func renderRole(w io.Writer, r daemon.RoleStatus, now time.Time, c colors) {
 	case !r.LastSuccess.IsZero():
 		fmt.Fprintf(tw, "  last STS call\tok %s (%s)\n", relative(now, r.LastSuccess), plural(r.STSCalls, "call"))
 	}
+	if n := r.Next; n != nil {
+		fmt.Fprintf(tw, "  switching to\tsession %s once it has credentials; these are served until then\n", n.SessionName)
+		if e := n.LastError; e != nil {
+			fmt.Fprintf(tw, "  \tits last STS call %s %s: %s: %s\n", c.bad("FAILED"), relative(now, e.At), e.Code, e.Message)
+		}
+	}
 	tw.Flush()
+	renderSettings(w, r.Settings)
+}
+
+// renderSettings shows each setting with the layer it came from (highest
+// first: flag, session, environment, config file, defaults file, default).
+func renderSettings(w io.Writer, settings []daemon.Setting) {
+	if len(settings) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "  settings (value, origin)\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, s := range settings {
+		fmt.Fprintf(tw, "    %s\t%s\t%s\n", s.Name, s.Value, s.Origin)
+	}
+	tw.Flush()
+}
+
+// reloadLine sums up the last reload.
+func reloadLine(lr daemon.ReloadStatus, now time.Time, c colors) string {
+	head := relative(now, lr.At) + " by " + lr.Trigger
+	if lr.Error != "" {
+		return head + ": " + c.bad("REFUSED") + ", the previous settings stay: " + lr.Error
+	}
+	var changed []string
+	for _, ch := range lr.Changes {
+		if ch.Change != daemon.ChangeUnchanged {
+			changed = append(changed, ch.Role+" "+ch.Change)
+		}
+	}
+	out := head + ": ok"
+	if len(changed) > 0 {
+		out += " (" + strings.Join(changed, ", ") + ")"
+	} else {
+		out += ", nothing changed"
+	}
+	if len(lr.RestartNeeded) > 0 {
+		out += "; " + c.warn("restart needed") + " for " + strings.Join(lr.RestartNeeded, ", ")
+	}
+	return out
 }
 
 // errorHint is the error's hint, with the ones credd knows filled in.
