@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +25,11 @@ const LoginPath = "/v1/login"
 // LoginWaitMax bounds one long-poll of GET /v1/login?wait=ID.
 const LoginWaitMax = 25 * time.Second
 
+// LogoutPath is the control-socket route of `credd logout`: POST, with a
+// LoginRequest body, ends the login and erases its kept refresh token, and
+// answers the login's state afterwards.
+const LogoutPath = "/v1/logout"
+
 // LoginRequest is the body of POST /v1/login.
 type LoginRequest struct {
 	// Profile names the role whose login to start; "" picks the only login
@@ -40,33 +46,67 @@ type loginEntry struct {
 // loginSource returns the role's view of the login session for its issuer
 // and client ID, creating the session for the first role that uses it: one
 // login feeds every role with the same IdP client.
+// Which roles a session feeds is recorded by relinkLogins once the roles
+// are in place. a.logins is guarded by a.mu, as login requests read it
+// while a reload adds to it.
 func (a *Agent) loginSource(rc config.Role) (*login.Source, error) {
+	a.mu.Lock()
 	for _, e := range a.logins {
 		st := e.sess.State()
 		if st.Issuer == rc.Issuer && st.ClientID == rc.ClientID {
-			e.roles = append(e.roles, rc.Name)
+			a.mu.Unlock()
 			return e.sess.Source(), nil
 		}
 	}
-	sess, err := login.New(login.Options{
+	a.mu.Unlock()
+	opts := login.Options{
 		Issuer:       rc.Issuer,
 		ClientID:     rc.ClientID,
 		ClientSecret: rc.ClientSecret,
 		Scopes:       strings.Fields(rc.Scopes),
 		Clock:        a.opts.Clock,
 		Logger:       a.log,
-	})
+	}
+	kept := ""
+	if a.opts.Config.KeepLogin {
+		// The state dir is created and checked (owner, mode) before the
+		// session first writes there, at its first login.
+		store := login.NewFileStore(a.opts.Config.StateDir, rc.Issuer, rc.ClientID)
+		opts.Store, kept = store, store.Path()
+	}
+	sess, err := login.New(opts)
 	if err != nil {
 		return nil, err
 	}
-	a.logins = append(a.logins, &loginEntry{sess: sess, roles: []string{rc.Name}})
+	a.mu.Lock()
+	a.logins = append(a.logins, &loginEntry{sess: sess})
+	a.mu.Unlock()
 	a.log.Info("device login configured: run `credd login` to sign in", "component", "agent",
-		"issuer", rc.Issuer, "client_id", rc.ClientID)
+		"issuer", rc.Issuer, "client_id", rc.ClientID, "kept_in", kept)
 	return sess.Source(), nil
+}
+
+// logout ends a login and stops serving the credentials of the roles it
+// fed: a logout means the user wants out, not "until they expire".
+func (a *Agent) logout(e *loginEntry) error {
+	err := e.sess.Logout()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, sl := range a.slots {
+		// A role being rebuilt by a reload is fed by the same session.
+		for _, r := range []*role{sl.active, sl.pending} {
+			if r != nil && r.login == e.sess {
+				r.refresher.Forget()
+			}
+		}
+	}
+	return err
 }
 
 // pickLogin finds the login for a profile.
 func (a *Agent) pickLogin(profile string) (*loginEntry, *daemon.Error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	if len(a.logins) == 0 {
 		return nil, &daemon.Error{Code: "NoLogin", Message: "no role uses --token-source login",
 			Hint: "start the daemon with --token-source login --issuer URL --client-id ID"}
@@ -91,9 +131,11 @@ func (a *Agent) pickLogin(profile string) (*loginEntry, *daemon.Error) {
 		Hint:    "pass --profile with one of: " + strings.Join(names, ", ")}
 }
 
-func (e *loginEntry) state() login.State {
+func (a *Agent) loginState(e *loginEntry) login.State {
 	st := e.sess.State()
-	st.Roles = e.roles
+	a.mu.Lock()
+	st.Roles = slices.Clone(e.roles)
+	a.mu.Unlock()
 	return st
 }
 
@@ -116,7 +158,26 @@ func (a *Agent) routeLogin() {
 			writeControlError(w, http.StatusBadGateway, daemon.AsError(err))
 			return
 		}
-		writeControlJSON(w, http.StatusOK, e.state())
+		writeControlJSON(w, http.StatusOK, a.loginState(e))
+	}))
+	a.control.Handle("POST "+LogoutPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req LoginRequest
+		if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&req); err != nil && !errors.Is(err, io.EOF) {
+			writeControlError(w, http.StatusBadRequest, &daemon.Error{Code: "BadRequest", Message: "the body is not a logout request"})
+			return
+		}
+		e, derr := a.pickLogin(req.Profile)
+		if derr != nil {
+			writeControlError(w, http.StatusNotFound, derr)
+			return
+		}
+		if err := a.logout(e); err != nil {
+			// Logged out in memory; only the file stayed behind.
+			writeControlError(w, http.StatusInternalServerError, &daemon.Error{Code: login.CodeNotKept,
+				Message: "logged out, but " + err.Error()})
+			return
+		}
+		writeControlJSON(w, http.StatusOK, a.loginState(e))
 	}))
 	a.control.Handle("GET "+LoginPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e, derr := a.pickLogin(r.URL.Query().Get("profile"))
@@ -134,18 +195,23 @@ func (a *Agent) routeLogin() {
 			defer cancel()
 			e.sess.Wait(ctx, id)
 		}
-		writeControlJSON(w, http.StatusOK, e.state())
+		writeControlJSON(w, http.StatusOK, a.loginState(e))
 	}))
 }
 
-// loginStatus shows a login that ended in the role's status even while the
-// last AWS credentials are still served (the refresher only learns of it at
-// its next refresh).
+// loginStatus shows a login that ended (or was logged out of) in the
+// role's status even while the last AWS credentials are still served (the
+// refresher only learns of it at its next refresh), and a kept login being
+// resumed while the role waits for it.
 func (r *role) loginStatus(rs *daemon.RoleStatus) {
 	if r.login == nil || rs.LastError != nil {
 		return
 	}
-	if st := r.login.State(); st.Status == login.StatusLoginRequired && st.LastError != nil {
+	st := r.login.State()
+	switch {
+	case st.Status == login.StatusResuming && !rs.Serving:
+		rs.LastError = st.LastError // "resuming the kept login ..."
+	case st.Status != login.StatusLoggedIn && st.LastError != nil && st.LastError.Code == login.CodeLoginRequired:
 		rs.LastError = st.LastError
 	}
 }

@@ -87,6 +87,8 @@ func runLogin(ctx context.Context, args []string, io IO) int {
 		fmt.Fprintln(io.Stdout, "Login denied at the identity provider.")
 	case login.AttemptExpired:
 		fmt.Fprintln(io.Stdout, "Login expired: the code was not approved in time. Run `credd login` again.")
+	case login.AttemptCanceled:
+		fmt.Fprintln(io.Stdout, "Login canceled by `credd logout`.")
 	default:
 		fmt.Fprintln(io.Stdout, "Login failed.")
 	}

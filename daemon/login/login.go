@@ -1,7 +1,8 @@
 // Package login is the device-code login (RFC 8628) to an organisation's
 // OIDC identity provider: one Session per issuer and client ID holds the ID
-// and refresh tokens in memory, runs the device flow when asked and renews
-// the ID token before it expires.
+// and refresh tokens in memory (and, with a Store, keeps the refresh token
+// across restarts), runs the device flow when asked and renews the ID token
+// before it expires.
 package login
 
 import (
@@ -31,11 +32,20 @@ const CodeLoginRequired = "LoginRequired"
 // while the IdP could not be reached to renew it (the session may recover).
 const CodeRenewalFailed = "LoginRenewalFailed"
 
+// CodeResuming is the error code of Token while a kept login is still being
+// renewed at start (the IdP has not answered yet, or failed transiently).
+const CodeResuming = "LoginResuming"
+
+// CodeNotKept is the code of State.KeepError: the kept login could not be
+// loaded, saved or erased. The login itself goes on in memory.
+const CodeNotKept = "LoginNotKept"
+
 // Session statuses.
 const (
 	StatusLoggedOut     = "logged-out"     // no login yet
 	StatusLoggedIn      = "logged-in"      // a valid ID token is held
 	StatusLoginRequired = "login-required" // the login ended: refused, revoked or expired
+	StatusResuming      = "resuming"       // a kept refresh token is being renewed at start
 )
 
 // Device-flow (attempt) statuses.
@@ -45,6 +55,7 @@ const (
 	AttemptDenied   = "denied"
 	AttemptExpired  = "expired"
 	AttemptFailed   = "failed"
+	AttemptCanceled = "canceled" // `credd logout` ended it
 )
 
 // DefaultScopes are requested when Options.Scopes is empty: offline_access
@@ -85,6 +96,10 @@ type Options struct {
 	// RetryMax caps the backoff between renewal attempts that failed for a
 	// transient reason (network, 5xx). 0 = 1 minute.
 	RetryMax time.Duration
+	// Store keeps the refresh token so that a login survives a restart:
+	// Run resumes a kept login, every new or rotated refresh token is
+	// saved, and a login that ends is erased. nil = memory only.
+	Store Store
 }
 
 // Attempt describes one device-code login. It never holds the device code.
@@ -121,6 +136,12 @@ type State struct {
 	LastError *daemon.ErrorStatus `json:"lastError,omitempty"`
 	// Login is the last device-code login, pending or finished.
 	Login *Attempt `json:"login,omitempty"`
+	// Kept reports that the refresh token is kept (Options.Store), so the
+	// login survives a restart.
+	Kept bool `json:"kept"`
+	// KeepError says why the login could not be kept, or why a kept one
+	// was not used (code LoginNotKept); the login goes on in memory.
+	KeepError *daemon.ErrorStatus `json:"keepError,omitempty"`
 }
 
 // Session is one login to one IdP client, shared by every role that uses
@@ -135,6 +156,8 @@ type Session struct {
 
 	startMu sync.Mutex // one device authorization at a time
 	renewMu sync.Mutex // one renewal at a time
+	storeMu sync.Mutex // one Store call at a time, in the order of the changes
+	resumed sync.Once  // the kept login is loaded by the first Run only
 
 	mu          sync.Mutex
 	runCtx      context.Context // set by Run; device flows live under it
@@ -153,6 +176,9 @@ type Session struct {
 	lastErr     *daemon.ErrorStatus
 	attempt     *Attempt
 	attempts    int
+	cancelPoll  context.CancelFunc // stops the pending attempt's polling
+	kept        string             // the refresh token the Store holds, as far as we know
+	keepErr     *daemon.ErrorStatus
 	version     chan struct{} // closed and replaced on every change (Wait)
 	subs        []chan struct{}
 	kick        chan struct{} // reschedule Run's renewal timer
@@ -242,6 +268,7 @@ func (src *Source) Session() *Session { return src.s }
 // than MinValidity left. With no usable login it returns a *daemon.Error
 // with code LoginRequired (permanent) whose hint says to run `credd login`.
 func (s *Session) Token(ctx context.Context) (string, error) {
+	s.awaitResume(ctx)
 	s.mu.Lock()
 	tok, exp, canRenew, due := s.idToken, s.expires, s.refresh != "", s.nextRenewal
 	s.mu.Unlock()
@@ -259,8 +286,12 @@ func (s *Session) Token(ctx context.Context) (string, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if tok != "" && !canRenew {
+	if tok != "" && !canRenew && s.idToken == tok {
+		// With no refresh token nothing is kept, so there is no file to erase.
 		s.endLocked(loginRequired("the ID token expired and the IdP gave no refresh token to renew it (ask for the offline_access scope with --scopes if your IdP needs it)", nil))
+	}
+	if s.status == StatusResuming && s.lastErr != nil { // resume sets lastErr
+		return "", &daemon.Error{Kind: daemon.KindRetryable, Code: CodeResuming, Message: s.lastErr.Message, Hint: s.lastErr.Hint}
 	}
 	if tok != "" && canRenew {
 		return "", &daemon.Error{Kind: daemon.KindRetryable, Code: CodeRenewalFailed,
@@ -275,6 +306,25 @@ func (s *Session) Token(ctx context.Context) (string, error) {
 		msg = "login required: a login is waiting for approval at " + s.attempt.VerificationURI
 	}
 	return "", &daemon.Error{Kind: daemon.KindPermanent, Code: CodeLoginRequired, Message: msg, Hint: "run `credd login`"}
+}
+
+// awaitResume waits, within ctx, while a kept login is being renewed at
+// start, so that the first STS attempt gets the resumed ID token rather
+// than an error.
+func (s *Session) awaitResume(ctx context.Context) {
+	for {
+		s.mu.Lock()
+		resuming, ch := s.status == StatusResuming, s.version
+		s.mu.Unlock()
+		if !resuming {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ch:
+		}
+	}
 }
 
 func loginRequired(why string, err error) *daemon.Error {
@@ -301,6 +351,8 @@ func (s *Session) stateLocked() State {
 		LastRenewal:    s.lastRenewal,
 		Renewals:       s.renewals,
 		LastError:      s.lastErr,
+		Kept:           s.opts.Store != nil && s.kept != "",
+		KeepError:      s.keepErr,
 	}
 	if st.Status == StatusLoggedIn && !s.clock.Now().Before(s.expires) && s.refresh == "" {
 		st.Status = StatusLoginRequired
@@ -440,6 +492,8 @@ func (s *Session) Start(ctx context.Context) (State, error) {
 		StartedAt:               now,
 	}
 	s.attempt = a
+	pollCtx, cancel := context.WithCancel(runCtx)
+	s.cancelPoll = cancel
 	s.changedLocked(false)
 	st := s.stateLocked()
 	s.wg.Add(1)
@@ -447,7 +501,8 @@ func (s *Session) Start(ctx context.Context) (State, error) {
 	s.log.Info("device login started", "attempt", a.ID, "verification_uri", a.VerificationURI, "user_code", a.UserCode, "expires", a.Expires)
 	go func() {
 		defer s.wg.Done()
-		s.poll(runCtx, cfg, verifier, da, a.ID)
+		defer cancel()
+		s.poll(pollCtx, cfg, verifier, da, a.ID)
 	}()
 	return st, nil
 }
@@ -462,7 +517,7 @@ func (s *Session) poll(ctx context.Context, cfg *oauth2.Config, verifier *oidc.I
 	for {
 		tok, err = cfg.DeviceAccessToken(s.httpContext(ctx), da)
 		if ctx.Err() != nil {
-			return // the daemon is stopping
+			return // the daemon is stopping, or a logout canceled the attempt
 		}
 		var re *oauth2.RetrieveError
 		if err == nil || errors.As(err, &re) || !time.Now().Before(da.Expiry) {
@@ -495,11 +550,13 @@ func (s *Session) poll(ctx context.Context, cfg *oauth2.Config, verifier *oidc.I
 	}
 	now := s.clock.Now()
 	s.mu.Lock()
-	if s.attempt != nil && s.attempt.ID == id {
-		s.attempt.Status, s.attempt.EndedAt = status, now
-		if e != nil {
-			s.attempt.Error = errorStatus(e, now)
-		}
+	if s.attempt == nil || s.attempt.ID != id || s.attempt.Status != AttemptPending {
+		s.mu.Unlock()
+		return // a logout canceled it while the answer was on its way
+	}
+	s.attempt.Status, s.attempt.EndedAt = status, now
+	if e != nil {
+		s.attempt.Error = errorStatus(e, now)
 	}
 	if e == nil {
 		s.setTokenLocked(raw, idt, tok.RefreshToken)
@@ -512,6 +569,7 @@ func (s *Session) poll(ctx context.Context, cfg *oauth2.Config, verifier *oidc.I
 		return
 	}
 	s.log.Info("device login approved", "attempt", id, "sub", idt.Subject, "id_token_expires", idt.Expiry, "renewable", tok.RefreshToken != "")
+	s.keep()
 	s.wake()
 }
 
@@ -593,12 +651,13 @@ func cmpOr(a, b string) string {
 
 // renew trades the refresh token for a new ID token. A refusal ends the
 // login (LoginRequired); a transient failure leaves the session as it is
-// and returns the error so Run retries.
+// and returns the error so Run retries. What it learns is kept (Store):
+// a rotated refresh token is saved, an ended login erased.
 func (s *Session) renew(ctx context.Context) error {
 	s.renewMu.Lock()
 	defer s.renewMu.Unlock()
 	s.mu.Lock()
-	rt := s.refresh
+	rt, resuming := s.refresh, s.status == StatusResuming
 	s.mu.Unlock()
 	if rt == "" {
 		return nil
@@ -608,43 +667,68 @@ func (s *Session) renew(ctx context.Context) error {
 	}
 	p, verifier, err := s.discover(ctx)
 	if err != nil {
-		return s.renewFailed(err)
+		return s.renewFailed(rt, err)
 	}
 	tok, err := s.oauthConfig(p).TokenSource(s.httpContext(ctx), &oauth2.Token{RefreshToken: rt}).Token()
 	if err != nil {
 		e := classify("the IdP did not renew the login", err)
-		if e.Kind == daemon.KindPermanent {
-			s.mu.Lock()
-			if s.refresh == rt {
-				s.endLocked(loginRequired("the IdP refused to renew the login ("+strings.TrimPrefix(e.Message, "the IdP did not renew the login: ")+")", err))
-			}
-			s.mu.Unlock()
-			s.log.Warn("login renewal refused; run credd login", "err", e.Error())
-			return e
+		if e.Kind != daemon.KindPermanent {
+			return s.renewFailed(rt, e)
 		}
-		return s.renewFailed(e)
+		s.end(rt, refused(resuming, e, err))
+		s.log.Warn("login renewal refused; run credd login", "resuming", resuming, "err", e.Error())
+		return e
 	}
 	raw, idt, e := s.idTokenFrom(ctx, verifier, tok)
 	if e != nil {
 		if raw == "" && idt == nil && strings.Contains(e.Message, "without an ID token") {
 			e = loginRequired("the IdP renewed the session but returned no new ID token", nil)
 		}
-		s.mu.Lock()
-		s.endLocked(e)
-		s.mu.Unlock()
+		s.end(rt, e)
 		s.log.Warn("login renewal gave no usable ID token; run credd login", "err", e.Error())
 		return e
 	}
 	now := s.clock.Now()
 	s.mu.Lock()
+	if s.refresh != rt {
+		// A logout or a new device login replaced the token meanwhile:
+		// what this renewal got belongs to a login that is gone.
+		s.mu.Unlock()
+		return nil
+	}
 	s.setTokenLocked(raw, idt, tok.RefreshToken)
 	s.renewals++
 	s.lastRenewal = now
 	s.lastErr = nil
 	s.changedLocked(true)
 	s.mu.Unlock()
-	s.log.Info("ID token renewed", "sub", idt.Subject, "id_token_expires", idt.Expiry, "refresh_token_rotated", tok.RefreshToken != "" && tok.RefreshToken != rt)
+	s.keep()
+	msg := "ID token renewed"
+	if resuming {
+		msg = "kept login resumed"
+	}
+	s.log.Info(msg, "sub", idt.Subject, "id_token_expires", idt.Expiry, "refresh_token_rotated", tok.RefreshToken != "" && tok.RefreshToken != rt)
 	return nil
+}
+
+// refused is the LoginRequired error of a refresh token the IdP refused.
+func refused(resuming bool, e *daemon.Error, err error) *daemon.Error {
+	why := strings.TrimPrefix(e.Message, "the IdP did not renew the login: ")
+	if resuming {
+		return loginRequired("the IdP refused the kept login ("+why+")", err)
+	}
+	return loginRequired("the IdP refused to renew the login ("+why+")", err)
+}
+
+// end ends the login whose refresh token is rt, unless another login
+// replaced it meanwhile, and erases it from the Store.
+func (s *Session) end(rt string, e *daemon.Error) {
+	s.mu.Lock()
+	if s.refresh == rt {
+		s.endLocked(e)
+	}
+	s.mu.Unlock()
+	s.keep()
 }
 
 func (s *Session) nextRenewalTime() time.Time {
@@ -653,11 +737,18 @@ func (s *Session) nextRenewalTime() time.Time {
 	return s.nextRenewal
 }
 
-func (s *Session) renewFailed(err error) error {
+func (s *Session) renewFailed(rt string, err error) error {
 	e := daemon.AsError(err)
 	s.mu.Lock()
-	s.lastErr = errorStatus(e, s.clock.Now())
-	s.changedLocked(false)
+	if s.refresh == rt { // else a logout's or a new login's state stands
+		shown := e
+		if s.status == StatusResuming {
+			shown = &daemon.Error{Kind: e.Kind, Code: CodeResuming, Message: "resuming the kept login to " + s.opts.Issuer + ": " + e.Message,
+				Hint: cmpOr(e.Hint, "credd keeps trying; if the IdP stays unreachable, check it, or run `credd login`")}
+		}
+		s.lastErr = errorStatus(shown, s.clock.Now())
+		s.changedLocked(false)
+	}
 	s.mu.Unlock()
 	s.log.Warn("login renewal failed; will retry", "err", e.Error())
 	return e
@@ -678,6 +769,7 @@ func (s *Session) Run(ctx context.Context) error {
 	s.runCtx = ctx
 	s.mu.Unlock()
 	defer s.wg.Wait()
+	s.resumed.Do(s.resume)
 	failures := 0
 	for {
 		s.mu.Lock()

@@ -145,6 +145,7 @@ type Refresher struct {
 	attempts         int64
 	failures         int
 	newTokenFailures int
+	forgotten        int // Forget calls, so an attempt begun before one is not stored
 }
 
 // New checks cfg, fills in defaults and returns a Refresher. Nothing is
@@ -274,6 +275,21 @@ func (r *Refresher) Trigger() {
 	}
 }
 
+// Forget drops the held credentials at once, so Current and Await answer
+// nil until a new attempt succeeds (the endpoint says 503): for when the
+// identity behind them is gone, such as a `credd logout`. An attempt in
+// flight is not stored. Run then attempts promptly, and its outcome (most
+// likely "log in first") is what State reports.
+func (r *Refresher) Forget() {
+	r.mu.Lock()
+	r.creds.Store(nil)
+	r.forgotten++
+	r.next = r.clock.Now()
+	r.mu.Unlock()
+	r.log.Info("credentials dropped")
+	r.Trigger()
+}
+
 // State returns a snapshot for status reports.
 func (r *Refresher) State() State {
 	r.mu.Lock()
@@ -371,12 +387,18 @@ func (r *Refresher) attempt(ctx context.Context) (*daemon.Credentials, error) {
 	r.mu.Lock()
 	r.inflight = done
 	r.lastAttempt = r.clock.Now()
+	forgotten := r.forgotten
 	r.mu.Unlock()
 
 	creds, err := r.exchange(ctx)
 	now := r.clock.Now()
 
 	r.mu.Lock()
+	if err == nil && r.forgotten != forgotten {
+		// Got with an identity that Forget dropped meanwhile.
+		creds, err = nil, daemon.Errorf(daemon.KindRetryable, "CredentialsDropped", "",
+			"the credentials were dropped while this attempt ran")
+	}
 	logOutcome := r.record(ctx, creds, err, now)
 	close(done)
 	r.inflight = nil

@@ -750,3 +750,65 @@ func BenchmarkCurrent(b *testing.B) {
 		}
 	})
 }
+
+func TestForgetStopsServingAtOnceUntilANewAttemptSucceeds(t *testing.T) {
+	loggedOut := daemon.Errorf(daemon.KindPermanent, "LoginRequired", "run `credd login`", "login required: logged out")
+	var out atomic.Bool
+	h := setup(t, time.Hour, Config{})
+	h.r.src = fakeSource{TokenFunc: func(context.Context) (string, error) {
+		if out.Load() {
+			return "", loggedOut
+		}
+		return "tok", nil
+	}}
+	h.run()
+	h.asleep()
+	if h.r.Current() == nil {
+		t.Fatal("no credentials after the first attempt")
+	}
+
+	out.Store(true)
+	h.r.Forget()
+	if h.r.Current() != nil || h.r.State().Credentials != nil {
+		t.Fatal("Forget left the credentials in place")
+	}
+	eventually(t, "the attempt after Forget records the token source's error", func() bool {
+		st := h.r.State()
+		return st.LastError != nil && st.LastError.Code == "LoginRequired"
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if c := h.r.Await(ctx); c != nil {
+		t.Fatal("Await served credentials after Forget")
+	}
+
+	// A new login: the source's notifier triggers, credentials come back.
+	out.Store(false)
+	h.r.Trigger()
+	eventually(t, "credentials are served again", func() bool { return h.r.Current() != nil })
+}
+
+func TestForgetDuringAnAttemptDiscardsItsCredentials(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	h := setup(t, time.Hour, Config{})
+	inner := h.sts.exchanger()
+	var once sync.Once
+	h.r.ex = fakeExchanger{ExchangeFunc: func(ctx context.Context, token string) (daemon.Credentials, error) {
+		once.Do(func() { close(entered); <-release })
+		return inner.Exchange(ctx, token)
+	}}
+	done := make(chan error, 1)
+	go func() { _, err := h.r.Refresh(context.Background()); done <- err }()
+	<-entered
+	h.r.Forget()
+	close(release)
+	if err := <-done; daemon.AsError(err).Code != "CredentialsDropped" {
+		t.Fatalf("Refresh = %v, want CredentialsDropped", err)
+	}
+	if h.r.Current() != nil {
+		t.Fatal("credentials from before Forget are served")
+	}
+	if _, err := h.r.Refresh(context.Background()); err != nil || h.r.Current() == nil {
+		t.Fatalf("the next attempt: %v", err)
+	}
+}

@@ -1,0 +1,174 @@
+package login
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Store keeps a session's refresh token across daemon restarts, so that a
+// login survives a container stop. A Session calls it from one goroutine
+// at a time.
+type Store interface {
+	// Load returns the kept refresh token, or "" and nil when none is kept.
+	// An error means something is kept that must not be used; the session
+	// logs it and goes on as if nothing were kept.
+	Load() (string, error)
+	// Save keeps refreshToken, replacing what was kept.
+	Save(refreshToken string) error
+	// Erase forgets the kept token; nothing kept is not an error.
+	Erase() error
+}
+
+// maxKeptFile bounds what Load reads: a refresh token is a few KB at most,
+// so a huge file put in its place cannot exhaust memory.
+const maxKeptFile = 64 << 10
+
+// FileStore keeps one login's refresh token in
+// <state-dir>/login-<16 hex of sha256(issuer NUL client ID)>.json, mode
+// 0600: the name tells logins apart without showing the issuer, and the
+// file says which login it belongs to, which Load checks.
+type FileStore struct {
+	dir, path        string
+	issuer, clientID string
+	now              func() time.Time
+}
+
+// keptFile is the file's content. RefreshToken is a secret: the file is
+// written 0600 and its content never logged.
+type keptFile struct {
+	Issuer       string    `json:"issuer"`
+	ClientID     string    `json:"clientId"`
+	RefreshToken string    `json:"refreshToken"`
+	SavedAt      time.Time `json:"savedAt"`
+}
+
+// NewFileStore returns the store of the login to issuer as clientID in
+// stateDir (which the daemon has already created and checked).
+func NewFileStore(stateDir, issuer, clientID string) *FileStore {
+	return &FileStore{
+		dir:      stateDir,
+		path:     filepath.Join(stateDir, KeptFileName(issuer, clientID)),
+		issuer:   issuer,
+		clientID: clientID,
+		now:      time.Now,
+	}
+}
+
+// KeptFileName is the name of the file that keeps the login to issuer as
+// clientID.
+func KeptFileName(issuer, clientID string) string {
+	sum := sha256.Sum256([]byte(issuer + "\x00" + clientID))
+	return "login-" + hex.EncodeToString(sum[:8]) + ".json"
+}
+
+// Path is the file's path.
+func (f *FileStore) Path() string { return f.path }
+
+// Load reads the kept token, refusing a file another user could have read
+// or written, and one kept for another issuer or client.
+func (f *FileStore) Load() (string, error) {
+	fi, err := os.Lstat(f.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read the kept login %s: %w", f.path, err)
+	}
+	if err := safeFile(fi); err != nil {
+		return "", fmt.Errorf("the kept login %s is not used: %w", f.path, err)
+	}
+	data, err := readSmall(f.path)
+	if err != nil {
+		return "", fmt.Errorf("read the kept login %s: %w", f.path, err)
+	}
+	var k keptFile
+	if err := json.Unmarshal(data, &k); err != nil {
+		// The error could quote the file, so it is not passed on.
+		return "", fmt.Errorf("the kept login %s is not used: it is not a credd login file; a new `credd login` replaces it", f.path)
+	}
+	if k.Issuer != f.issuer || k.ClientID != f.clientID {
+		return "", fmt.Errorf("the kept login %s is not used: it belongs to issuer %q, client %q; a new `credd login` replaces it", f.path, k.Issuer, k.ClientID)
+	}
+	if k.RefreshToken == "" {
+		return "", fmt.Errorf("the kept login %s is not used: it holds no refresh token; a new `credd login` replaces it", f.path)
+	}
+	return k.RefreshToken, nil
+}
+
+// safeFile refuses what is not a regular file of ours that only we can
+// read: a refresh token others could read is a login others could use.
+func safeFile(fi fs.FileInfo) error {
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("it is not a regular file (mode %s): remove it and run `credd login`", fi.Mode())
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("others could read or change it (mode %04o): remove it, revoke the session at the IdP if others may have read it, and run `credd login`", perm)
+	}
+	if uid, ok := ownerOf(fi); ok && uid != os.Geteuid() {
+		return fmt.Errorf("it is owned by uid %d, not by you (uid %d): remove it and run `credd login`", uid, os.Geteuid())
+	}
+	return nil
+}
+
+func readSmall(path string) ([]byte, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	return io.ReadAll(io.LimitReader(fh, maxKeptFile))
+}
+
+// Save writes the token through a temp file in the same dir, synced, then
+// renamed over the file: a crash leaves the old token or the new one, never
+// half of one, and a symlink at the path is replaced, not followed.
+func (f *FileStore) Save(refreshToken string) (err error) {
+	data, err := json.Marshal(keptFile{Issuer: f.issuer, ClientID: f.clientID, RefreshToken: refreshToken, SavedAt: f.now().UTC()})
+	if err != nil {
+		return fmt.Errorf("keep the login: %w", err)
+	}
+	tmp, err := os.CreateTemp(f.dir, ".login-*.tmp")
+	if err != nil {
+		return fmt.Errorf("keep the login in %s: %w", f.dir, err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	// CreateTemp makes the file 0600 already; Chmod states it and survives
+	// an odd umask.
+	if err := tmp.Chmod(0o600); err != nil {
+		return fmt.Errorf("keep the login: %w", err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		return fmt.Errorf("keep the login: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("keep the login: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("keep the login: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), f.path); err != nil {
+		return fmt.Errorf("keep the login in %s: %w", f.path, err)
+	}
+	return nil
+}
+
+// Erase removes the file.
+func (f *FileStore) Erase() error {
+	if err := os.Remove(f.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("erase the kept login %s: %w (remove it yourself)", f.path, err)
+	}
+	return nil
+}
