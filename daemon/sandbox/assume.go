@@ -77,7 +77,7 @@ func (s *STS) assumeRoleWithWebIdentity(w http.ResponseWriter, reqID string, par
 		s.writeError(w, reqID, aerr)
 		return
 	}
-	r := s.roles[in.roleARN]
+	r := s.lookupRole(in.roleARN)
 	if r == nil {
 		s.log.Info("unknown role", "request_id", reqID, "role", in.roleARN, "sub", claims.Subject)
 		s.writeError(w, reqID, errAccessDenied)
@@ -226,7 +226,7 @@ func (s *STS) verifyToken(token string, now time.Time) (*jwt.Claims, *apiError) 
 	default:
 		return nil, invalid("No OpenIDConnect provider found in your account for " + claims.Issuer)
 	}
-	if !slices.ContainsFunc(claims.Audience, func(a string) bool { return s.clientIDs[a] }) {
+	if !slices.ContainsFunc(claims.Audience, s.isClientID) {
 		return nil, invalid("Incorrect token audience")
 	}
 	if claims.Expiry == nil {

@@ -142,14 +142,43 @@ func NewSTS(opts STSOptions) (*STS, error) {
 		}}
 	}
 	for _, r := range roles {
-		rr, err := newRole(r)
-		if err != nil {
+		if err := s.AddRole(r); err != nil {
 			return nil, err
 		}
-		s.roles[r.ARN] = rr
-		s.clientIDs[rr.Audience] = true
 	}
 	return s, nil
+}
+
+// AddRole creates a role, as iam:CreateRole does, and registers its
+// audience as a client ID of the OIDC provider. A role that exists is left
+// as it is. The daemon's sandbox token source adds the role it is told to
+// assume, so a sandbox answers for whatever role ARN a user configures.
+func (s *STS) AddRole(r Role) error {
+	rr, err := newRole(r)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.roles[r.ARN]; !ok {
+		s.roles[r.ARN] = rr
+	}
+	s.clientIDs[rr.Audience] = true
+	return nil
+}
+
+// lookupRole returns the role with the ARN, or nil.
+func (s *STS) lookupRole(arn string) *role {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.roles[arn]
+}
+
+// isClientID reports whether aud is a client ID of the OIDC provider.
+func (s *STS) isClientID(aud string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.clientIDs[aud]
 }
 
 func newRole(r Role) (*role, error) {
@@ -208,7 +237,7 @@ func (s *STS) trustPolicy(r *role) *policy.Document {
 // TrustPolicy returns the effective trust policy of a role as IAM JSON, for
 // tests and demos that hand it to credd doctor.
 func (s *STS) TrustPolicy(roleARN string) ([]byte, error) {
-	r := s.roles[roleARN]
+	r := s.lookupRole(roleARN)
 	if r == nil {
 		return nil, fmt.Errorf("sandbox: no role %s", roleARN)
 	}
@@ -218,7 +247,7 @@ func (s *STS) TrustPolicy(roleARN string) ([]byte, error) {
 // SetTrustPolicy replaces a role's trust policy (IAM JSON; "" restores the
 // default), as iam:UpdateAssumeRolePolicy does. Safe while serving.
 func (s *STS) SetTrustPolicy(roleARN, doc string) error {
-	r := s.roles[roleARN]
+	r := s.lookupRole(roleARN)
 	if r == nil {
 		return fmt.Errorf("sandbox: no role %s", roleARN)
 	}

@@ -553,3 +553,35 @@ func TestStringLikeMatchesIAMWildcards(t *testing.T) {
 		}
 	}
 }
+
+// A role the STS does not know is refused with AccessDenied, as IAM refuses
+// a role that does not exist; once created with AddRole it can be assumed,
+// and adding it again leaves it as it is.
+func TestAddRoleCreatesARoleThatCanBeAssumed(t *testing.T) {
+	sb := startSandbox(t, Options{})
+	const arn = "arn:aws:iam::210987654321:role/from-a-secret"
+	in := &sts.AssumeRoleWithWebIdentityInput{
+		RoleArn:          aws.String(arn),
+		RoleSessionName:  aws.String("octocat@fuzzy-space"),
+		WebIdentityToken: aws.String(mintToken(t, sb, nil)),
+	}
+	client := stsClient(sb, aws.AnonymousCredentials{})
+	if _, err := client.AssumeRoleWithWebIdentity(t.Context(), in); errorCode(err) != "AccessDenied" {
+		t.Fatalf("an unknown role: err = %v, want AccessDenied", err)
+	}
+	for range 2 {
+		if err := sb.STS.AddRole(Role{ARN: arn}); err != nil {
+			t.Fatalf("AddRole: %v", err)
+		}
+	}
+	out, err := client.AssumeRoleWithWebIdentity(t.Context(), in)
+	if err != nil {
+		t.Fatalf("AssumeRoleWithWebIdentity after AddRole: %v", err)
+	}
+	if got, want := *out.AssumedRoleUser.Arn, "arn:aws:sts::210987654321:assumed-role/from-a-secret/octocat@fuzzy-space"; got != want {
+		t.Errorf("AssumedRoleUser.Arn = %q, want %q", got, want)
+	}
+	if err := sb.STS.AddRole(Role{ARN: "arn:aws:iam::1:role/x"}); err == nil {
+		t.Error("AddRole accepted a malformed role ARN")
+	}
+}
