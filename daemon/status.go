@@ -31,6 +31,9 @@ type Status struct {
 	HandedOff []string `json:"handedOff,omitempty"`
 	// LastReload is the last reload (credd reload or SIGHUP), if any.
 	LastReload *ReloadStatus `json:"lastReload,omitempty"`
+	// NoRole says why no role is served while none is configured: the
+	// daemon started without one and waits for a reload to hand it over.
+	NoRole string `json:"noRole,omitempty"`
 }
 
 // Setting is one resolved setting of a role and the layer it came from,

@@ -36,7 +36,13 @@ import (
 
 // Options configure an Agent. Zero values mean the documented defaults.
 type Options struct {
-	Config  config.Config
+	// Config may hold no role: the daemon then serves 503 NoRoleConfigured
+	// until a reload brings one, and NoRole says why in status.
+	Config config.Config
+	NoRole string
+	// Session is the handed-off session environment Config was resolved
+	// with: the one kept from before a restart (LoadHandOff), or nil.
+	Session map[string]string
 	Version string
 	Logger  *slog.Logger
 	Getenv  func(string) string
@@ -74,6 +80,7 @@ type Agent struct {
 	// what Status, Run and the switch-over goroutines read.
 	reloadMu   sync.Mutex
 	mu         sync.Mutex
+	noRole     string  // why no role is served, while none is
 	slots      []*slot // the served roles, in configuration order
 	cfg        config.Config
 	session    map[string]string // the handed-off session environment
@@ -139,11 +146,8 @@ func Start(ctx context.Context, opts Options) (_ *Agent, err error) {
 	if opts.Clock == nil {
 		opts.Clock = clock.Real{}
 	}
-	if len(opts.Config.Roles) == 0 {
-		return nil, errors.New("no role configured")
-	}
 	a := &Agent{opts: opts, log: opts.Logger, startedAt: opts.Clock.Now(), sandbox: opts.Sandbox,
-		cfg: opts.Config, runLogins: map[*loginEntry]bool{}}
+		cfg: opts.Config, runLogins: map[*loginEntry]bool{}, noRole: opts.NoRole, session: opts.Session}
 	defer func() {
 		if err != nil {
 			a.close()
@@ -244,6 +248,12 @@ func (a *Agent) buildRole(ctx context.Context, rc config.Role) (*role, error) {
 		rc.RoleARN = effectiveARN(rc)
 		if rc.STSEndpoint == "" {
 			rc.STSEndpoint = sb.STSURL
+			// The embedded STS creates the role it is told to assume, so
+			// the sandbox works with the role ARN a user configured (a
+			// Codespaces secret, say); its trust policy is the sandbox's.
+			if err := sb.STS.AddRole(sandbox.Role{ARN: rc.RoleARN, Audience: rc.Audience}); err != nil {
+				return nil, err
+			}
 		}
 		if rc.Issuer == "" {
 			rc.Issuer = sb.IssuerURL
@@ -304,7 +314,9 @@ func (a *Agent) ensureSandbox(ctx context.Context) (*sandbox.Sandbox, error) {
 	if a.sandbox != nil {
 		return a.sandbox, nil
 	}
-	sb, err := sandbox.Start(ctx, sandbox.Options{
+	// Not bound to ctx: a reload's request context ends with the request,
+	// and the sandbox serves until the agent closes it.
+	sb, err := sandbox.Start(context.WithoutCancel(ctx), sandbox.Options{
 		Issuer: sandbox.IssuerOptions{Logger: a.log},
 		STS:    sandbox.STSOptions{Logger: a.log, MaxLifetime: a.opts.SandboxLifetime},
 	})
@@ -497,6 +509,9 @@ func (a *Agent) Status() daemon.Status {
 			rs.Next = &next
 		}
 		st.Roles = append(st.Roles, rs)
+	}
+	if len(a.slots) == 0 {
+		st.NoRole = a.noRole
 	}
 	st.HandedOff = slices.Sorted(maps.Keys(a.session))
 	if a.lastReload != nil {

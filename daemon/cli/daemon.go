@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -23,11 +24,21 @@ func runDaemon(ctx context.Context, args []string, io IO) int {
 	if fs.NArg() > 0 {
 		return fail(io, "daemon", exitUsage, fmt.Errorf("unexpected argument %q: settings are flags such as --role-arn", fs.Arg(0)))
 	}
-	cfg, err := flags.Resolve(io.Getenv)
+	cfg, session, err := resolveWithKeptSession(flags, io)
+	noRole := ""
+	if errors.Is(err, config.ErrNoRole) {
+		// In a devcontainer the role often arrives after start, handed
+		// over by a lifecycle hook: wait for it rather than exit (the
+		// Feature's supervisor would only restart us, forever).
+		noRole, err = err.Error(), nil
+	}
 	if err != nil {
 		return fail(io, "daemon", exitUsage, err)
 	}
 	logger := newLogger(io, cfg.LogLevel)
+	if noRole != "" {
+		logger.Warn("no role to serve yet; waiting for `credd reload --from-env` (or SIGHUP after fixing the config file) to hand one over", "component", "daemon", "why", noRole)
+	}
 	fs.Visit(func(f *flag.Flag) {
 		if f.Name == "client-secret" {
 			logger.Warn("--client-secret on the command line is visible to every process in the container (ps, /proc): set CREDD_CLIENT_SECRET or client_secret in the config file instead", "component", "daemon")
@@ -48,6 +59,8 @@ func runDaemon(ctx context.Context, args []string, io IO) int {
 		Logger:          logger,
 		Getenv:          io.Getenv,
 		SandboxLifetime: lifetime,
+		NoRole:          noRole,
+		Session:         session,
 		// A reload resolves the same flags again, over the files as they
 		// are then and the session environment handed over.
 		Resolve: func(session map[string]string) (config.Config, error) {
@@ -62,6 +75,32 @@ func runDaemon(ctx context.Context, args []string, io IO) int {
 		return fail(io, "daemon", exitFailure, err)
 	}
 	return exitOK
+}
+
+// resolveWithKeptSession resolves the settings over the session
+// environment the last `credd reload --from-env` handed to an earlier
+// daemon on this state dir, so a restart (a crash, a kill, a container
+// stop) keeps the role and the identity the session gave it. A kept
+// environment that cannot be read or no longer resolves is left aside,
+// with a warning: the next lifecycle hook hands over a fresh one.
+func resolveWithKeptSession(flags *config.Flags, io IO) (config.Config, map[string]string, error) {
+	cfg, err := flags.Resolve(io.Getenv)
+	if err != nil && !errors.Is(err, config.ErrNoRole) {
+		return cfg, nil, err
+	}
+	kept, kerr := agent.LoadHandOff(cfg.StateDir)
+	if kerr != nil {
+		fmt.Fprintf(io.Stderr, "credd daemon: %s\n", kerr)
+	}
+	if len(kept) == 0 {
+		return cfg, nil, err
+	}
+	withKept, kerr := flags.ResolveLayers(config.Layers{Session: kept, Getenv: io.Getenv})
+	if kerr != nil && !errors.Is(kerr, config.ErrNoRole) {
+		fmt.Fprintf(io.Stderr, "credd daemon: the session environment kept in %s no longer resolves (%s); starting without it\n", cfg.StateDir, kerr)
+		return cfg, nil, err
+	}
+	return withKept, kept, kerr
 }
 
 // reloadOnHangup reloads on SIGHUP, as daemons do, until ctx ends: the

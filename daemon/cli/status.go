@@ -134,6 +134,9 @@ func assess(st *daemon.Status) (int, string) {
 	if st == nil {
 		return exitDown, healthDown
 	}
+	if len(st.Roles) == 0 {
+		return exitDown, healthDown // waiting for a role (st.NoRole says why)
+	}
 	code, health := exitOK, healthHealthy
 	for _, r := range st.Roles {
 		switch {
@@ -248,6 +251,10 @@ func renderStatus(w io.Writer, v statusView, color bool) int {
 	}
 	if lr := st.LastReload; lr != nil {
 		fmt.Fprintf(tw, "  last reload\t%s\n", reloadLine(*lr, now, c))
+	}
+	if st.NoRole != "" {
+		fmt.Fprintf(tw, "  no role\t%s\n", st.NoRole)
+		fmt.Fprintf(tw, "  \tset what is missing (a Codespaces secret, remoteEnv, or in this shell), then run `credd reload --from-env`\n")
 	}
 	tw.Flush()
 	for _, r := range st.Roles {

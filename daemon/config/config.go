@@ -187,7 +187,10 @@ func (f *Flags) ResolveLayers(in Layers) (Config, error) {
 
 	defaultRole, err := buildRole(DefaultRoleName, l)
 	names := l.roleNames()
-	if err != nil && (len(names) == 0 || !errors.Is(err, errNoRole)) {
+	if err != nil && len(names) == 0 && errors.Is(err, ErrNoRole) {
+		return cfg, err
+	}
+	if err != nil && !errors.Is(err, ErrNoRole) {
 		return Config{}, err
 	}
 	if err == nil {
@@ -236,7 +239,10 @@ func resolveDaemon(cfg *Config, l *layered) error {
 	return nil
 }
 
-var errNoRole = errors.New("no role to assume")
+// ErrNoRole means the settings name no role to assume, or no token source
+// for it. ResolveLayers returns it with the daemon-wide settings resolved,
+// so the daemon can start and wait for a reload to hand the role over.
+var ErrNoRole = errors.New("no role to assume")
 
 // buildRole resolves and validates one role, recording each setting's origin.
 func buildRole(name string, l *layered) (Role, error) {
@@ -288,7 +294,7 @@ func buildRole(name string, l *layered) (Role, error) {
 		}
 	}
 	if r.RoleARN == "" && r.TokenSource != SourceSandbox {
-		return Role{}, fmt.Errorf("%w: set --role-arn (or CREDD_ROLE_ARN) to the ARN of the IAM role to assume, or try --token-source sandbox", errNoRole)
+		return Role{}, fmt.Errorf("%w: set --role-arn (or CREDD_ROLE_ARN) to the ARN of the IAM role to assume, or try --token-source sandbox", ErrNoRole)
 	}
 	if r.RoleARN != "" && !roleARN.MatchString(r.RoleARN) {
 		return Role{}, fmt.Errorf("--role-arn %q is not an IAM role ARN: expected arn:aws:iam::<12-digit account>:role/<name>", r.RoleARN)
@@ -338,7 +344,7 @@ func chooseSource(r *Role, getenv func(string) string) error {
 	case r.Issuer != "" && r.ClientID != "":
 		r.TokenSource, r.SourceReason = SourceLogin, "an issuer and client ID are configured"
 	default:
-		return fmt.Errorf("%w: no identity token source found: set --token-file, --token-command, or --issuer with --client-id; in GitHub Actions grant `permissions: id-token: write`; or try --token-source sandbox", errNoRole)
+		return fmt.Errorf("%w: no identity token source found: set --token-file, --token-command, or --issuer with --client-id; in GitHub Actions grant `permissions: id-token: write`; or try --token-source sandbox", ErrNoRole)
 	}
 	return nil
 }

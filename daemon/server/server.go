@@ -117,9 +117,6 @@ type encoded struct {
 
 // New builds the endpoint handler.
 func New(cfg Config) (*Handler, error) {
-	if len(cfg.Roles) == 0 {
-		return nil, errors.New("server: no roles configured")
-	}
 	if !authtoken.Valid(cfg.Token) {
 		return nil, errors.New("server: the authorization token is missing or malformed (want the 43-character token from authtoken.LoadOrCreate)")
 	}
@@ -183,10 +180,11 @@ func New(cfg Config) (*Handler, error) {
 // SetRoles replaces the served role set at once: a request in flight
 // finishes with the set it started with, the next one sees the new set. A
 // role keeps its request counts across sets; a role left out answers 404.
+//
+// An empty set is a daemon still waiting for its settings (a devcontainer's
+// lifecycle hook hands them over after start): every credentials path
+// answers 503 NoRoleConfigured, which SDKs treat as "try again later".
 func (h *Handler) SetRoles(providers map[string]Provider) error {
-	if len(providers) == 0 {
-		return errors.New("server: no roles configured")
-	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	rs := &routes{named: map[string]*role{}}
@@ -213,6 +211,10 @@ func (h *Handler) SetRoles(providers map[string]Provider) error {
 	list := strings.Join(names, ", ")
 	rs.unknownRoleBody = errorBody("UnknownRole", "no role by that name; configured: "+list)
 	rs.noDefaultBody = errorBody("UnknownRole", "no default role is configured; use "+CredentialsPath+"/<role> with one of: "+list)
+	if len(names) == 0 {
+		rs.unknownRoleBody = noRoleBody
+		rs.noDefaultBody = noRoleBody
+	}
 	h.routes.Store(rs)
 	return nil
 }
@@ -269,6 +271,18 @@ var (
 	routeNoDef    = &role{} // /v1/credentials with no default role
 )
 
+// noRoleBody answers every credentials path while no role is configured.
+var noRoleBody = errorBody("NoRoleConfigured", "credd has no role to serve yet: run `credd status` to see which setting is missing (such as CREDD_ROLE_ARN), set it, then run `credd reload --from-env`")
+
+// missingStatus is the status of a path with no role: 404 for a name that
+// is not configured, 503 while no role is configured at all.
+func (rs *routes) missingStatus() int {
+	if rs.defaultRole == nil && len(rs.named) == 0 {
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusNotFound
+}
+
 // route maps a path to its role (or a sentinel) and its counter.
 func (rs *routes) route(path string, h *Handler) (*role, *counter) {
 	switch {
@@ -312,11 +326,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rs *routes, rl *
 	}
 	switch rl {
 	case routeNoDef:
-		return h.writeJSON(w, http.StatusNotFound, rs.noDefaultBody)
+		return h.writeJSON(w, rs.missingStatus(), rs.noDefaultBody)
 	case routeUnknown:
 		// The requested name is not echoed: a misconfigured client may have
 		// put a secret in the path.
-		return h.writeJSON(w, http.StatusNotFound, rs.unknownRoleBody)
+		return h.writeJSON(w, rs.missingStatus(), rs.unknownRoleBody)
 	}
 
 	creds := rl.provider.Current()

@@ -220,7 +220,6 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		cfg     server.Config
 		wantErr string
 	}{
-		{"no roles is an error", server.Config{Token: testToken}, "no roles"},
 		{"a missing token is an error", server.Config{Roles: map[string]server.Provider{"": p}}, "token"},
 		{"a token with a newline is an error", server.Config{Roles: map[string]server.Provider{"": p}, Token: testToken[1:] + "\n"}, "token"},
 		{"a nil provider is an error", server.Config{Roles: map[string]server.Provider{"x": nil}, Token: testToken}, "no provider"},

@@ -43,7 +43,14 @@ func TestSetRolesSwapsTheServedSetAndKeepsCounts(t *testing.T) {
 	if !found {
 		t.Errorf("counts lost the removed role's requests: %+v", h.Counts())
 	}
-	if err := h.SetRoles(nil); err == nil {
-		t.Error("an empty role set was accepted")
+	// A daemon waiting for its settings serves no role: 503, saying what
+	// to do, on every credentials path.
+	if err := h.SetRoles(nil); err != nil {
+		t.Fatalf("SetRoles(nil): %v", err)
+	}
+	for _, path := range []string{"/v1/credentials", "/v1/credentials/ops"} {
+		if code, body := do(path); code != 503 || !strings.Contains(body, "NoRoleConfigured") || !strings.Contains(body, "credd reload --from-env") {
+			t.Errorf("no role configured: GET %s = %d %s", path, code, body)
+		}
 	}
 }
