@@ -87,6 +87,12 @@ func (a *Agent) reload(ctx context.Context, req ReloadRequest) (ReloadResult, er
 	if err != nil {
 		return ReloadResult{}, err
 	}
+	if req.FromEnv {
+		// Kept so that a restarted daemon starts as it is now (HandOffFile).
+		if err := SaveHandOff(a.opts.Config.StateDir, session); err != nil {
+			a.log.Warn("the handed-off environment could not be kept; a restarted daemon waits for the next credd reload --from-env", "component", "agent", "err", err)
+		}
+	}
 	return ReloadResult{
 		ReloadStatus: daemon.ReloadStatus{Changes: changes, RestartNeeded: restartNeeded(a.opts.Config, cfg)},
 		HandedOff:    slices.Sorted(maps.Keys(session)),
@@ -162,6 +168,7 @@ func (a *Agent) apply(ctx context.Context, cfg config.Config, session map[string
 		}
 	}
 	a.slots, a.cfg, a.session = slots, cfg, session
+	a.noRole = ""
 	if err := a.handler.SetRoles(a.providers()); err != nil {
 		return nil, err // cannot happen: config checked the names
 	}

@@ -177,3 +177,11 @@ func writeAtomic(dir, path, tok string) (err error) {
 	}
 	return nil
 }
+
+// OwnedByMe reports whether the file belongs to this process's user; where
+// the owner cannot be told, it trusts the mode checks alone. The other
+// files the daemon keeps in the state dir use it too.
+func OwnedByMe(fi fs.FileInfo) bool {
+	uid, ok := ownerOf(fi)
+	return !ok || uid == os.Geteuid()
+}

@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/credd-dev/credd/daemon/authtoken"
 )
 
 // Store keeps a session's refresh token across daemon restarts, so that a
@@ -112,8 +114,8 @@ func safeFile(fi fs.FileInfo) error {
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
 		return fmt.Errorf("others could read or change it (mode %04o): remove it, revoke the session at the IdP if others may have read it, and run `credd login`", perm)
 	}
-	if uid, ok := ownerOf(fi); ok && uid != os.Geteuid() {
-		return fmt.Errorf("it is owned by uid %d, not by you (uid %d): remove it and run `credd login`", uid, os.Geteuid())
+	if !authtoken.OwnedByMe(fi) {
+		return fmt.Errorf("it is owned by another user, not by you (uid %d): remove it and run `credd login`", os.Geteuid())
 	}
 	return nil
 }

@@ -2,11 +2,14 @@ package e2e
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/credd-dev/credd/daemon/agent"
 	"github.com/credd-dev/credd/daemon/sandbox"
 	"github.com/credd-dev/credd/test/internal/harness"
 )
@@ -105,4 +108,45 @@ func TestReloadWithoutADaemonExits2(t *testing.T) {
 	if code != 2 || !strings.Contains(stderr, "not running") {
 		t.Errorf("exit %d: %s", code, stderr)
 	}
+}
+
+// In a fresh Codespace the daemon starts before the role exists (it comes
+// as a Codespaces secret, handed over by the postStart hook): it waits
+// instead of exiting, and once handed over, the role and the identity
+// survive a daemon kill and restart without another hook.
+func TestADaemonWithNoRoleWaitsForTheHandOffAndKeepsItAcrossARestart(t *testing.T) {
+	env := harness.BaseEnv()
+	d := binary.StartDaemon(t, env)
+	out, _, code := binary.Run(t, env, "status", "--state-dir", d.StateDir)
+	if code != 2 || !strings.Contains(out, "no role") || !strings.Contains(out, "credd reload --from-env") {
+		t.Fatalf("status of a daemon with no role: exit %d:\n%s", code, out)
+	}
+
+	const roleARN = "arn:aws:iam::210987654321:role/from-a-secret"
+	hook := harness.BaseEnv("CREDD_TOKEN_SOURCE=sandbox", "CREDD_ROLE_ARN="+roleARN,
+		"GITHUB_USER=octocat", "CODESPACE_NAME=octocat-fuzzy-space-7x9")
+	if out, stderr, code := binary.Run(t, hook, "reload", "--from-env", "--wait", "5s", "--state-dir", d.StateDir); code != 0 {
+		t.Fatalf("credd reload --from-env: exit %d: %s%s", code, out, stderr)
+	}
+	want := "arn:aws:sts::210987654321:assumed-role/from-a-secret/octocat@octocat-fuzzy-space-7x9"
+	waitForAssumedRole(t, d, want)
+	if fi, err := os.Stat(filepath.Join(d.StateDir, agent.HandOffFile)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("the handed-off environment is not kept 0600: %v %v", fi, err)
+	}
+
+	d.Cmd.Process.Kill()
+	<-d.Exited()
+	restarted := binary.StartDaemonIn(t, d.StateDir, env)
+	waitForAssumedRole(t, restarted, want)
+}
+
+func waitForAssumedRole(t *testing.T, d *harness.Daemon, want string) {
+	t.Helper()
+	var st reloadStatus
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if st = statusDoc(t, d); len(st.Roles) == 1 && st.Roles[0].AssumedRoleARN == want {
+			return
+		}
+	}
+	t.Fatalf("the assumed role never became %s: %+v", want, st.Roles)
 }

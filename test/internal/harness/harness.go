@@ -98,7 +98,13 @@ type Daemon struct {
 // daemon is stopped, and its logs shown on failure, when the test ends.
 func (b Binary) StartDaemon(t *testing.T, env []string, args ...string) *Daemon {
 	t.Helper()
-	dir := StateDir(t)
+	return b.StartDaemonIn(t, StateDir(t), env, args...)
+}
+
+// StartDaemonIn is StartDaemon on a given state dir: a restart that finds
+// what an earlier daemon left there.
+func (b Binary) StartDaemonIn(t *testing.T, dir string, env []string, args ...string) *Daemon {
+	t.Helper()
 	d := &Daemon{StateDir: dir, Env: env, exited: make(chan struct{})}
 	d.Cmd = exec.Command(string(b), append([]string{"daemon", "--state-dir", dir, "--listen", "127.0.0.1:0", "--log-level", "debug"}, args...)...)
 	d.Cmd.Env = env
@@ -139,6 +145,9 @@ func (b Binary) StartDaemon(t *testing.T, env []string, args ...string) *Daemon 
 	t.Fatalf("daemon did not start: %s", d.Logs())
 	return nil
 }
+
+// Exited is closed when the daemon has exited.
+func (d *Daemon) Exited() <-chan struct{} { return d.exited }
 
 // Logs returns everything the daemon printed so far.
 func (d *Daemon) Logs() string {

@@ -1,0 +1,90 @@
+package agent
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/credd-dev/credd/daemon/authtoken"
+	"github.com/credd-dev/credd/daemon/config"
+)
+
+// HandOffFile keeps, in the state dir, the session environment the last
+// `credd reload --from-env` handed over. A daemon that restarts (killed,
+// crashed, or the container stopped and started) starts from it, so it
+// does not fall back to the container's settings, or to no role at all,
+// until the next lifecycle hook runs. It may hold GITHUB_TOKEN or the
+// Actions request token, which the session already has in its environment:
+// it is written 0600 in the 0700 state dir, like the kept login.
+const HandOffFile = "session.json"
+
+// maxHandOffFile bounds what LoadHandOff reads.
+const maxHandOffFile = 256 << 10
+
+// SaveHandOff writes the handed-off environment through a temp file and a
+// rename, so a crash leaves the old file or the new one.
+func SaveHandOff(stateDir string, env map[string]string) (err error) {
+	data, err := json.Marshal(env)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(stateDir, ".session-*.tmp")
+	if err != nil {
+		return fmt.Errorf("keep the handed-off environment: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err := tmp.Chmod(0o600); err != nil {
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), filepath.Join(stateDir, HandOffFile))
+}
+
+// LoadHandOff reads what SaveHandOff wrote: nil and no error when there is
+// none. A file others could read or write is refused (it could hand the
+// daemon another role), and only allow-listed variables are taken.
+func LoadHandOff(stateDir string) (map[string]string, error) {
+	path := filepath.Join(stateDir, HandOffFile)
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("the kept session environment %s: %w", path, err)
+	}
+	if !fi.Mode().IsRegular() || fi.Mode().Perm()&0o077 != 0 || !authtoken.OwnedByMe(fi) {
+		return nil, fmt.Errorf("the kept session environment %s is not used: it must be a regular file of yours, mode 0600; remove it and run `credd reload --from-env`", path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("the kept session environment %s: %w", path, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxHandOffFile))
+	if err != nil {
+		return nil, err
+	}
+	var env map[string]string
+	if err := json.Unmarshal(data, &env); err != nil {
+		// The error could quote the file's secrets, so it is not passed on.
+		return nil, fmt.Errorf("the kept session environment %s is not used: it is not what credd wrote; remove it and run `credd reload --from-env`", path)
+	}
+	return config.FilterHandOff(env), nil
+}
