@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/BurntSushi/toml"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/credd-dev/credd/daemon/authtoken"
@@ -44,6 +45,8 @@ type feature struct {
 	Options        map[string]option `json:"options"`
 	ContainerEnv   map[string]string `json:"containerEnv"`
 	Entrypoint     string            `json:"entrypoint"`
+	PostStart      string            `json:"postStartCommand"`
+	PostAttach     string            `json:"postAttachCommand"`
 	InstallsAfter  []string          `json:"installsAfter"`
 	Customizations struct {
 		VSCode struct {
@@ -183,8 +186,17 @@ func TestFeatureKeepsTheContractWithTheDaemonAndInstallScript(t *testing.T) {
 	if f.Entrypoint == "" || !strings.Contains(install, "SHARE_DIR="+filepath.Dir(f.Entrypoint)+"\n") || filepath.Base(f.Entrypoint) != "entrypoint.sh" {
 		t.Errorf("entrypoint %q is not where install.sh installs entrypoint.sh", f.Entrypoint)
 	}
-	if !slices.Contains(f.InstallsAfter, "ghcr.io/devcontainers/features/common-utils") {
-		t.Errorf("installsAfter %v lacks common-utils (it creates the remote user)", f.InstallsAfter)
+	if len(f.InstallsAfter) > 0 {
+		t.Errorf("installsAfter %v: the devcontainer CLI fetches those Features' manifests even when they are not used, which breaks an air-gapped devcontainer up", f.InstallsAfter)
+	}
+	lifecycle := filepath.Join(filepath.Dir(f.Entrypoint), "lifecycle.sh")
+	for hook, cmd := range map[string]string{"postStartCommand": f.PostStart, "postAttachCommand": f.PostAttach} {
+		if !strings.HasPrefix(cmd, lifecycle+" ") {
+			t.Errorf("%s %q does not run %s, which install.sh installs", hook, cmd, lifecycle)
+		}
+	}
+	if !strings.Contains(install, `"$FEATURE_DIR/lifecycle.sh" "$SHARE_DIR/lifecycle.sh"`) {
+		t.Errorf("install.sh does not install lifecycle.sh into $SHARE_DIR")
 	}
 	if want := append([]string{"auto"}, config.Sources...); !slices.Equal(f.Options["tokenSource"].Enum, want) {
 		t.Errorf("tokenSource enum %v, want %v (the daemon's sources)", f.Options["tokenSource"].Enum, want)
@@ -194,6 +206,61 @@ func TestFeatureKeepsTheContractWithTheDaemonAndInstallScript(t *testing.T) {
 		if !strings.Contains(install, env+"=${"+env+":-") {
 			t.Errorf("option %s: install.sh never reads $%s", name, env)
 		}
+	}
+}
+
+// install.sh writes the options as TOML strings with a small quoting
+// function; a value with quotes, backslashes, a tab or a newline must read
+// back unchanged, and a value with another control character is refused.
+func TestInstallWritesOptionsAsTOMLStrings(t *testing.T) {
+	sh, err := exec.LookPath("dash")
+	if err != nil {
+		sh = "sh"
+	}
+	install := string(readFile(t, installFile))
+	var funcs []string
+	for _, name := range []string{"toml_string", "setting"} {
+		m := regexp.MustCompile(`(?ms)^` + name + `\(\) \{.*?^\}$|^` + name + `\(\) \{[^\n]*\}$`).FindString(install)
+		if m == "" {
+			t.Fatalf("install.sh has no function %s", name)
+		}
+		funcs = append(funcs, m)
+	}
+	values := []string{
+		`plain`,
+		``,
+		`say "hi" \\ and \n, not a newline`,
+		`C:\path\`,
+		"tab\there\r\nline two",
+		"ends with newlines\n\n",
+		`arn:aws:iam::123456789012:role/dev's`,
+	}
+	script := "die() { echo \"die: $*\" >&2; exit 1; }\n" + strings.Join(funcs, "\n") + "\n"
+	for i := range values {
+		script += fmt.Sprintf("setting k%d \"$V%d\"\n", i, i)
+	}
+	cmd := exec.Command(sh, "-c", script)
+	for i, v := range values {
+		cmd.Env = append(cmd.Env, fmt.Sprintf("V%d=%s", i, v))
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", sh, err, out)
+	}
+	var got map[string]string
+	if _, err := toml.Decode(string(out), &got); err != nil {
+		t.Fatalf("install.sh wrote TOML that does not parse: %v\n%s", err, out)
+	}
+	for i, v := range values {
+		if got[fmt.Sprintf("k%d", i)] != v {
+			t.Errorf("value %q came back as %q; line:\n%s", v, got[fmt.Sprintf("k%d", i)], out)
+		}
+	}
+
+	bad := exec.Command(sh, "-c", "die() { echo \"die: $*\" >&2; exit 1; }\n"+strings.Join(funcs, "\n")+"\nsetting k \"$V\"")
+	bad.Env = []string{"V=a\x1bb"}
+	if out, err := bad.CombinedOutput(); err == nil || !strings.Contains(string(out), "control character") {
+		t.Errorf("a value with an escape character: %v\n%s", err, out)
 	}
 }
 

@@ -3,7 +3,8 @@
 # (test/setup.sh), then runs static checks, every Go test with the race
 # detector (unit, end to end, the real-SDK compatibility suite, the device
 # login against a real IdP), the reliability suite on its own, brief
-# fuzzing, and the devcontainer Feature's lint, packaging and chroot tests.
+# fuzzing, and the devcontainer Feature's lint, packaging and chroot tests,
+# and its suite in real containers (test/container).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,7 +21,7 @@ echo "== go vet"
 go vet ./...
 
 echo "== go test -race"
-go test -race -count=1 -timeout 20m $(go list ./... | grep -v '/test/reliability')
+go test -race -count=1 -timeout 20m $(go list ./... | grep -v -e '/test/reliability' -e '/test/container')
 
 echo "== compatibility matrix (test/compat; a complete run rewrites docs/compatibility.md)"
 cat test/compat/results/matrix.md
@@ -42,6 +43,16 @@ echo "== devcontainer Feature: lint, package, chroot test"
 bash devcontainer-feature/test/lint.sh
 bash devcontainer-feature/test/package-test.sh
 bash devcontainer-feature/test/chroot-test.sh
+
+echo "== devcontainer Feature in real containers (test/container: its own dockerd, the pinned devcontainers CLI, offline)"
+container_log=$(mktemp)
+if ! go test -count=1 -timeout 45m -v ./test/container/ >"$container_log" 2>&1; then
+	tail -n 300 "$container_log"
+	rm -f "$container_log"
+	exit 1
+fi
+grep -E '^(container suite|  (ok|FAIL|skip) )' "$container_log"
+rm -f "$container_log"
 
 echo "== benchmark scripts, smoke mode (BENCHMARKS.md comes from a full bash bench/run.sh)"
 bash bench/run.sh --smoke

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the test suites need beyond Go: Debian's AWS CLI v2 and
 # boto3 (compatibility suite), debootstrap, jq and shellcheck (the Feature's
-# chroot test and lint), and the pinned npm packages (JS SDKs, the
-# oidc-provider test IdP, the devcontainers CLI). Idempotent and quiet;
+# chroot test and lint), Debian's docker.io (the container suite, unless a
+# Docker engine is installed already), and the pinned npm packages (JS SDKs,
+# the oidc-provider test IdP, the devcontainers CLI). Idempotent and quiet;
 # test/run.sh calls it first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,9 @@ go mod download
 missing=""
 for t in debootstrap jq shellcheck; do command -v "$t" >/dev/null 2>&1 || missing="$missing $t"; done
 for p in awscli python3-boto3; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+# test/container starts its own dockerd and uses /usr/bin/docker: another
+# engine's packages (docker-ce, moby) conflict with docker.io, and serve too.
+{ command -v dockerd >/dev/null 2>&1 && [ -x /usr/bin/docker ]; } || missing="$missing docker.io"
 if [ -n "$missing" ]; then
 	echo "== apt packages:$missing"
 	if [ "$(id -u)" -ne 0 ]; then

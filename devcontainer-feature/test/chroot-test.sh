@@ -10,6 +10,10 @@
 #
 # Needs root, debootstrap, unshare, jq and go. Without root or debootstrap it
 # skips, except under CI=true, where it fails.
+#
+# `chroot-test.sh --rootfs-only` only builds (or finds) the cached root and
+# prints its path as the last line: the container suite (test/container)
+# imports it as its base image.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -71,6 +75,10 @@ if [ "${1:-}" != --inside ]; then
 	fi
 	exec 8>&-
 	echo "debian root ready in $((SECONDS - t0))s"
+	if [ "${1:-}" = --rootfs-only ]; then
+		echo "$rootfs"
+		exit 0
+	fi
 
 	work=$(mktemp -d /tmp/credd-chroot.XXXXXX)
 	cleanup() {
@@ -156,11 +164,15 @@ scenario_options() { # scenario
 }
 # entrypoint runs the Feature's entrypoint with containerEnv, as the
 # container user (root, or the remote user with --user), and times it.
+# Further NAME=VALUE arguments join the container's environment.
 entrypoint() {
 	local who=() t
-	[ "${1:-}" = --user ] && who=(--userspec="$uid:$gid" --groups="$gid")
+	if [ "${1:-}" = --user ]; then
+		who=(--userspec="$uid:$gid" --groups="$gid")
+		shift
+	fi
 	t=$(date +%s%N)
-	chroot "${who[@]}" "$root" env -i PATH=$sys_path HOME=/root "${container_env[@]}" /bin/sh -c /usr/local/share/credd/entrypoint.sh
+	chroot "${who[@]}" "$root" env -i PATH=$sys_path HOME=/root "${container_env[@]}" "$@" /bin/sh -c /usr/local/share/credd/entrypoint.sh
 	echo "entrypoint returned in $((($(date +%s%N) - t) / 1000000)) ms"
 }
 # scenario runs test/credd/<name>.sh as the remote user in a login shell
@@ -179,6 +191,32 @@ daemon_pids() {
 	done
 }
 daemon_count_is() { [ "$(daemon_pids | wc -l)" -eq "$1" ]; }
+supervisor_pids() {
+	local f
+	for f in "$root"/proc/[0-9]*/cmdline; do
+		case "$(tr '\0' ' ' 2>/dev/null <"$f")" in
+		*entrypoint.sh\ --supervise*) f=${f#"$root"/proc/}; echo "${f%/cmdline}" ;;
+		esac
+	done
+}
+# as_user runs a command in the root as the remote user, with containerEnv
+# and more NAME=VALUE pairs first: as_user [NAME=VALUE...] -- cmd...
+as_user() {
+	local env=()
+	while [ "$1" != -- ]; do env+=("$1"); shift; done
+	shift
+	chroot --userspec="$uid:$gid" --groups="$gid" "$root" env -i HOME=/home/$user USER=$user PATH=$sys_path "${container_env[@]}" "${env[@]}" "$@"
+}
+# stop_all stops the supervisors (TERM, or KILL to leave stale state).
+stop_all() { # signal
+	local p
+	for p in $(supervisor_pids); do kill "-$1" "$p" 2>/dev/null || true; done
+	[ "$1" = TERM ] || for p in $(daemon_pids); do kill "-$1" "$p" 2>/dev/null || true; done
+	wait_daemons 0
+	for _ in $(seq 50); do [ -z "$(supervisor_pids)" ] && return 0; sleep 0.1; done
+	echo "supervisors left: $(supervisor_pids | tr '\n' ' ')" >&2
+	return 1
+}
 wait_daemons() { # n
 	for _ in $(seq 50); do
 		daemon_count_is "$1" && return 0
@@ -225,6 +263,11 @@ expect "install.sh succeeds again (idempotent)" run_install "${opts[@]}"
 expect "the state dir is the remote user's, mode 0700" test "$(stat -c '%u %a' "$root$state")" = "$uid 700"
 expect "the profile script is installed" test -r "$root/etc/profile.d/credd.sh"
 expect "bash.bashrc is hooked once" test "$(grep -c '>>> credd devcontainer Feature >>>' "$root/etc/bash.bashrc")" = 1
+expect "the options are in the defaults file, mode 0644" test "$(stat -c '%a' "$root/usr/local/share/credd/feature.toml")" = 644
+expect "... with the source and keep_login" grep -qx 'keep_login = "true"' "$root/usr/local/share/credd/feature.toml"
+expect "... and token_source" grep -qx 'token_source = "sandbox"' "$root/usr/local/share/credd/feature.toml"
+expect "feature.env names the defaults file for the entrypoint" grep -q '^CREDD_FEATURE_DEFAULTS_FILE=./usr/local/share/credd/feature.toml.$' "$root/usr/local/share/credd/feature.env"
+expect "lifecycle.sh is installed" test -x "$root/usr/local/share/credd/lifecycle.sh"
 expect "containerEnv holds no token" bash -c '! printf "%s\n" "$@" | grep -q "^AWS_CONTAINER_AUTHORIZATION_TOKEN="' - "${container_env[@]}"
 
 step "entrypoint as root (the container user), at container start"
@@ -258,7 +301,83 @@ sleep 0.5
 expect "the entrypoint run again" entrypoint --user
 sleep 1
 expect "... leaves one daemon" daemon_count_is 1
+
+step "no flock: 5 tries of 3 entrypoints started at once (TERM or KILL between tries)"
+stop_all TERM
+once() { # n: start three entrypoints at once, then check
+	local pids=()
+	for _ in 1 2 3; do
+		entrypoint >/dev/null &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	sleep 2
+	local s d
+	s=$(supervisor_pids | wc -l)
+	d=$(daemon_pids | wc -l)
+	echo "try $1: $s supervisor(s), $d daemon(s)"
+	[ "$s" -eq 1 ] && [ "$d" -eq 1 ]
+}
+for try in 1 2 3 4 5; do
+	expect "try $try: exactly one supervisor and one daemon" once "$try"
+	# KILL leaves the lock of a dead supervisor behind for the next try.
+	if [ $((try % 2)) = 0 ]; then stop_all KILL; else stop_all TERM; fi
+done
+expect "a stale lock was broken" grep -q 'breaking the lock of a supervisor that is gone' "$root$state/credd.log"
 mv "$root/usr/bin/flock.hidden" "$root/usr/bin/flock"
+
+step "start errors reach the container log"
+entrypoint CREDD_DURATION=forever 2>"$CT_WORK/container.log"
+for _ in $(seq 50); do grep -q 'credd daemon exited' "$CT_WORK/container.log" && break; sleep 0.1; done
+sed 's/^/    | /' "$CT_WORK/container.log"
+expect "a daemon that exits is reported on the container's stderr" grep -Eq 'credd supervisor: credd daemon exited with status [0-9]+ after .*forever' "$CT_WORK/container.log"
+stop_all TERM
+
+step "lifecycle.sh start hands the session's environment to the daemon"
+entrypoint
+wait_daemons 1
+session=(GITHUB_USER=octocat CODESPACE_NAME=fuzzy-space-umbrella-x7 CREDD_ROLE_ARN=arn:aws:iam::123456789012:role/from-a-secret)
+out=$(as_user "${session[@]}" -- /usr/local/share/credd/lifecycle.sh start) && rc=0 || rc=$?
+echo "    | $out"
+expect "it exits 0" test "$rc" = 0
+expect "... printing one line" test "$(printf '%s\n' "$out" | wc -l)" = 1
+assumed() { as_user -- credd status --json | jq -r '.roles[0].assumedRoleArn // empty' || true; }
+arn=
+for _ in $(seq 100); do
+	arn=$(assumed)
+	case "$arn" in */from-a-secret/octocat@fuzzy-space-umbrella-x7) break ;; esac
+	sleep 0.1
+done
+echo "    assumed role: $arn"
+expect "the assumed role is the secret's, the session GITHUB_USER@CODESPACE_NAME" test "${arn##*:assumed-role/}" = from-a-secret/octocat@fuzzy-space-umbrella-x7
+out=$(as_user "${session[@]}" -- /usr/local/share/credd/lifecycle.sh attach) && rc=0 || rc=$?
+echo "    | $out"
+expect "lifecycle.sh attach exits 0 with one line" test "$rc" = 0 -a "$(printf '%s\n' "$out" | wc -l)" = 1
+
+step "the remote user's UID changes after install (updateRemoteUserUID: /etc/passwd and \$HOME only)"
+stop_all TERM
+sed -i "s/^$user:\([^:]*\):$uid:$gid:/$user:\1:1500:1500:/" "$root/etc/passwd"
+sed -i "s/^$user:\([^:]*\):$gid:/$user:\1:1500:/" "$root/etc/group"
+chroot "$root" chown -R 1500:1500 "/home/$user"
+uid=1500
+gid=1500
+expect "the state dir still belongs to the old UID" test "$(stat -c %u "$root$state")" != 1500
+# Output to a file: the supervisor keeps the entrypoint's stderr (the
+# container log), so a pipe would never end.
+entrypoint --user >"$CT_WORK/ep.out" 2>&1 || true
+out=$(cat "$CT_WORK/ep.out")
+echo "$out" | sed 's/^/    | /'
+expect "the entrypoint as the user says why it cannot start credd" grep -q "belongs to uid .*cannot give it back: credd not started" <<<"$out"
+expect "... and starts nothing" daemon_count_is 0
+entrypoint >"$CT_WORK/ep.out" 2>&1
+out=$(cat "$CT_WORK/ep.out")
+echo "$out" | sed 's/^/    | /'
+expect "the entrypoint as root gives the state dir to the new UID" test "$(stat -c '%u %g %a' "$root$state")" = "1500 1500 700"
+expect "... says so" grep -q "gave $state to $user (uid 1500, gid 1500" <<<"$out"
+expect "... and every file in it" test -z "$(find "$root$state" ! -uid 1500)"
+expect "one daemon starts" wait_daemons 1
+expect "it runs as UID 1500" daemon_runs_as_user
+expect "scenario custom_port passes as UID 1500" scenario custom_port
 
 step "stopping the supervisor stops the daemon"
 kill -TERM "$(cat "$root$state/supervisor.pid")"

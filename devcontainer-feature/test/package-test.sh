@@ -29,7 +29,7 @@ check "the packaged metadata carries every option" same '.features[0].options' '
 check "the packaged metadata carries containerEnv" same '.features[0].containerEnv' '.containerEnv'
 check "... and the entrypoint" same '.features[0].entrypoint' '.entrypoint'
 files=$(tar -tf "$out/devcontainer-feature-credd.tgz" | sed 's|^\./||' | sort)
-for f in devcontainer-feature.json install.sh entrypoint.sh NOTES.md; do
+for f in devcontainer-feature.json install.sh entrypoint.sh lifecycle.sh NOTES.md; do
 	check "the package holds $f" grep -qx "$f" <<<"$files"
 done
 check "the package holds no locally built binary" bash -c '! grep -q "^bin/" <<<"$1"' - "$files"

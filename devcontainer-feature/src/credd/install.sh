@@ -6,6 +6,7 @@ set -eu
 
 STATE_DIR=/var/lib/credd
 SHARE_DIR=/usr/local/share/credd
+DEFAULTS_FILE=/usr/local/share/credd/feature.toml
 BIN=/usr/local/bin/credd
 PROFILE=/etc/profile.d/credd.sh
 BEGIN_MARK='# >>> credd devcontainer Feature >>>'
@@ -133,14 +134,20 @@ install_binary() {
 
 # --- the user and the state directory ---------------------------------------
 
+# remote_user prints the user the daemon runs as. The devcontainer CLI always
+# sets _REMOTE_USER; that user may not exist yet (a Feature installed before
+# the one that creates it), so the name is kept and resolved at each start.
 remote_user() {
 	for u in "${_REMOTE_USER:-}" "${USERNAME:-}"; do
-		if [ -n "$u" ] && [ "$u" != automatic ] && [ "$u" != auto ] && id -u "$u" >/dev/null 2>&1; then
+		case "$u" in
+		'' | automatic | auto) ;;
+		*)
 			echo "$u"
 			return
-		fi
+			;;
+		esac
 	done
-	# The devcontainer CLI always sets _REMOTE_USER; other builders may not.
+	# Other builders may set neither.
 	u=$(awk -F: '$3 == 1000 { print $1; exit }' /etc/passwd)
 	echo "${u:-root}"
 }
@@ -148,22 +155,69 @@ remote_user() {
 # quote prints $1 as a single-quoted shell word.
 quote() { printf "'%s'" "$(printf %s "$1" | sed "s/'/'\\\\''/g")"; }
 
-write_settings() { # user
+# toml_string prints $1 as a TOML basic string: backslash, double quote, tab,
+# carriage return and newline escaped. Other control characters have no
+# place in an option value and are refused.
+toml_string() {
+	tab=$(printf '\t')
+	cr=$(printf '\r')
+	case "$1" in
+	*[[:cntrl:]]*)
+		rest=$(printf %s "$1" | tr -d '\t\r\n')
+		case "$rest" in
+		*[[:cntrl:]]*) die "an option value holds a control character: $(printf %s "$1" | od -c | head -n 2 | tr -s ' ')" ;;
+		esac
+		;;
+	esac
+	printf '"'
+	printf '%s\n' "$1" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e "s/$tab/\\\\t/g" -e "s/$cr/\\\\r/g" |
+		awk 'NR > 1 { printf "%s", "\\n" } { printf "%s", $0 }'
+	printf '"'
+}
+
+# setting prints one line of the defaults file (printf: dash's echo would
+# expand the backslashes of an escaped value).
+setting() {
+	v=$(toml_string "$2") || exit 1
+	printf '%s = %s\n' "$1" "$v"
+}
+
+# write_defaults writes the options as the daemon's defaults file (TOML, keys
+# as in a config file). It is the lowest layer of settings: a --config file,
+# the container's environment (CREDD_* in containerEnv, docker run -e) and
+# the session environment the lifecycle hooks hand over all win over it.
+write_defaults() {
+	{
+		echo "# Written by the credd devcontainer Feature's install.sh from its options."
+		echo "# credd reads it as its defaults file (CREDD_DEFAULTS_FILE): a --config"
+		echo "# file, CREDD_* variables in the container's environment and the session"
+		echo "# environment handed over by \`credd reload --from-env\` win over it;"
+		echo "# \`credd status\` shows where each setting came from."
+		setting listen "127.0.0.1:$PORT"
+		echo "keep_login = \"true\""
+		[ "$TOKENSOURCE" = auto ] || setting token_source "$TOKENSOURCE"
+		[ -z "$ROLEARN" ] || setting role_arn "$ROLEARN"
+		[ -z "$TOKENFILE" ] || setting token_file "$TOKENFILE"
+		[ -z "$TOKENCOMMAND" ] || setting token_command "$TOKENCOMMAND"
+		[ -z "$ISSUER" ] || setting issuer "$ISSUER"
+		[ -z "$CLIENTID" ] || setting client_id "$CLIENTID"
+		[ -z "$AUDIENCE" ] || setting audience "$AUDIENCE"
+		[ -z "$REGION" ] || setting region "$REGION"
+		[ -z "$DURATION" ] || setting duration "$DURATION"
+	} >"$DEFAULTS_FILE.new"
+	chmod 0644 "$DEFAULTS_FILE.new"
+	mv -f "$DEFAULTS_FILE.new" "$DEFAULTS_FILE"
+}
+
+# write_entrypoint_env writes what the entrypoint needs before it can start
+# the daemon: whom to run it as, the state dir and the defaults file.
+write_entrypoint_env() { # user
 	{
 		echo "# Written by the credd devcontainer Feature's install.sh; read by $SHARE_DIR/entrypoint.sh."
-		echo "# A CREDD_* variable set in the container's environment wins over these."
+		echo "# The settings themselves are in $DEFAULTS_FILE."
 		echo "CREDD_FEATURE_USER=$(quote "$1")"
-		echo "setting CREDD_STATE_DIR $(quote "$STATE_DIR")"
-		echo "setting CREDD_LISTEN $(quote "127.0.0.1:$PORT")"
-		[ "$TOKENSOURCE" = auto ] || echo "setting CREDD_TOKEN_SOURCE $(quote "$TOKENSOURCE")"
-		[ -z "$ROLEARN" ] || echo "setting CREDD_ROLE_ARN $(quote "$ROLEARN")"
-		[ -z "$TOKENFILE" ] || echo "setting CREDD_TOKEN_FILE $(quote "$TOKENFILE")"
-		[ -z "$TOKENCOMMAND" ] || echo "setting CREDD_TOKEN_COMMAND $(quote "$TOKENCOMMAND")"
-		[ -z "$ISSUER" ] || echo "setting CREDD_ISSUER $(quote "$ISSUER")"
-		[ -z "$CLIENTID" ] || echo "setting CREDD_CLIENT_ID $(quote "$CLIENTID")"
-		[ -z "$AUDIENCE" ] || echo "setting CREDD_AUDIENCE $(quote "$AUDIENCE")"
-		[ -z "$REGION" ] || echo "setting CREDD_REGION $(quote "$REGION")"
-		[ -z "$DURATION" ] || echo "setting CREDD_DURATION $(quote "$DURATION")"
+		echo "CREDD_FEATURE_STATE_DIR=$(quote "$STATE_DIR")"
+		echo "CREDD_FEATURE_DEFAULTS_FILE=$(quote "$DEFAULTS_FILE")"
 	} >"$SHARE_DIR/feature.env.new"
 	chmod 0644 "$SHARE_DIR/feature.env.new"
 	mv -f "$SHARE_DIR/feature.env.new" "$SHARE_DIR/feature.env"
@@ -207,20 +261,25 @@ hook() { # file line
 install_binary
 
 user=$(remote_user)
-group=$(id -gn "$user")
 mkdir -p "$STATE_DIR" "$SHARE_DIR"
-chown -R "$user:$group" "$STATE_DIR"
 chmod 0700 "$STATE_DIR"
-say "state directory $STATE_DIR, owned by $user, mode 0700"
+if id -u "$user" >/dev/null 2>&1; then
+	chown -R "$user:$(id -gn "$user")" "$STATE_DIR"
+	say "state directory $STATE_DIR, owned by $user, mode 0700"
+else
+	say "state directory $STATE_DIR, mode 0700; the user $user does not exist yet: the entrypoint gives it the directory when the container starts"
+fi
 
 install -m 0755 "$FEATURE_DIR/entrypoint.sh" "$SHARE_DIR/entrypoint.sh"
-write_settings "$user"
+install -m 0755 "$FEATURE_DIR/lifecycle.sh" "$SHARE_DIR/lifecycle.sh"
+write_defaults
+write_entrypoint_env "$user"
 write_profile
 hook /etc/bash.bashrc "[ -r $PROFILE ] && . $PROFILE"
 hook /etc/zsh/zshenv "[[ -r $PROFILE ]] && emulate sh -c '. $PROFILE'"
 [ -d /etc/zsh ] || hook /etc/zshenv "[[ -r $PROFILE ]] && emulate sh -c '. $PROFILE'"
 
-say "done: the daemon starts with the container (as $user) on 127.0.0.1:$PORT; run \`credd status\` to check it"
+say "done: the daemon starts with the container (as $user) on 127.0.0.1:$PORT, with the options in $DEFAULTS_FILE; run \`credd status\` to check it"
 if [ "$PORT" != 9911 ]; then
 	say "note: port $PORT is not the default: set AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:$PORT/v1/credentials in devcontainer.json (containerEnv or remoteEnv) for processes that are not started from a login shell, and portsAttributes {\"$PORT\": {\"onAutoForward\": \"ignore\"}}"
 fi

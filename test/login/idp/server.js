@@ -15,6 +15,7 @@
 //   POST /test/revoke      destroys every grant, so refresh tokens are refused (invalid_grant)
 //   POST /test/slow-down?n=N  answers the next N token requests with slow_down
 //   GET  /test/polls       the times (ms) of the device-code token requests seen so far
+//   GET  /test/grants      the grant_type of every token request answered so far
 import http from 'node:http';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -45,6 +46,7 @@ const jwk = signingKey();
 
 const grants = new Set();
 const polls = [];
+const tokenGrants = [];
 let slowDown = 0;
 
 const server = http.createServer();
@@ -106,6 +108,9 @@ server.listen(0, '127.0.0.1', () => {
       }
     }
     await next();
+    if (ctx.method === 'POST' && ctx.path === '/token' && ctx.oidc && ctx.oidc.params) {
+      tokenGrants.push(ctx.oidc.params.grant_type);
+    }
     if (ctx.path === '/device/auth' && ctx.body && ctx.body.device_code) {
       ctx.body.interval = Number(args.interval);
     }
@@ -139,6 +144,8 @@ server.listen(0, '127.0.0.1', () => {
         reply(200, { slowDown });
       } else if (req.method === 'GET' && url.pathname === '/test/polls') {
         reply(200, { polls });
+      } else if (req.method === 'GET' && url.pathname === '/test/grants') {
+        reply(200, { grants: tokenGrants });
       } else {
         reply(404, { error: 'not_found' });
       }
