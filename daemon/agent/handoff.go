@@ -25,36 +25,16 @@ const HandOffFile = "session.json"
 // maxHandOffFile bounds what LoadHandOff reads.
 const maxHandOffFile = 256 << 10
 
-// SaveHandOff writes the handed-off environment through a temp file and a
-// rename, so a crash leaves the old file or the new one.
-func SaveHandOff(stateDir string, env map[string]string) (err error) {
+// SaveHandOff writes the handed-off environment, 0600 and atomically.
+func SaveHandOff(stateDir string, env map[string]string) error {
 	data, err := json.Marshal(env)
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(stateDir, ".session-*.tmp")
-	if err != nil {
+	if err := authtoken.WriteSecretFile(stateDir, HandOffFile, data); err != nil {
 		return fmt.Errorf("keep the handed-off environment: %w", err)
 	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err := tmp.Chmod(0o600); err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), filepath.Join(stateDir, HandOffFile))
+	return nil
 }
 
 // LoadHandOff reads what SaveHandOff wrote: nil and no error when there is

@@ -1,4 +1,5 @@
-// Package authtoken keeps the ECS endpoint's authorization token in the state dir.
+// Package authtoken keeps the ECS endpoint's authorization token in the
+// state dir, and owns how secret files there are written and checked.
 package authtoken
 
 import (
@@ -146,13 +147,23 @@ func generate() (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
-// writeAtomic writes tok to path through a temp file in the same dir and a
-// rename, so a reader never sees a partial token and a symlink at path is
-// replaced rather than followed.
-func writeAtomic(dir, path, tok string) (err error) {
-	f, err := os.CreateTemp(dir, "."+FileName+"-*")
-	if err != nil {
+// writeAtomic writes the token to path (see WriteSecretFile).
+func writeAtomic(dir, path, tok string) error {
+	if err := WriteSecretFile(dir, filepath.Base(path), []byte(tok)); err != nil {
 		return fmt.Errorf("write authorization token: %w", err)
+	}
+	return nil
+}
+
+// WriteSecretFile writes data to dir/name, mode 0600, through a synced temp
+// file in dir and a rename: a reader never sees a partial file, a crash
+// leaves the old content or the new, and a symlink at the name is replaced
+// rather than followed. Every secret the daemon keeps in the state dir
+// (this token, a kept login, a handed-off environment) is written so.
+func WriteSecretFile(dir, name string, data []byte) (err error) {
+	f, err := os.CreateTemp(dir, "."+name+"-*")
+	if err != nil {
+		return err
 	}
 	defer func() {
 		if err != nil {
@@ -161,21 +172,18 @@ func writeAtomic(dir, path, tok string) (err error) {
 		}
 	}()
 	if err := f.Chmod(0o600); err != nil {
-		return fmt.Errorf("write authorization token: %w", err)
+		return err
 	}
-	if _, err := f.WriteString(tok); err != nil {
-		return fmt.Errorf("write authorization token: %w", err)
+	if _, err := f.Write(data); err != nil {
+		return err
 	}
 	if err := f.Sync(); err != nil {
-		return fmt.Errorf("write authorization token: %w", err)
+		return err
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("write authorization token: %w", err)
+		return err
 	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("write authorization token: %w", err)
-	}
-	return nil
+	return os.Rename(f.Name(), filepath.Join(dir, name))
 }
 
 // OwnedByMe reports whether the file belongs to this process's user; where

@@ -129,39 +129,15 @@ func readSmall(path string) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(fh, maxKeptFile))
 }
 
-// Save writes the token through a temp file in the same dir, synced, then
-// renamed over the file: a crash leaves the old token or the new one, never
+// Save writes the token with authtoken.WriteSecretFile (0600, synced, then
+// renamed over the file): a crash leaves the old token or the new one, never
 // half of one, and a symlink at the path is replaced, not followed.
-func (f *FileStore) Save(refreshToken string) (err error) {
+func (f *FileStore) Save(refreshToken string) error {
 	data, err := json.Marshal(keptFile{Issuer: f.issuer, ClientID: f.clientID, RefreshToken: refreshToken, SavedAt: f.now().UTC()})
 	if err != nil {
 		return fmt.Errorf("keep the login: %w", err)
 	}
-	tmp, err := os.CreateTemp(f.dir, ".login-*.tmp")
-	if err != nil {
-		return fmt.Errorf("keep the login in %s: %w", f.dir, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	// CreateTemp makes the file 0600 already; Chmod states it and survives
-	// an odd umask.
-	if err := tmp.Chmod(0o600); err != nil {
-		return fmt.Errorf("keep the login: %w", err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return fmt.Errorf("keep the login: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("keep the login: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("keep the login: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), f.path); err != nil {
+	if err := authtoken.WriteSecretFile(f.dir, filepath.Base(f.path), data); err != nil {
 		return fmt.Errorf("keep the login in %s: %w", f.path, err)
 	}
 	return nil
