@@ -1,12 +1,9 @@
 package cli
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -33,8 +30,7 @@ func runLogin(ctx context.Context, args []string, io IO) int {
 	}
 	client := control.Client{StateDir: config.StateDir(*stateDir, io.Getenv), Timeout: agent.LoginWaitMax + 15*time.Second}
 
-	body, _ := json.Marshal(agent.LoginRequest{Profile: *profile})
-	st, err := loginCall(ctx, client, http.MethodPost, agent.LoginPath, body)
+	st, err := loginCall(ctx, client, http.MethodPost, agent.LoginPath, agent.LoginRequest{Profile: *profile})
 	if err != nil {
 		if errors.Is(err, control.ErrNotRunning) {
 			return fail(io, "login", exitDown, err)
@@ -114,33 +110,11 @@ func rolesText(roles []string) string {
 
 // loginCall sends one control request and decodes a login.State, or the
 // daemon's {"code","message"} error.
-func loginCall(ctx context.Context, c control.Client, method, path string, body []byte) (login.State, error) {
-	var r io.Reader
-	if body != nil {
-		r = bytes.NewReader(body)
-	}
-	resp, err := c.Do(ctx, method, path, r)
-	if err != nil {
-		return login.State{}, err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return login.State{}, fmt.Errorf("read the daemon's answer: %w", err)
-	}
-	if resp.StatusCode == http.StatusNotFound && !bytes.Contains(data, []byte(`"code"`)) {
+func loginCall(ctx context.Context, c control.Client, method, path string, body any) (login.State, error) {
+	var st login.State
+	err := c.Call(ctx, method, path, body, &st)
+	if ce, ok := errors.AsType[*control.CallError](err); ok && ce.Status == http.StatusNotFound && ce.Code == "" {
 		return login.State{}, errors.New("this credd daemon does not support `credd login`: restart it with a newer credd")
 	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct{ Code, Message string }
-		if json.Unmarshal(data, &e) == nil && e.Message != "" {
-			return login.State{}, fmt.Errorf("%s: %s", e.Code, e.Message)
-		}
-		return login.State{}, fmt.Errorf("the daemon answered %s", resp.Status)
-	}
-	var st login.State
-	if err := json.Unmarshal(data, &st); err != nil {
-		return login.State{}, fmt.Errorf("read the daemon's answer: %w", err)
-	}
-	return st, nil
+	return st, err
 }

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -23,8 +22,7 @@ func runLogout(ctx context.Context, args []string, io IO) int {
 		return code
 	}
 	client := control.Client{StateDir: config.StateDir(*stateDir, io.Getenv)}
-	body, _ := json.Marshal(agent.LoginRequest{Profile: *profile})
-	st, err := loginCall(ctx, client, http.MethodPost, agent.LogoutPath, body)
+	st, err := loginCall(ctx, client, http.MethodPost, agent.LogoutPath, agent.LoginRequest{Profile: *profile})
 	if err != nil {
 		if errors.Is(err, control.ErrNotRunning) {
 			return fail(io, "logout", exitDown, err)

@@ -2,6 +2,7 @@
 package control
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -234,6 +235,55 @@ func (c Client) Status(ctx context.Context) (daemon.Status, error) {
 		return daemon.Status{}, fmt.Errorf("read daemon status: %w", err)
 	}
 	return st, nil
+}
+
+// CallError is the daemon's refusal of a call: its {"code","message"}
+// answer, whose message says what to do.
+type CallError struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *CallError) Error() string {
+	if e.Code == "" {
+		return e.Message
+	}
+	return e.Code + ": " + e.Message
+}
+
+// Call sends req (nil for no body) as JSON and decodes a 200 answer into
+// out. Any other answer is a *CallError. The error wraps ErrNotRunning
+// when no daemon answers.
+func (c Client) Call(ctx context.Context, method, path string, req, out any) error {
+	var body io.Reader
+	if req != nil {
+		b, err := json.Marshal(req)
+		if err != nil {
+			return fmt.Errorf("control request: %w", err)
+		}
+		body = bytes.NewReader(b)
+	}
+	resp, err := c.Do(ctx, method, path, body)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return fmt.Errorf("read the daemon's answer: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		e := &CallError{Status: resp.StatusCode}
+		if json.Unmarshal(data, e) != nil || e.Message == "" {
+			e.Code, e.Message = "", fmt.Sprintf("the daemon answered %s: %s", resp.Status, strings.TrimSpace(string(data)))
+		}
+		return e
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("read the daemon's answer: %w", err)
+	}
+	return nil
 }
 
 // Do sends a request to the daemon, for commands beyond status. The caller

@@ -1,14 +1,10 @@
 package control
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"strings"
 
 	"github.com/credd-dev/credd/daemon"
 )
@@ -45,29 +41,10 @@ var ErrRefused = errors.New("the daemon refused the reload")
 // Reload asks the daemon to reload. The error wraps ErrNotRunning when no
 // daemon answers, ErrRefused when it answered with an error.
 func (c Client) Reload(ctx context.Context, req ReloadRequest) (ReloadResult, error) {
-	body, err := json.Marshal(req)
-	if err != nil {
-		return ReloadResult{}, fmt.Errorf("reload request: %w", err)
-	}
-	resp, err := c.Do(ctx, http.MethodPost, ReloadPath, bytes.NewReader(body))
-	if err != nil {
-		return ReloadResult{}, err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return ReloadResult{}, fmt.Errorf("read the reload answer: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct{ Code, Message string }
-		if json.Unmarshal(data, &e) != nil || e.Message == "" {
-			e.Message = strings.TrimSpace(string(data))
-		}
-		return ReloadResult{}, fmt.Errorf("%w: %s", ErrRefused, e.Message)
-	}
 	var res ReloadResult
-	if err := json.Unmarshal(data, &res); err != nil {
-		return ReloadResult{}, fmt.Errorf("read the reload answer: %w", err)
+	err := c.Call(ctx, http.MethodPost, ReloadPath, req, &res)
+	if ce, ok := errors.AsType[*CallError](err); ok {
+		return ReloadResult{}, fmt.Errorf("%w: %s", ErrRefused, ce.Message)
 	}
-	return res, nil
+	return res, err
 }
