@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -53,10 +52,10 @@ type Options struct {
 	// SandboxLifetime caps the lifetime of credentials the embedded sandbox
 	// issues (tests and demos of refresh); 0 means what was asked for.
 	SandboxLifetime time.Duration
-	// Refresh tunes every role's refresher, for tests that compress time:
-	// its non-zero BackoffBase, BackoffMax, PermanentPause, AttemptTimeout,
-	// MaxNewTokenTries and Jitter replace the defaults; its other fields are
-	// ignored. The zero value keeps the production defaults.
+	// Refresh tunes every role's refresher (timing, jitter, randomness),
+	// for tests that compress time; the zero value keeps the production
+	// defaults. Its Source, Exchanger, Clock, Logger and Name are set by
+	// the agent for each role.
 	Refresh refresh.Config
 	// STSAttemptTimeout bounds each STS call; 0 = sts.DefaultAttemptTimeout.
 	STSAttemptTimeout time.Duration
@@ -134,8 +133,9 @@ type watcher interface {
 }
 
 // Start builds every part and binds the endpoint and the control socket, so
-// "port in use" or "already running" surfaces at once. Nothing is fetched or
-// served until Run.
+// "port in use" or "already running" surfaces at once. No token is fetched
+// and neither the endpoint nor the control socket answers until Run; only
+// the embedded sandbox, which a sandbox role starts here, serves already.
 func Start(ctx context.Context, opts Options) (_ *Agent, err error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -290,20 +290,10 @@ func (a *Agent) buildRole(ctx context.Context, rc config.Role) (*role, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.refresher, err = refresh.New(refresh.Config{
-		Source:    r.source,
-		Exchanger: exchanger,
-		Clock:     a.opts.Clock,
-		Logger:    a.log,
-		Name:      rc.Name,
-		// Zero values keep the defaults (see Options.Refresh).
-		BackoffBase:      a.opts.Refresh.BackoffBase,
-		BackoffMax:       a.opts.Refresh.BackoffMax,
-		PermanentPause:   a.opts.Refresh.PermanentPause,
-		AttemptTimeout:   a.opts.Refresh.AttemptTimeout,
-		MaxNewTokenTries: a.opts.Refresh.MaxNewTokenTries,
-		Jitter:           a.opts.Refresh.Jitter,
-	})
+	// Every tuning field of Options.Refresh is kept; the wiring is the agent's.
+	rcfg := a.opts.Refresh
+	rcfg.Source, rcfg.Exchanger, rcfg.Clock, rcfg.Logger, rcfg.Name = r.source, exchanger, a.opts.Clock, a.log, rc.Name
+	r.refresher, err = refresh.New(rcfg)
 	if err != nil {
 		return nil, err
 	}
@@ -537,7 +527,7 @@ func (r *role) status() daemon.RoleStatus {
 		LastError:   s.LastError,
 		STSCalls:    s.Attempts,
 		Claims:      r.source.LastClaims(),
-		STSEndpoint: stsEndpoint(r.cfg),
+		STSEndpoint: sts.EndpointURL(r.cfg.Region, r.cfg.STSEndpoint),
 		Audience:    r.cfg.Audience,
 		Settings:    r.cfg.Settings(),
 	}
@@ -547,20 +537,4 @@ func (r *role) status() daemon.RoleStatus {
 	}
 	r.loginStatus(&rs)
 	return rs
-}
-
-// stsEndpoint is where the role's STS calls go: the configured endpoint, or
-// the regional one the AWS SDK resolves.
-func stsEndpoint(rc config.Role) string {
-	if rc.STSEndpoint != "" {
-		return rc.STSEndpoint
-	}
-	region := rc.Region
-	if region == "" {
-		region = sts.DefaultRegion
-	}
-	if strings.HasPrefix(region, "cn-") {
-		return "https://sts." + region + ".amazonaws.com.cn"
-	}
-	return "https://sts." + region + ".amazonaws.com"
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/credd-dev/credd/daemon"
 	"github.com/credd-dev/credd/daemon/config"
 	"github.com/credd-dev/credd/daemon/sandbox"
+	"github.com/credd-dev/credd/daemon/sts"
 )
 
 const otherARN = "arn:aws:iam::123456789012:role/other"
@@ -90,7 +91,7 @@ func waitServing(t *testing.T, a *Agent, role, suffix string) {
 
 func TestReloadFromEnvRenamesTheSessionWithNoGap(t *testing.T) {
 	a, _ := reloadable(t, nil, map[string]string{"USER": "vscode"})
-	waitServing(t, a, "default", "credd-sandbox/"+config.SanitizeSessionName("vscode@"+hostname(t)))
+	waitServing(t, a, "default", "credd-sandbox/"+sts.SessionNameFrom("vscode@"+hostname(t)))
 
 	var stop atomic.Bool
 	var bad atomic.Value

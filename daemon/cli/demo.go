@@ -57,7 +57,7 @@ func runDemo(ctx context.Context, args []string, io IO) int {
 	fmt.Fprintln(io.Stdout, "# Paste these into another shell to use the credentials:")
 	t := target{URL: a.URL(), Token: a.AuthToken(), TokenFile: dir + "/token", STSURL: sb.STSURL}
 	fmt.Fprint(io.Stdout, exportLines(t))
-	fmt.Fprintln(io.Stdout, "export AWS_REGION=us-east-1")
+	fmt.Fprintln(io.Stdout, "export AWS_REGION="+sts.DefaultRegion)
 	fmt.Fprintln(io.Stdout)
 
 	if err := selfCheck(ctx, io, t); err != nil {
@@ -96,7 +96,7 @@ func selfCheck(ctx context.Context, io IO, t target) error {
 	}
 	fmt.Fprintf(io.Stdout, "self-check: the endpoint served credentials %s… expiring %s (%s after start)\n",
 		c.AccessKeyID[:8], c.Expiration.Format(time.RFC3339), time.Since(start).Round(time.Millisecond))
-	arn, err := sts.CallerIdentity(ctx, sts.CallerIdentityInput{Endpoint: t.STSURL, Region: "us-east-1", Credentials: c})
+	arn, err := sts.CallerIdentity(ctx, sts.CallerIdentityInput{Endpoint: t.STSURL, Region: sts.DefaultRegion, Credentials: c})
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -17,6 +16,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/credd-dev/credd/daemon/server"
+	"github.com/credd-dev/credd/daemon/sts"
 )
 
 // Defaults documented in the README.
@@ -24,8 +26,6 @@ const (
 	DefaultPort     = 9911
 	DefaultListen   = "127.0.0.1:9911"
 	DefaultAudience = "sts.amazonaws.com"
-	DefaultDuration = time.Hour
-	DefaultRegion   = "us-east-1"
 	// DefaultRoleName names the role served at /v1/credentials.
 	DefaultRoleName = "default"
 )
@@ -275,7 +275,7 @@ func buildRole(name string, l *layered) (Role, error) {
 	r.ClientID = get("client-id")
 	r.ClientSecret = get("client-secret")
 	r.Scopes = strings.Join(strings.FieldsFunc(get("scopes"), func(r rune) bool { return r == ' ' || r == ',' }), " ")
-	r.Region = get("region", firstVar(e, "AWS_REGION", "AWS_DEFAULT_REGION"), value{DefaultRegion, originDefault})
+	r.Region = get("region", firstVar(e, "AWS_REGION", "AWS_DEFAULT_REGION"), value{sts.DefaultRegion, originDefault})
 	r.STSEndpoint = get("sts-endpoint", firstVar(e, "AWS_ENDPOINT_URL_STS"))
 	r.SessionName = get("session-name")
 	if err := chooseSource(&r, e.get); err != nil {
@@ -296,8 +296,10 @@ func buildRole(name string, l *layered) (Role, error) {
 	if r.RoleARN == "" && r.TokenSource != SourceSandbox {
 		return Role{}, fmt.Errorf("%w: set --role-arn (or CREDD_ROLE_ARN) to the ARN of the IAM role to assume, or try --token-source sandbox", ErrNoRole)
 	}
-	if r.RoleARN != "" && !roleARN.MatchString(r.RoleARN) {
-		return Role{}, fmt.Errorf("--role-arn %q is not an IAM role ARN: expected arn:aws:iam::<12-digit account>:role/<name>", r.RoleARN)
+	if r.RoleARN != "" {
+		if _, _, err := sts.ParseRoleARN(r.RoleARN); err != nil {
+			return Role{}, fmt.Errorf("--role-arn is not an IAM role ARN: %w", err)
+		}
 	}
 	d, err := ParseDuration(get("duration"))
 	if err != nil {
@@ -310,8 +312,11 @@ func buildRole(name string, l *layered) (Role, error) {
 	if r.SessionName == "" {
 		r.SessionName = DefaultSessionName(e.get)
 		r.Origins["session-name"] = sessionNameOrigin(e)
-	} else if !sessionName.MatchString(r.SessionName) {
-		return Role{}, fmt.Errorf("--session-name %q: use 2 to 64 characters of letters, digits and +=,.@_-", r.SessionName)
+	} else if err := sts.CheckSessionName(r.SessionName); err != nil {
+		return Role{}, fmt.Errorf("--session-name: %w", err)
+	}
+	if err := sts.CheckRegion(r.Region); err != nil {
+		return Role{}, fmt.Errorf("--region: %w", err)
 	}
 	if r.STSEndpoint != "" {
 		if err := validateURL("--sts-endpoint", r.STSEndpoint); err != nil {
@@ -371,9 +376,7 @@ func validateSource(r Role) error {
 }
 
 var (
-	roleARN     = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$`)
-	sessionName = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
-	roleName    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+	roleName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 )
 
 func validateRoleName(name string) error {
@@ -387,7 +390,7 @@ func validateRoleName(name string) error {
 // "" means the default. STS accepts 15 minutes to 12 hours.
 func ParseDuration(s string) (time.Duration, error) {
 	if s == "" {
-		return DefaultDuration, nil
+		return sts.DefaultDuration, nil
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil {
@@ -397,23 +400,16 @@ func ParseDuration(s string) (time.Duration, error) {
 		}
 		d = time.Duration(secs) * time.Second
 	}
-	if d < 15*time.Minute || d > 12*time.Hour {
-		return 0, fmt.Errorf("--duration %s: STS issues credentials for 15m to 12h (and the role's maximum session duration must allow it)", d)
+	if err := sts.CheckDuration(d); err != nil {
+		return 0, fmt.Errorf("--duration: %w", err)
 	}
 	return d, nil
 }
 
+// validateListen checks --listen by the endpoint's own rule.
 func validateListen(addr string) error {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("--listen %q: use 127.0.0.1:PORT", addr)
-	}
-	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-		return fmt.Errorf("--listen %q: bad port: use 127.0.0.1:PORT", addr)
-	}
-	ip := net.ParseIP(host)
-	if ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("--listen %q refused: credd listens on loopback only, because the endpoint hands credentials to anyone who can reach it; use 127.0.0.1:%s", addr, port)
+	if _, err := server.CheckListenAddr(addr); err != nil {
+		return fmt.Errorf("--listen: %w", err)
 	}
 	return nil
 }
@@ -455,8 +451,6 @@ func StateDir(flagValue string, getenv func(string) string) string {
 	return firstNonEmpty(flagValue, getenv(EnvName("state-dir")), DefaultStateDir(getenv))
 }
 
-var invalidSessionChars = regexp.MustCompile(`[^\w+=,.@-]+`)
-
 // DefaultSessionName derives a role session name that traces actions in
 // CloudTrail back to the person: GITHUB_USER and CODESPACE_NAME in a
 // Codespace, GITHUB_ACTOR in Actions, else user@host.
@@ -475,19 +469,7 @@ func DefaultSessionName(getenv func(string) string) string {
 		host, _ := os.Hostname()
 		name = user + "@" + firstNonEmpty(host, "host")
 	}
-	return SanitizeSessionName(name)
-}
-
-// SanitizeSessionName maps any string onto STS's [\w+=,.@-]{2,64}.
-func SanitizeSessionName(s string) string {
-	s = invalidSessionChars.ReplaceAllString(s, "-")
-	if len(s) > 64 {
-		s = s[:64]
-	}
-	for len(s) < 2 {
-		s += "-"
-	}
-	return s
+	return sts.SessionNameFrom(name)
 }
 
 func orDefault(v, def string) string {

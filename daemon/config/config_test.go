@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/credd-dev/credd/daemon/sts"
 )
 
 const testARN = "arn:aws:iam::123456789012:role/dev"
@@ -95,7 +97,7 @@ func TestDefaults(t *testing.T) {
 		"role":         {r.RoleARN, testARN},
 		"source":       {r.TokenSource, SourceFile},
 		"audience":     {r.Audience, DefaultAudience},
-		"region":       {r.Region, DefaultRegion},
+		"region":       {r.Region, sts.DefaultRegion},
 		"session name": {r.SessionName, "octocat@fuzzy-space-1"},
 		"path":         {r.Path(), "/v1/credentials"},
 		"duration":     {r.Duration.String(), "1h0m0s"},
@@ -218,19 +220,5 @@ func TestConfigFileErrors(t *testing.T) {
 				t.Fatalf("err = %v, want %q", err, tt.want)
 			}
 		})
-	}
-}
-
-func TestSanitizeSessionName(t *testing.T) {
-	for in, want := range map[string]string{
-		"alice":                 "alice",
-		"a":                     "a-",
-		"bob smith@host.local":  "bob-smith@host.local",
-		strings.Repeat("x", 80): strings.Repeat("x", 64),
-		"ünïcode":               "-n-code",
-	} {
-		if got := SanitizeSessionName(in); got != want {
-			t.Errorf("SanitizeSessionName(%q) = %q, want %q", in, got, want)
-		}
 	}
 }

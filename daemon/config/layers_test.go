@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/credd-dev/credd/daemon/sts"
 )
 
 func resolveLayers(t *testing.T, args []string, session, env map[string]string) (Config, error) {
@@ -48,7 +50,7 @@ func TestEachLayerBeatsTheOnesBelowAndIsNamed(t *testing.T) {
 			map[string]string{"AWS_ROLE_ARN": arn("fallback"), "AWS_REGION": "eu-central-1"}, map[string]string{"AWS_ROLE_ARN": arn("env"), "AWS_REGION": "us-west-1"},
 			arn("fallback"), "session AWS_ROLE_ARN", "eu-central-1", "session AWS_REGION"},
 		{"the built-in default comes last of all", []string{"--token-source", "sandbox"}, nil, nil,
-			"", "", DefaultRegion, "default"},
+			"", "", sts.DefaultRegion, "default"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -84,7 +86,7 @@ func TestTheSessionNamesTheCodespaceUser(t *testing.T) {
 	long := strings.Repeat("u", 40)
 	cfg, _ = resolveLayers(t, []string{"--token-source", "sandbox"},
 		map[string]string{"GITHUB_USER": long, "CODESPACE_NAME": "space name/" + long}, nil)
-	if got := cfg.Roles[0].SessionName; len(got) != 64 || !sessionName.MatchString(got) {
+	if got := cfg.Roles[0].SessionName; len(got) != 64 || sts.CheckSessionName(got) != nil {
 		t.Errorf("long session name = %q, want 64 valid characters", got)
 	}
 }

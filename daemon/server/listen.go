@@ -12,8 +12,9 @@ import (
 	"time"
 )
 
-// Listen binds the endpoint's TCP listener, before anything is served, so
-// that a port in use is reported at once.
+// CheckListenAddr is the rule for a listen address, and the one place it
+// is kept: config checks --listen with it, Listen binds what it returns.
+// It returns the port to bind on 127.0.0.1.
 //
 // Only 127.0.0.1 is accepted: it is the one host every SDK version accepts
 // over http (SDK-COMPAT.md rule 1), and the advertised URL must name the
@@ -21,13 +22,13 @@ import (
 // resolved, because name resolution may yield ::1 (which old clients refuse)
 // or, with a tampered hosts file, a non-loopback address. Other loopback
 // addresses (127.0.0.2, ::1) are refused with the reason.
-func Listen(addr string) (net.Listener, error) {
+func CheckListenAddr(addr string) (port string, err error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return nil, fmt.Errorf("listen address %q: %w: use 127.0.0.1:PORT", addr, err)
+		return "", fmt.Errorf("listen address %q: %w: use 127.0.0.1:PORT", addr, err)
 	}
 	if n, err := strconv.ParseUint(port, 10, 16); err != nil || strconv.FormatUint(n, 10) != port {
-		return nil, fmt.Errorf("listen address %q: the port must be a number from 0 to 65535: use 127.0.0.1:PORT", addr)
+		return "", fmt.Errorf("listen address %q: the port must be a number from 0 to 65535: use 127.0.0.1:PORT", addr)
 	}
 	if host == "localhost" {
 		host = "127.0.0.1"
@@ -35,11 +36,22 @@ func Listen(addr string) (net.Listener, error) {
 	ip, err := netip.ParseAddr(host)
 	switch {
 	case host == "" || (err == nil && ip.IsUnspecified()):
-		return nil, fmt.Errorf("listen address %q would listen on every interface: credd listens on loopback only, because the endpoint serves credentials to anyone who can reach it; use 127.0.0.1:PORT", addr)
+		return "", fmt.Errorf("listen address %q would listen on every interface: credd listens on loopback only, because the endpoint serves credentials to anyone who can reach it; use 127.0.0.1:PORT", addr)
 	case err != nil || !ip.Unmap().IsLoopback():
-		return nil, fmt.Errorf("listen address %q is not a loopback address: credd listens on loopback only, because the endpoint serves credentials to anyone who can reach it; use 127.0.0.1:PORT", addr)
+		return "", fmt.Errorf("listen address %q is not a loopback address: credd listens on loopback only, because the endpoint serves credentials to anyone who can reach it; use 127.0.0.1:PORT", addr)
 	case ip.Unmap() != netip.AddrFrom4([4]byte{127, 0, 0, 1}):
-		return nil, fmt.Errorf("listen address %q is loopback, but not every AWS SDK accepts that host over http (old botocore, the AWS CLI 2.9 and JS v2 accept only 127.0.0.1 and localhost): use 127.0.0.1:PORT", addr)
+		return "", fmt.Errorf("listen address %q is loopback, but not every AWS SDK accepts that host over http (old botocore, the AWS CLI 2.9 and JS v2 accept only 127.0.0.1 and localhost): use 127.0.0.1:PORT", addr)
+	}
+	return port, nil
+}
+
+// Listen binds the endpoint's TCP listener on the address CheckListenAddr
+// allows, before anything is served, so that a port in use is reported at
+// once.
+func Listen(addr string) (net.Listener, error) {
+	port, err := CheckListenAddr(addr)
+	if err != nil {
+		return nil, err
 	}
 	l, err := net.Listen("tcp4", net.JoinHostPort("127.0.0.1", port))
 	if errors.Is(err, syscall.EADDRINUSE) {

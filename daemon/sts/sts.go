@@ -85,35 +85,21 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, invalidConfig(err.Error(), "set --role-arn to the ARN of the IAM role to assume")
 	}
-	if cfg.SessionName == "" {
-		return nil, invalidConfig("session name is empty",
-			"set --session-name to 2-64 letters, digits or +=,.@_-")
-	}
-	if !sessionNameRE.MatchString(cfg.SessionName) {
-		return nil, invalidConfig(fmt.Sprintf("session name %q is not valid", cfg.SessionName),
-			"use 2-64 letters, digits or +=,.@_- in --session-name")
+	if err := CheckSessionName(cfg.SessionName); err != nil {
+		return nil, invalidConfig(err.Error(), "set --session-name")
 	}
 
 	d := cfg.Duration
 	if d == 0 {
 		d = DefaultDuration
 	}
-	if d < MinDuration || d > MaxDuration {
-		return nil, invalidConfig(fmt.Sprintf("duration %s is out of range", d),
-			"set --duration between 15m and 12h (and at most the role's maximum session duration)")
-	}
-	if d%time.Second != 0 {
-		return nil, invalidConfig(fmt.Sprintf("duration %s is not a whole number of seconds", d),
-			"set --duration in whole seconds, e.g. 1h or 45m")
+	if err := CheckDuration(d); err != nil {
+		return nil, invalidConfig(err.Error(), "set --duration")
 	}
 
-	region := cfg.Region
-	if region == "" {
-		region = DefaultRegion
-	}
-	if !regionRE.MatchString(region) {
-		return nil, invalidConfig(fmt.Sprintf("region %q is not an AWS region name", region),
-			"set --region to a region such as us-east-1 or eu-west-1")
+	region := RegionOrDefault(cfg.Region)
+	if err := CheckRegion(region); err != nil {
+		return nil, invalidConfig(err.Error(), "set --region")
 	}
 
 	var baseEndpoint *string

@@ -1,0 +1,89 @@
+package sts
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"time"
+
+	awssts "github.com/aws/aws-sdk-go-v2/service/sts"
+)
+
+// CheckSessionName is the RoleSessionName rule: 2 to 64 characters of
+// letters, digits and +=,.@_- (AssumeRoleWithWebIdentity API reference,
+// "RoleSessionName ... Pattern: [\w+=,.@-]*", length 2-64). Config and
+// Client both call it.
+func CheckSessionName(name string) error {
+	if name == "" {
+		return fmt.Errorf("session name is empty: use 2-64 letters, digits or +=,.@_-")
+	}
+	if !sessionNameRE.MatchString(name) {
+		return fmt.Errorf("session name %q is not valid: use 2-64 letters, digits or +=,.@_-", name)
+	}
+	return nil
+}
+
+// CheckDuration is the DurationSeconds rule: whole seconds from 15 minutes
+// to 12 hours (AssumeRoleWithWebIdentity API reference). The role's own
+// maximum session duration, 1h unless raised, may refuse less; only STS
+// knows it.
+func CheckDuration(d time.Duration) error {
+	if d < MinDuration || d > MaxDuration {
+		return fmt.Errorf("duration %s is out of range: STS issues credentials for 15m to 12h (and the role's maximum session duration must allow it)", d)
+	}
+	if d%time.Second != 0 {
+		return fmt.Errorf("duration %s is not a whole number of seconds: use e.g. 1h or 45m", d)
+	}
+	return nil
+}
+
+// SessionNameFrom maps any string onto the RoleSessionName rule, replacing
+// each run of other characters with '-' and padding or cutting it to 2-64.
+func SessionNameFrom(s string) string {
+	s = invalidSessionChars.ReplaceAllString(s, "-")
+	if len(s) > 64 {
+		s = s[:64]
+	}
+	for len(s) < 2 {
+		s += "-"
+	}
+	return s
+}
+
+var invalidSessionChars = regexp.MustCompile(`[^\w+=,.@-]+`)
+
+// RegionOrDefault is the region STS calls go to: region, or DefaultRegion
+// when it is "" (the AWS SDKs have no default region; credd's is the one
+// the global endpoint lives in).
+func RegionOrDefault(region string) string {
+	if region == "" {
+		return DefaultRegion
+	}
+	return region
+}
+
+// CheckRegion is the rule for a region name, such as us-east-1 or
+// cn-north-1. "" means DefaultRegion and passes.
+func CheckRegion(region string) error {
+	if !regionRE.MatchString(RegionOrDefault(region)) {
+		return fmt.Errorf("region %q is not an AWS region name: use a region such as us-east-1 or eu-west-1", region)
+	}
+	return nil
+}
+
+// EndpointURL is where a Client with this region and endpoint sends its
+// calls: endpoint when set, else the regional STS endpoint the SDK's own
+// resolver picks for region (so partitions such as aws-cn or aws-us-gov
+// are right without a copy of the SDK's tables here).
+func EndpointURL(region, endpoint string) string {
+	if endpoint != "" {
+		return endpoint
+	}
+	region = RegionOrDefault(region)
+	ep, err := awssts.NewDefaultEndpointResolverV2().ResolveEndpoint(context.Background(), awssts.EndpointParameters{Region: &region})
+	if err != nil {
+		// Only an invalid region fails, and New refuses those first.
+		return ""
+	}
+	return ep.URI.String()
+}
