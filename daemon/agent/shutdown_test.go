@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -18,10 +19,22 @@ func TestStopIsQuickAndCleanWithASilentConnectionOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Told when the server accepts a connection; set before Run serves.
+	accepted := make(chan struct{}, 16)
+	connState := a.httpServer.ConnState
+	a.httpServer.ConnState = func(c net.Conn, s http.ConnState) {
+		connState(c, s)
+		if s == http.StateNew {
+			accepted <- struct{}{}
+		}
+	}
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
 	if code, body := get(t, a.URL(), a.AuthToken()); code != 200 {
 		t.Fatalf("GET: %d %s", code, body)
+	}
+	for len(accepted) > 0 {
+		<-accepted // the GET's own connection
 	}
 	host := strings.TrimSuffix(strings.TrimPrefix(a.URL(), "http://"), "/v1/credentials")
 	c, err := net.Dial("tcp4", host)
@@ -29,7 +42,11 @@ func TestStopIsQuickAndCleanWithASilentConnectionOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	time.Sleep(50 * time.Millisecond) // let the server accept it
+	select {
+	case <-accepted:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server did not accept the silent connection")
+	}
 	start := time.Now()
 	cancel()
 	select {

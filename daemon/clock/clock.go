@@ -87,13 +87,6 @@ func (f *Fake) Set(t time.Time) {
 	f.Advance(t.Sub(f.Now()))
 }
 
-// Waiters returns the number of pending timers.
-func (f *Fake) Waiters() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.timers)
-}
-
 // NextDeadline returns the earliest pending timer's deadline, if any.
 func (f *Fake) NextDeadline() (time.Time, bool) {
 	f.mu.Lock()

@@ -50,20 +50,6 @@ type Report struct {
 	Findings []Finding `json:"findings"`
 }
 
-// Worst is the most severe finding's severity (OK when there is none).
-func (r Report) Worst() Severity {
-	worst := OK
-	for _, f := range r.Findings {
-		if f.Severity == Problem {
-			return Problem
-		}
-		if f.Severity == Warn {
-			worst = Warn
-		}
-	}
-	return worst
-}
-
 // Input is what Check looks at. Zero values mean "not known": with no
 // Endpoints nothing is compared against the daemon.
 type Input struct {
