@@ -223,60 +223,19 @@ func (a *Agent) providers() map[string]server.Provider {
 }
 
 func (a *Agent) buildRole(ctx context.Context, rc config.Role) (*role, error) {
-	log := a.log.With("role", rc.Name)
 	r := &role{resolved: rc, cfg: rc}
-	var src source.Source
-	switch rc.TokenSource {
-	case config.SourceFile:
-		f := source.NewFile(rc.TokenFile, log)
-		src, r.watcher, r.notifier = f, f, f
-	case config.SourceActions:
-		// The layered environment the role was resolved from, so that a
-		// handed-off ACTIONS_ID_TOKEN_REQUEST_* is used.
-		act, err := source.ActionsFromEnv(rc.Audience, func(k string) string { return rc.SourceEnv[k] })
-		if err != nil {
-			return nil, err
-		}
-		src = act
-	case config.SourceCommand:
-		src = source.NewCommand(rc.TokenCommand, 0, log)
-	case config.SourceSandbox:
-		sb, err := a.ensureSandbox(ctx)
-		if err != nil {
-			return nil, err
-		}
-		rc.RoleARN = effectiveARN(rc)
-		if rc.STSEndpoint == "" {
-			rc.STSEndpoint = sb.STSURL
-			// The embedded STS creates the role it is told to assume, so
-			// the sandbox works with the role ARN a user configured (a
-			// Codespaces secret, say); its trust policy is the sandbox's.
-			if err := sb.STS.AddRole(sandbox.Role{ARN: rc.RoleARN, Audience: rc.Audience}); err != nil {
-				return nil, err
-			}
-		}
-		if rc.Issuer == "" {
-			rc.Issuer = sb.IssuerURL
-		}
-		audience := rc.Audience
-		src = &source.Func{SourceName: "sandbox", Fn: func(context.Context) (string, error) {
-			return sb.Issuer.Mint(audience, nil)
-		}}
-	case config.SourceLogin:
-		ls, err := a.loginSource(rc)
-		if err != nil {
-			return nil, err
-		}
-		src, r.notifier, r.login = ls, ls, ls.Session()
-	default:
-		return nil, fmt.Errorf("unknown token source %q", rc.TokenSource)
+	b, err := a.buildSource(ctx, &rc)
+	if err != nil {
+		return nil, err
 	}
-	r.cfg = rc
-	audience := rc.Audience
-	if rc.TokenSource == config.SourceLogin {
-		audience = rc.ClientID // an ID token's audience is the client it was issued to
+	r.cfg, r.login = rc, b.login
+	if w, ok := b.src.(watcher); ok {
+		r.watcher = w
 	}
-	r.source = source.NewChecked(src, token.Checks{Audience: audience, Issuer: rc.Issuer, Now: a.opts.Clock.Now})
+	if n, ok := b.src.(source.Notifier); ok {
+		r.notifier = n
+	}
+	r.source = source.NewChecked(b.src, token.Checks{Audience: b.audience, Issuer: rc.Issuer, Now: a.opts.Clock.Now})
 
 	exchanger, err := sts.New(sts.Config{
 		RoleARN:     rc.RoleARN,

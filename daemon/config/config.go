@@ -30,18 +30,6 @@ const (
 	DefaultRoleName = "default"
 )
 
-// Token sources.
-const (
-	SourceFile    = "file"
-	SourceActions = "actions"
-	SourceCommand = "command"
-	SourceLogin   = "login"
-	SourceSandbox = "sandbox"
-)
-
-// Sources lists the valid --token-source values.
-var Sources = []string{SourceFile, SourceActions, SourceCommand, SourceLogin, SourceSandbox}
-
 // Role is one role to assume and serve.
 type Role struct {
 	Name         string
@@ -107,7 +95,7 @@ func (c Config) Role(name string) (Role, bool) {
 // variable and a config-file key (the flag name with '_' for '-').
 var roleSettings = []struct{ name, usage string }{
 	{"role-arn", "ARN of the IAM role to assume (falls back to AWS_ROLE_ARN)"},
-	{"token-source", "where the identity token comes from: file, actions, command, login or sandbox (default: chosen from what is present)"},
+	{"token-source", "where the identity token comes from: " + strings.Join(Sources, ", ") + " (default: chosen from what is present)"},
 	{"token-file", "file holding the identity token (falls back to AWS_WEB_IDENTITY_TOKEN_FILE)"},
 	{"token-command", "shell command that prints an identity token"},
 	{"audience", "audience the identity token must carry (default sts.amazonaws.com)"},
@@ -284,15 +272,6 @@ func buildRole(name string, l *layered) (Role, error) {
 	if _, ok := r.Origins["token-source"]; !ok {
 		r.Origins["token-source"] = originDefault + ": " + r.SourceReason
 	}
-	if r.TokenSource == SourceActions {
-		// Kept with the role, so a reload that hands over new ones rebuilds it.
-		r.SourceEnv = map[string]string{}
-		for _, k := range []string{"ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"} {
-			if v := e.get(k); v != "" {
-				r.SourceEnv[k] = v
-			}
-		}
-	}
 	if r.RoleARN == "" && r.TokenSource != SourceSandbox {
 		return Role{}, fmt.Errorf("%w: set --role-arn (or CREDD_ROLE_ARN) to the ARN of the IAM role to assume, or try --token-source sandbox", ErrNoRole)
 	}
@@ -328,51 +307,10 @@ func buildRole(name string, l *layered) (Role, error) {
 			return Role{}, err
 		}
 	}
-	return r, validateSource(r)
-}
-
-func chooseSource(r *Role, getenv func(string) string) error {
-	if r.TokenSource != "" {
-		if !slices.Contains(Sources, r.TokenSource) {
-			return fmt.Errorf("unknown --token-source %q: use one of %s", r.TokenSource, strings.Join(Sources, ", "))
-		}
-		r.SourceReason = "set explicitly"
-		return nil
+	if err := checkSource(&r, e.get); err != nil {
+		return Role{}, err
 	}
-	switch {
-	case r.TokenFile != "":
-		r.TokenSource, r.SourceReason = SourceFile, "a token file is configured"
-	case r.TokenCommand != "":
-		r.TokenSource, r.SourceReason = SourceCommand, "a token command is configured"
-	case getenv("ACTIONS_ID_TOKEN_REQUEST_URL") != "":
-		r.TokenSource, r.SourceReason = SourceActions, "ACTIONS_ID_TOKEN_REQUEST_URL is set (GitHub Actions)"
-	case r.Issuer != "" && r.ClientID != "":
-		r.TokenSource, r.SourceReason = SourceLogin, "an issuer and client ID are configured"
-	default:
-		return fmt.Errorf("%w: no identity token source found: set --token-file, --token-command, or --issuer with --client-id; in GitHub Actions grant `permissions: id-token: write`; or try --token-source sandbox", ErrNoRole)
-	}
-	return nil
-}
-
-func validateSource(r Role) error {
-	switch r.TokenSource {
-	case SourceFile:
-		if r.TokenFile == "" {
-			return errors.New("--token-source file needs --token-file (or AWS_WEB_IDENTITY_TOKEN_FILE)")
-		}
-		if _, err := os.Stat(r.TokenFile); err != nil {
-			return fmt.Errorf("token file %s: %w: create it, or point --token-file at the file your identity provider writes", r.TokenFile, errors.Unwrap(err))
-		}
-	case SourceCommand:
-		if strings.TrimSpace(r.TokenCommand) == "" {
-			return errors.New("--token-source command needs --token-command, a shell command that prints a JWT")
-		}
-	case SourceLogin:
-		if r.Issuer == "" || r.ClientID == "" {
-			return errors.New("--token-source login needs --issuer (your IdP's OIDC issuer URL) and --client-id")
-		}
-	}
-	return nil
+	return r, nil
 }
 
 var (

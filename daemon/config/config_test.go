@@ -143,7 +143,7 @@ func TestBadValuesSayWhatToFix(t *testing.T) {
 		want string
 	}{
 		{"a role that is not an ARN", []string{"--role-arn", "dev", "--token-file", tokenFile}, "is not an IAM role ARN"},
-		{"an unknown token source", []string{"--role-arn", testARN, "--token-source", "magic"}, "use one of file, actions, command, login, sandbox"},
+		{"an unknown token source", []string{"--role-arn", testARN, "--token-source", "magic"}, "use one of file, command, actions, login, sandbox"},
 		{"a non-loopback listen address", []string{"--token-source", "sandbox", "--listen", "0.0.0.0:9911"}, "loopback only"},
 		{"a listen address without a port", []string{"--token-source", "sandbox", "--listen", "127.0.0.1"}, "use 127.0.0.1:PORT"},
 		{"a missing token file", []string{"--role-arn", testARN, "--token-file", "/nonexistent/token"}, "no such file or directory"},

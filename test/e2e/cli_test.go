@@ -23,7 +23,7 @@ func TestBadSettingsExitWithOneLineThatSaysWhatToFix(t *testing.T) {
 		want string
 	}{
 		{"a role that is not an ARN", []string{"--role-arn", "admin", "--token-file", tokenFile}, nil, "is not an IAM role ARN"},
-		{"an unknown token source", []string{arn, "--token-source", "magic"}, nil, "use one of file, actions"},
+		{"an unknown token source", []string{arn, "--token-source", "magic"}, nil, "use one of file, command, actions"},
 		{"a listen address off loopback", []string{"--token-source", "sandbox", "--listen", "0.0.0.0:9911"}, nil, "loopback only"},
 		{"a missing token file", []string{arn, "--token-file", "/nonexistent/token"}, nil, "/nonexistent/token"},
 		{"a duration STS refuses", []string{"--token-source", "sandbox", "--duration", "13h"}, nil, "15m to 12h"},

@@ -37,7 +37,7 @@ DOWNLOADURL=${DOWNLOADURL:-https://github.com/credd-dev/credd/releases}
 
 case "$TOKENSOURCE" in
 auto | file | actions | command | login | sandbox) ;;
-*) die "tokenSource \"$TOKENSOURCE\": use auto, file, actions, command, login or sandbox" ;;
+*) die "tokenSource \"$TOKENSOURCE\": use auto, file, command, actions, login or sandbox" ;;
 esac
 case "$PORT" in
 '' | *[!0-9]*) die "port \"$PORT\": use a TCP port number such as 9911" ;;
