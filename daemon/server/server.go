@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,8 +37,9 @@ type Provider interface {
 
 // Config configures a Handler. Zero values mean the documented defaults.
 type Config struct {
-	// Roles maps a role name to its provider. "" or "default" is served on
-	// /v1/credentials, any other name on /v1/credentials/<name>.
+	// Roles maps a role name to its provider. "" or DefaultRoleName is
+	// served on /v1/credentials, any other name (see CheckRoleName) on
+	// /v1/credentials/<name>: see RolePath.
 	Roles map[string]Provider
 	// Token is the authorization token; it must satisfy authtoken.Valid.
 	Token string
@@ -65,9 +65,6 @@ const (
 	otherPath       = "other"
 )
 
-// roleName is what a named role may be called: one URL path segment.
-var roleName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-
 // Handler is the endpoint's http.Handler.
 type Handler struct {
 	// routes is the role set requests are served from; SetRoles swaps it
@@ -92,7 +89,6 @@ type Handler struct {
 	// Bodies that never change, encoded once.
 	healthBody, notFoundBody, methodBody, unavailableBody []byte
 	missingBody, wrongBody, schemeBody                    []byte
-	refusedBodies                                         map[string][]byte // by header name, plus "Host"
 }
 
 // routes is one role set and the 404 bodies that name its roles.
@@ -165,15 +161,6 @@ func New(cfg Config) (*Handler, error) {
 	h.wrongBody = errorBody("Unauthorized", "the Authorization header does not match the token in "+tokenFile+"; the daemon may have been restarted with a new state dir: run eval \"$(credd env)\"")
 	h.schemeBody = errorBody("Unauthorized", "send the raw token as the Authorization header, without a scheme such as Bearer; run eval \"$(credd env)\" to set it up")
 	h.unavailableBody = errorBody("CredentialsUnavailable", "credd has no valid credentials yet/anymore: run `credd status` to see why")
-	h.refusedBodies = map[string][]byte{
-		"Host":            errorBody("Forbidden", "the Host header must be 127.0.0.1, another loopback address or localhost: credd refuses other names so that a web page cannot reach it through DNS rebinding"),
-		"Origin":          errorBody("Forbidden", "requests with an Origin header come from a web browser, and a web page must not read AWS credentials: use an AWS SDK or CLI"),
-		"Sec-Fetch-Site":  errorBody("Forbidden", "requests with a Sec-Fetch-Site header come from a web browser, and a web page must not read AWS credentials: use an AWS SDK or CLI"),
-		"Sec-Fetch-Mode":  errorBody("Forbidden", "requests with a Sec-Fetch-Mode header come from a web browser, and a web page must not read AWS credentials: use an AWS SDK or CLI"),
-		"X-Forwarded-For": errorBody("Forbidden", "requests with an X-Forwarded-For header were relayed by a proxy: credd serves local processes only, so call it directly on 127.0.0.1"),
-		"Forwarded":       errorBody("Forbidden", "requests with a Forwarded header were relayed by a proxy: credd serves local processes only, so call it directly on 127.0.0.1"),
-		"X-Real-Ip":       errorBody("Forbidden", "requests with an X-Real-IP header were relayed by a proxy: credd serves local processes only, so call it directly on 127.0.0.1"),
-	}
 	return h, nil
 }
 
@@ -193,18 +180,18 @@ func (h *Handler) SetRoles(providers map[string]Provider) error {
 		if p == nil {
 			return fmt.Errorf("server: role %q has no provider", name)
 		}
-		if name == "" || name == "default" {
+		if name == "" || name == DefaultRoleName {
 			if rs.defaultRole != nil {
 				return errors.New(`server: both "" and "default" are configured; they are the same role`)
 			}
 			rs.defaultRole = &role{provider: p, counter: h.credentials}
-			names = append(names, "default")
+			names = append(names, DefaultRoleName)
 			continue
 		}
-		if !roleName.MatchString(name) {
-			return fmt.Errorf("server: role name %q is not allowed: use 1-64 of [A-Za-z0-9._-], starting with a letter or digit", name)
+		if err := CheckRoleName(name); err != nil {
+			return fmt.Errorf("server: %w", err)
 		}
-		rs.named[name] = &role{provider: p, counter: h.counterFor(CredentialsPath + "/" + name)}
+		rs.named[name] = &role{provider: p, counter: h.counterFor(RolePath(name))}
 		names = append(names, name)
 	}
 	slices.Sort(names)
@@ -234,17 +221,36 @@ func (h *Handler) counterFor(path string) *counter {
 	return c
 }
 
-// refusedHeaders are checked in this order; Go canonicalises incoming keys.
-var refusedHeaders = [...]string{"Origin", "Sec-Fetch-Site", "Sec-Fetch-Mode", "X-Forwarded-For", "Forwarded", "X-Real-Ip"}
+// refusal is a request header that marks a request as not coming straight
+// from a local process, and the 403 body that says why. Header and body
+// share a row so that neither can be added without the other.
+type refusal struct {
+	header string // canonical (textproto) form: incoming keys are canonicalised
+	body   []byte
+}
+
+// refusals are checked in this order, after the Host header. The bodies are
+// encoded once, so refusing allocates nothing.
+var refusals = [...]refusal{
+	{"Origin", errorBody("Forbidden", "requests with an Origin header come from a web browser, and a web page must not read AWS credentials: use an AWS SDK or CLI")},
+	{"Sec-Fetch-Site", errorBody("Forbidden", "requests with a Sec-Fetch-Site header come from a web browser, and a web page must not read AWS credentials: use an AWS SDK or CLI")},
+	{"Sec-Fetch-Mode", errorBody("Forbidden", "requests with a Sec-Fetch-Mode header come from a web browser, and a web page must not read AWS credentials: use an AWS SDK or CLI")},
+	{"X-Forwarded-For", errorBody("Forbidden", "requests with an X-Forwarded-For header were relayed by a proxy: credd serves local processes only, so call it directly on 127.0.0.1")},
+	{"Forwarded", errorBody("Forbidden", "requests with a Forwarded header were relayed by a proxy: credd serves local processes only, so call it directly on 127.0.0.1")},
+	{"X-Real-Ip", errorBody("Forbidden", "requests with an X-Real-IP header were relayed by a proxy: credd serves local processes only, so call it directly on 127.0.0.1")},
+}
+
+// foreignHostBody refuses a Host header that is not this machine's.
+var foreignHostBody = errorBody("Forbidden", "the Host header must be 127.0.0.1, another loopback address or localhost: credd refuses other names so that a web page cannot reach it through DNS rebinding")
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := h.clock.Now()
 	rs := h.routes.Load()
-	rl, c := rs.route(r.URL.Path, h)
-	status := h.serve(w, r, rs, rl)
+	rt, rl, c := rs.route(r.URL.Path, h)
+	status := h.serve(w, r, rs, rt, rl)
 	c.add(status)
-	if rl != routeHealth && rl != routeNotFound {
+	if rt != routeHealth && rt != routeNotFound {
 		h.countClient(r, start)
 	}
 	if h.logger.Enabled(r.Context(), slog.LevelDebug) {
@@ -255,7 +261,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Never the Authorization header, never a body.
 		h.logger.LogAttrs(r.Context(), slog.LevelDebug, "request",
 			slog.String("method", r.Method),
-			slog.String("path", loggedPath(rl, r.URL.Path)),
+			slog.String("path", loggedPath(rt, r.URL.Path)),
 			slog.Int("status", status),
 			slog.String("user_agent", ua),
 			slog.String("remote", r.RemoteAddr),
@@ -263,12 +269,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// route kinds, carried in a *role-or-sentinel to stay allocation-free.
-var (
-	routeHealth   = &role{}
-	routeNotFound = &role{}
-	routeUnknown  = &role{} // /v1/credentials/<name> with an unknown name
-	routeNoDef    = &role{} // /v1/credentials with no default role
+// route is what a request path leads to.
+type route uint8
+
+const (
+	routeNotFound  route = iota // no path credd serves
+	routeHealth                 // /healthz
+	routeRole                   // a configured role's path: serve its credentials
+	routeUnknown                // /v1/credentials/<name> with an unknown name
+	routeNoDefault              // /v1/credentials with no default role
 )
 
 // noRoleBody answers every credentials path while no role is configured.
@@ -283,31 +292,32 @@ func (rs *routes) missingStatus() int {
 	return http.StatusNotFound
 }
 
-// route maps a path to its role (or a sentinel) and its counter.
-func (rs *routes) route(path string, h *Handler) (*role, *counter) {
+// route maps a path to where it leads, its role (for routeRole only, else
+// nil) and its counter.
+func (rs *routes) route(path string, h *Handler) (route, *role, *counter) {
 	switch {
 	case path == HealthPath:
-		return routeHealth, h.health
+		return routeHealth, nil, h.health
 	case path == CredentialsPath:
 		if rs.defaultRole == nil {
-			return routeNoDef, h.credentials
+			return routeNoDefault, nil, h.credentials
 		}
-		return rs.defaultRole, h.credentials
+		return routeRole, rs.defaultRole, h.credentials
 	case strings.HasPrefix(path, CredentialsPath+"/"):
 		name := path[len(CredentialsPath)+1:]
 		if r, ok := rs.named[name]; ok {
-			return r, r.counter
+			return routeRole, r, r.counter
 		}
-		if name == "default" && rs.defaultRole != nil {
-			return rs.defaultRole, h.credentials
+		if name == DefaultRoleName && rs.defaultRole != nil {
+			return routeRole, rs.defaultRole, h.credentials
 		}
-		return routeUnknown, h.other
+		return routeUnknown, nil, h.other
 	}
-	return routeNotFound, h.other
+	return routeNotFound, nil, h.other
 }
 
 // serve answers r and returns the status it wrote.
-func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rs *routes, rl *role) int {
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rs *routes, rt route, rl *role) int {
 	if body := h.refused(r); body != nil {
 		return h.writeJSON(w, http.StatusForbidden, body)
 	}
@@ -315,7 +325,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rs *routes, rl *
 		w.Header()["Allow"] = h.hdrGET
 		return h.writeJSON(w, http.StatusMethodNotAllowed, h.methodBody)
 	}
-	switch rl {
+	switch rt {
 	case routeHealth:
 		return h.writeJSON(w, http.StatusOK, h.healthBody)
 	case routeNotFound:
@@ -324,13 +334,16 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rs *routes, rl *
 	if body := h.unauthorized(r); body != nil {
 		return h.writeJSON(w, http.StatusUnauthorized, body)
 	}
-	switch rl {
-	case routeNoDef:
+	switch rt {
+	case routeNoDefault:
 		return h.writeJSON(w, rs.missingStatus(), rs.noDefaultBody)
 	case routeUnknown:
 		// The requested name is not echoed: a misconfigured client may have
 		// put a secret in the path.
 		return h.writeJSON(w, rs.missingStatus(), rs.unknownRoleBody)
+	case routeRole:
+	default:
+		panic("server: unhandled route") // a route added without its answer
 	}
 
 	creds := rl.provider.Current()
@@ -366,11 +379,11 @@ func (h *Handler) await(ctx context.Context, p Provider) *daemon.Credentials {
 // a local process, or nil.
 func (h *Handler) refused(r *http.Request) []byte {
 	if !loopbackHost(r.Host) {
-		return h.refusedBodies["Host"]
+		return foreignHostBody
 	}
-	for _, k := range refusedHeaders {
-		if _, ok := r.Header[k]; ok {
-			return h.refusedBodies[k]
+	for i := range refusals {
+		if _, ok := r.Header[refusals[i].header]; ok {
+			return refusals[i].body
 		}
 	}
 	return nil
@@ -581,8 +594,8 @@ func (h *Handler) Counts() []daemon.RequestCount {
 // loggedPath is the request path for the debug log: unknown paths are
 // logged by their length only, since a misconfigured client may have put a
 // secret (the authorization token, say) into the URL.
-func loggedPath(rl *role, path string) string {
-	if rl == routeNotFound || rl == routeUnknown {
+func loggedPath(rt route, path string) string {
+	if rt == routeNotFound || rt == routeUnknown {
 		return fmt.Sprintf("(unknown path, %d bytes)", len(path))
 	}
 	return path
