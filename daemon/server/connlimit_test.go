@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -13,7 +14,9 @@ import (
 )
 
 // limitedServer serves ok on a loopback listener bounded to max connections.
-func limitedServer(t *testing.T, max int) string {
+// A connection entering one of the watched states is sent on the returned
+// channel, after the limit has seen the change.
+func limitedServer(t *testing.T, max int, watch ...http.ConnState) (string, <-chan net.Conn) {
 	t.Helper()
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
@@ -22,11 +25,36 @@ func limitedServer(t *testing.T, max int) string {
 	srv := server.NewHTTPServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "ok")
 	}), nil)
+	events := make(chan net.Conn, 64)
+	if len(watch) > 0 {
+		// LimitConns chains this hook after its own.
+		srv.ConnState = func(c net.Conn, s http.ConnState) {
+			if slices.Contains(watch, s) {
+				select {
+				case events <- c:
+				default: // a test that waits for more than fit fails in await
+				}
+			}
+		}
+	}
 	l := server.LimitConns(srv, ln, max)
 	done := make(chan struct{})
 	go func() { srv.Serve(l); close(done) }()
 	t.Cleanup(func() { srv.Close(); <-done })
-	return ln.Addr().String()
+	return ln.Addr().String(), events
+}
+
+// await waits for n values on ch, failing the test after 5 seconds.
+func await[T any](t *testing.T, ch <-chan T, n int, what string) {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	for i := range n {
+		select {
+		case <-ch:
+		case <-deadline:
+			t.Fatalf("%s: saw %d of %d after 5s", what, i, n)
+		}
+	}
 }
 
 // getOn sends one keep-alive GET on c and reads the answer.
@@ -56,7 +84,7 @@ func closedByPeer(c net.Conn) bool {
 
 func TestLimitConnsShedsTheLongestIdleConnections(t *testing.T) {
 	const max = 8
-	addr := limitedServer(t, max)
+	addr, idle := limitedServer(t, max, http.StateIdle)
 	var conns []net.Conn
 	for i := range max {
 		c, err := net.Dial("tcp4", addr)
@@ -68,7 +96,9 @@ func TestLimitConnsShedsTheLongestIdleConnections(t *testing.T) {
 			t.Fatalf("conn %d: %v", i, err)
 		}
 		conns = append(conns, c)
-		time.Sleep(2 * time.Millisecond) // distinct idle times
+		// The server marks c idle after the response, maybe after the next
+		// client is served: wait, so that idle order is dial order.
+		await(t, idle, 1, fmt.Sprintf("conn %d going idle", i))
 	}
 	// Three more clients: each is served at once, at the cost of the oldest
 	// idle connections.
@@ -96,8 +126,10 @@ func TestLimitConnsWaitsOnlyWhileEveryConnectionIsInAHandler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	held := make(chan struct{}, max)
 	srv := server.NewHTTPServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/slow" {
+			held <- struct{}{}
 			<-release
 		}
 		io.WriteString(w, "ok")
@@ -115,7 +147,7 @@ func TestLimitConnsWaitsOnlyWhileEveryConnectionIsInAHandler(t *testing.T) {
 		defer c.Close()
 		fmt.Fprint(c, "GET /slow HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
 	}
-	time.Sleep(100 * time.Millisecond)
+	await(t, held, max, "requests held in the handler")
 	c, err := net.Dial("tcp4", addr) // the kernel accepts; the server waits
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +168,7 @@ func TestLimitConnsWaitsOnlyWhileEveryConnectionIsInAHandler(t *testing.T) {
 
 func TestLimitConnsServesABurstWithoutSheddingAnyone(t *testing.T) {
 	const max, clients = 8, 200
-	addr := limitedServer(t, max)
+	addr, _ := limitedServer(t, max)
 	errs := make(chan error, clients)
 	start := make(chan struct{})
 	for range clients {
@@ -168,7 +200,7 @@ func TestLimitConnsServesABurstWithoutSheddingAnyone(t *testing.T) {
 
 func TestLimitConnsShedsSilentConnectionsAfterTheirGrace(t *testing.T) {
 	const max = 4
-	addr := limitedServer(t, max)
+	addr, accepted := limitedServer(t, max, http.StateNew)
 	var silent []net.Conn
 	for range max {
 		c, err := net.Dial("tcp4", addr)
@@ -178,7 +210,8 @@ func TestLimitConnsShedsSilentConnectionsAfterTheirGrace(t *testing.T) {
 		defer c.Close()
 		silent = append(silent, c)
 	}
-	time.Sleep(50 * time.Millisecond)
+	// All four fill the limit once accepted, before the fifth is dialled.
+	await(t, accepted, max, "silent connections accepted")
 	c, err := net.Dial("tcp4", addr)
 	if err != nil {
 		t.Fatal(err)
