@@ -10,32 +10,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/credd-dev/credd/daemon"
 	"github.com/credd-dev/credd/daemon/config"
+	"github.com/credd-dev/credd/daemon/control"
 	"github.com/credd-dev/credd/daemon/login"
 )
-
-// LoginPath is the control-socket route of `credd login`: POST starts a
-// device login (or returns the pending one), GET reports it; with
-// ?wait=ID, GET waits up to LoginWaitMax for attempt ID to finish.
-const LoginPath = "/v1/login"
-
-// LoginWaitMax bounds one long-poll of GET /v1/login?wait=ID.
-const LoginWaitMax = 25 * time.Second
-
-// LogoutPath is the control-socket route of `credd logout`: POST, with a
-// LoginRequest body, ends the login and erases its kept refresh token, and
-// answers the login's state afterwards.
-const LogoutPath = "/v1/logout"
-
-// LoginRequest is the body of POST /v1/login.
-type LoginRequest struct {
-	// Profile names the role whose login to start; "" picks the only login
-	// (or the default role's).
-	Profile string `json:"profile,omitempty"`
-}
 
 // loginEntry is one login session and the roles it feeds.
 type loginEntry struct {
@@ -139,63 +119,64 @@ func (a *Agent) loginState(e *loginEntry) login.State {
 	return st
 }
 
-// routeLogin adds the login routes to the control socket.
+// routeLogin adds the login routes (control.LoginPath, control.LogoutPath)
+// to the control socket.
 func (a *Agent) routeLogin() {
-	a.control.Handle("POST "+LoginPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req LoginRequest
+	a.control.Handle("POST "+control.LoginPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req control.LoginRequest
 		if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&req); err != nil && !errors.Is(err, io.EOF) {
-			writeControlError(w, http.StatusBadRequest, &daemon.Error{Code: "BadRequest", Message: "the body is not a login request"})
+			control.WriteError(w, http.StatusBadRequest, &daemon.Error{Code: "BadRequest", Message: "the body is not a login request"})
 			return
 		}
 		e, derr := a.pickLogin(req.Profile)
 		if derr != nil {
-			writeControlError(w, http.StatusNotFound, derr)
+			control.WriteError(w, http.StatusNotFound, derr)
 			return
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(r.Context(), control.LoginStartMax)
 		defer cancel()
 		if _, err := e.sess.Start(ctx); err != nil {
-			writeControlError(w, http.StatusBadGateway, daemon.AsError(err))
+			control.WriteError(w, http.StatusBadGateway, daemon.AsError(err))
 			return
 		}
-		writeControlJSON(w, http.StatusOK, a.loginState(e))
+		control.WriteJSON(w, http.StatusOK, a.loginState(e))
 	}))
-	a.control.Handle("POST "+LogoutPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req LoginRequest
+	a.control.Handle("POST "+control.LogoutPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req control.LoginRequest
 		if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&req); err != nil && !errors.Is(err, io.EOF) {
-			writeControlError(w, http.StatusBadRequest, &daemon.Error{Code: "BadRequest", Message: "the body is not a logout request"})
+			control.WriteError(w, http.StatusBadRequest, &daemon.Error{Code: "BadRequest", Message: "the body is not a logout request"})
 			return
 		}
 		e, derr := a.pickLogin(req.Profile)
 		if derr != nil {
-			writeControlError(w, http.StatusNotFound, derr)
+			control.WriteError(w, http.StatusNotFound, derr)
 			return
 		}
 		if err := a.logout(e); err != nil {
 			// Logged out in memory; only the file stayed behind.
-			writeControlError(w, http.StatusInternalServerError, &daemon.Error{Code: login.CodeNotKept,
+			control.WriteError(w, http.StatusInternalServerError, &daemon.Error{Code: login.CodeNotKept,
 				Message: "logged out, but " + err.Error()})
 			return
 		}
-		writeControlJSON(w, http.StatusOK, a.loginState(e))
+		control.WriteJSON(w, http.StatusOK, a.loginState(e))
 	}))
-	a.control.Handle("GET "+LoginPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	a.control.Handle("GET "+control.LoginPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e, derr := a.pickLogin(r.URL.Query().Get("profile"))
 		if derr != nil {
-			writeControlError(w, http.StatusNotFound, derr)
+			control.WriteError(w, http.StatusNotFound, derr)
 			return
 		}
 		if v := r.URL.Query().Get("wait"); v != "" {
 			id, err := strconv.Atoi(v)
 			if err != nil {
-				writeControlError(w, http.StatusBadRequest, &daemon.Error{Code: "BadRequest", Message: "wait must be a login attempt ID"})
+				control.WriteError(w, http.StatusBadRequest, &daemon.Error{Code: "BadRequest", Message: "wait must be a login attempt ID"})
 				return
 			}
-			ctx, cancel := context.WithTimeout(r.Context(), LoginWaitMax)
+			ctx, cancel := context.WithTimeout(r.Context(), control.LoginWaitMax)
 			defer cancel()
 			e.sess.Wait(ctx, id)
 		}
-		writeControlJSON(w, http.StatusOK, a.loginState(e))
+		control.WriteJSON(w, http.StatusOK, a.loginState(e))
 	}))
 }
 
@@ -214,19 +195,4 @@ func (r *role) loginStatus(rs *daemon.RoleStatus) {
 	case st.Status != login.StatusLoggedIn && st.LastError != nil && st.LastError.Code == login.CodeLoginRequired:
 		rs.LastError = st.LastError
 	}
-}
-
-func writeControlJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func writeControlError(w http.ResponseWriter, status int, e *daemon.Error) {
-	msg := e.Message
-	if e.Hint != "" {
-		msg += ": " + e.Hint
-	}
-	writeControlJSON(w, status, map[string]string{"code": e.Code, "message": msg})
 }

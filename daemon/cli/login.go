@@ -4,13 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/credd-dev/credd/daemon/agent"
 	"github.com/credd-dev/credd/daemon/config"
 	"github.com/credd-dev/credd/daemon/control"
 	"github.com/credd-dev/credd/daemon/login"
@@ -28,9 +24,11 @@ func runLogin(ctx context.Context, args []string, io IO) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	client := control.Client{StateDir: config.StateDir(*stateDir, io.Getenv), Timeout: agent.LoginWaitMax + 15*time.Second}
+	// Long enough for the daemon to reach the IdP, or for one long-poll.
+	client := control.Client{StateDir: config.StateDir(*stateDir, io.Getenv), Timeout: control.LoginWaitMax + 15*time.Second}
+	req := control.LoginRequest{Profile: *profile}
 
-	st, err := loginCall(ctx, client, http.MethodPost, agent.LoginPath, agent.LoginRequest{Profile: *profile})
+	st, err := client.Login(ctx, req)
 	if err != nil {
 		if errors.Is(err, control.ErrNotRunning) {
 			return fail(io, "login", exitDown, err)
@@ -55,12 +53,8 @@ func runLogin(ctx context.Context, args []string, io IO) int {
 		fmt.Fprintln(io.Stdout, "Waiting for the approval...")
 	}
 
-	query := url.Values{"wait": {strconv.Itoa(a.ID)}}
-	if *profile != "" {
-		query.Set("profile", *profile)
-	}
 	for {
-		st, err = loginCall(ctx, client, http.MethodGet, agent.LoginPath+"?"+query.Encode(), nil)
+		st, err = client.LoginWait(ctx, req, a.ID)
 		if err != nil {
 			if ctx.Err() != nil {
 				fmt.Fprintln(io.Stderr, "credd login: stopped waiting; the daemon keeps waiting for the approval until the code expires")
@@ -106,15 +100,4 @@ func rolesText(roles []string) string {
 		return "role " + roles[0]
 	}
 	return "roles " + strings.Join(roles, ", ")
-}
-
-// loginCall sends one control request and decodes a login.State, or the
-// daemon's {"code","message"} error.
-func loginCall(ctx context.Context, c control.Client, method, path string, body any) (login.State, error) {
-	var st login.State
-	err := c.Call(ctx, method, path, body, &st)
-	if ce, ok := errors.AsType[*control.CallError](err); ok && ce.Status == http.StatusNotFound && ce.Code == "" {
-		return login.State{}, errors.New("this credd daemon does not support `credd login`: restart it with a newer credd")
-	}
-	return st, err
 }

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 
-	"github.com/credd-dev/credd/daemon/agent"
 	"github.com/credd-dev/credd/daemon/config"
 	"github.com/credd-dev/credd/daemon/control"
 )
@@ -22,7 +20,7 @@ func runLogout(ctx context.Context, args []string, io IO) int {
 		return code
 	}
 	client := control.Client{StateDir: config.StateDir(*stateDir, io.Getenv)}
-	st, err := loginCall(ctx, client, http.MethodPost, agent.LogoutPath, agent.LoginRequest{Profile: *profile})
+	st, err := client.Logout(ctx, control.LoginRequest{Profile: *profile})
 	if err != nil {
 		if errors.Is(err, control.ErrNotRunning) {
 			return fail(io, "logout", exitDown, err)

@@ -57,13 +57,14 @@ func NewServer(p StatusProvider, logger *slog.Logger) *Server {
 	}
 	s := &Server{mux: http.NewServeMux(), logger: logger.With("component", "control")}
 	s.mux.HandleFunc("GET "+StatusPath, func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, p.Status())
+		writeJSON(w, http.StatusOK, p.Status(), "  ")
 	})
 	return s
 }
 
 // Handle adds a route, such as "POST /v1/login", in http.ServeMux pattern
-// syntax. Call it before Serve.
+// syntax. Call it before Serve. The handler answers with WriteJSON, or
+// WriteError for what Client.Call returns as a *CallError.
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
 // ServeHTTP implements http.Handler.
@@ -238,11 +239,11 @@ func (c Client) Status(ctx context.Context) (daemon.Status, error) {
 }
 
 // CallError is the daemon's refusal of a call: its {"code","message"}
-// answer, whose message says what to do.
+// answer (see WriteError), whose message says what to do.
 type CallError struct {
-	Status  int
-	Code    string
-	Message string
+	Status  int    `json:"-"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
 }
 
 func (e *CallError) Error() string {
@@ -328,11 +329,24 @@ func (c Client) Do(ctx context.Context, method, path string, body io.Reader) (*h
 	return nil, fmt.Errorf("talk to the credd daemon on %s: %w", sock, err)
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// WriteJSON answers a control request with v as JSON, on one line.
+func WriteJSON(w http.ResponseWriter, status int, v any) { writeJSON(w, status, v, "") }
+
+// WriteError answers a control request with the daemon's refusal, e's
+// message followed by its hint; Client.Call returns it as a *CallError.
+func WriteError(w http.ResponseWriter, status int, e *daemon.Error) {
+	msg := e.Message
+	if e.Hint != "" {
+		msg += ": " + e.Hint
+	}
+	WriteJSON(w, status, CallError{Code: string(e.Code), Message: msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any, indent string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(v)
+	enc.SetIndent("", indent)
+	_ = enc.Encode(v) // the client may have gone: nothing to do
 }
