@@ -18,6 +18,7 @@ import (
 	"github.com/credd-dev/credd/daemon/authtoken"
 	"github.com/credd-dev/credd/daemon/config"
 	"github.com/credd-dev/credd/daemon/control"
+	"github.com/credd-dev/credd/daemon/server"
 )
 
 // targetFlags are the flags of the commands that point a client at the
@@ -72,8 +73,7 @@ func resolveTarget(ctx context.Context, stateDir, profile string, getenv func(st
 		if listen == "" {
 			listen = config.DefaultListen
 		}
-		path := config.Role{Name: orDefaultRole(profile)}.Path()
-		t.URL = "http://" + listen + path
+		t.URL = "http://" + listen + server.RolePath(profile)
 		t.Warning = "the credd daemon is not running; these settings assume it will listen on " + listen
 		return t, nil
 	}

@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,7 +26,7 @@ const (
 	DefaultListen   = "127.0.0.1:9911"
 	DefaultAudience = "sts.amazonaws.com"
 	// DefaultRoleName names the role served at /v1/credentials.
-	DefaultRoleName = "default"
+	DefaultRoleName = server.DefaultRoleName
 )
 
 // Role is one role to assume and serve.
@@ -57,12 +56,7 @@ type Role struct {
 }
 
 // Path is where the role is served.
-func (r Role) Path() string {
-	if r.Name == DefaultRoleName {
-		return "/v1/credentials"
-	}
-	return "/v1/credentials/" + r.Name
-}
+func (r Role) Path() string { return server.RolePath(r.Name) }
 
 // Config is the daemon's resolved configuration.
 type Config struct {
@@ -185,7 +179,7 @@ func (f *Flags) ResolveLayers(in Layers) (Config, error) {
 		cfg.Roles = append(cfg.Roles, defaultRole)
 	}
 	for _, name := range names {
-		if err := validateRoleName(name); err != nil {
+		if err := server.CheckRoleName(name); err != nil {
 			return Config{}, fmt.Errorf("%s: %w", cmp.Or(cfg.ConfigFile, cfg.DefaultsFile), err)
 		}
 		r, err := buildRole(name, l)
@@ -311,17 +305,6 @@ func buildRole(name string, l *layered) (Role, error) {
 		return Role{}, err
 	}
 	return r, nil
-}
-
-var (
-	roleName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
-)
-
-func validateRoleName(name string) error {
-	if name == DefaultRoleName || !roleName.MatchString(name) {
-		return fmt.Errorf("role name %q: use letters, digits, '.', '_' or '-' (and not %q)", name, DefaultRoleName)
-	}
-	return nil
 }
 
 // ParseDuration reads --duration: a Go duration ("1h", "90m") or seconds.
