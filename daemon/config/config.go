@@ -1,6 +1,11 @@
 // Package config resolves credd's settings in one place, through the layers
 // of Layers (flag, handed-off session, environment, config file, defaults
 // file, default), and records where each came from.
+//
+// The rules a setting must follow belong to the package that uses it
+// (sts for role ARNs, session names, durations and regions; server for the
+// listen address and role names); config calls them. The token sources and
+// what each needs are registered once, in TokenSources.
 package config
 
 import (

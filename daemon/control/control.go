@@ -1,4 +1,6 @@
-// Package control serves the daemon's status over a unix socket in the state dir.
+// Package control is the daemon's control API over a unix socket in the
+// state dir: its routes (status, reload, login, logout), their wire types,
+// the server's JSON replies and the client the CLI uses.
 package control
 
 import (

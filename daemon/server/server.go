@@ -1,4 +1,8 @@
 // Package server serves credentials on the ECS container-credentials endpoint.
+//
+// It owns the endpoint's rules, which everyone else calls: what a listen
+// address may be (CheckListenAddr), what a role may be called
+// (CheckRoleName) and the path it is served on (RolePath).
 package server
 
 import (

@@ -1,6 +1,11 @@
 // Package sts exchanges an identity token for AWS credentials with STS
 // AssumeRoleWithWebIdentity and classifies its failures; it is the only
 // package that knows the AWS SDK's STS types.
+//
+// It owns the rules of the STS API, which everyone else calls: a role ARN
+// (ParseRoleARN), a session name (CheckSessionName, SessionNameFrom), a
+// duration (CheckDuration), a region (CheckRegion, DefaultRegion) and the
+// STS URL a region leads to (EndpointURL).
 package sts
 
 import (
