@@ -117,10 +117,13 @@ type RoleStatus struct {
 	STSCalls int64 `json:"stsCalls"`
 }
 
-// ErrorStatus is the JSON form of an *Error.
+// ErrorStatus is the JSON form of an *Error (see Error.Status).
 type ErrorStatus struct {
-	Kind    Kind      `json:"kind"`
-	Code    string    `json:"code"`
+	Kind Kind `json:"kind"`
+	Code Code `json:"code"`
+	// Stage is the step that failed, absent when none is known (from a
+	// daemon older than the field, say).
+	Stage   Stage     `json:"stage,omitempty"`
 	Message string    `json:"message"`
 	Hint    string    `json:"hint,omitempty"`
 	At      time.Time `json:"at"`

@@ -88,7 +88,7 @@ func (a *Agent) pickLogin(profile string) (*loginEntry, *daemon.Error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if len(a.logins) == 0 {
-		return nil, &daemon.Error{Code: "NoLogin", Message: "no role uses --token-source login",
+		return nil, &daemon.Error{Code: control.CodeNoLogin, Message: "no role uses --token-source login",
 			Hint: "start the daemon with --token-source login --issuer URL --client-id ID"}
 	}
 	if profile == "" {
@@ -106,7 +106,7 @@ func (a *Agent) pickLogin(profile string) (*loginEntry, *daemon.Error) {
 		}
 		names = append(names, e.roles...)
 	}
-	return nil, &daemon.Error{Code: "UnknownLogin",
+	return nil, &daemon.Error{Code: control.CodeUnknownLogin,
 		Message: fmt.Sprintf("role %q does not use a device login", profile),
 		Hint:    "pass --profile with one of: " + strings.Join(names, ", ")}
 }
@@ -125,7 +125,7 @@ func (a *Agent) routeLogin() {
 	a.control.Handle("POST "+control.LoginPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req control.LoginRequest
 		if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&req); err != nil && !errors.Is(err, io.EOF) {
-			control.WriteError(w, http.StatusBadRequest, &daemon.Error{Code: "BadRequest", Message: "the body is not a login request"})
+			control.WriteError(w, http.StatusBadRequest, &daemon.Error{Code: control.CodeBadRequest, Message: "the body is not a login request"})
 			return
 		}
 		e, derr := a.pickLogin(req.Profile)
@@ -144,7 +144,7 @@ func (a *Agent) routeLogin() {
 	a.control.Handle("POST "+control.LogoutPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req control.LoginRequest
 		if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&req); err != nil && !errors.Is(err, io.EOF) {
-			control.WriteError(w, http.StatusBadRequest, &daemon.Error{Code: "BadRequest", Message: "the body is not a logout request"})
+			control.WriteError(w, http.StatusBadRequest, &daemon.Error{Code: control.CodeBadRequest, Message: "the body is not a logout request"})
 			return
 		}
 		e, derr := a.pickLogin(req.Profile)
@@ -169,7 +169,7 @@ func (a *Agent) routeLogin() {
 		if v := r.URL.Query().Get("wait"); v != "" {
 			id, err := strconv.Atoi(v)
 			if err != nil {
-				control.WriteError(w, http.StatusBadRequest, &daemon.Error{Code: "BadRequest", Message: "wait must be a login attempt ID"})
+				control.WriteError(w, http.StatusBadRequest, &daemon.Error{Code: control.CodeBadRequest, Message: "wait must be a login attempt ID"})
 				return
 			}
 			ctx, cancel := context.WithTimeout(r.Context(), control.LoginWaitMax)

@@ -379,16 +379,16 @@ func (a *Agent) routeReload() {
 	a.control.Handle("POST "+control.ReloadPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req ReloadRequest
 		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil && !errors.Is(err, io.EOF) {
-			control.WriteError(w, http.StatusBadRequest, &daemon.Error{Code: "BadRequest", Message: "the body is not a reload request"})
+			control.WriteError(w, http.StatusBadRequest, &daemon.Error{Code: control.CodeBadRequest, Message: "the body is not a reload request"})
 			return
 		}
 		req.Trigger = ""
 		res, err := a.Reload(r.Context(), req)
 		switch {
 		case errors.Is(err, ErrCannotReload):
-			control.WriteError(w, http.StatusNotImplemented, &daemon.Error{Code: "CannotReload", Message: err.Error()})
+			control.WriteError(w, http.StatusNotImplemented, &daemon.Error{Code: control.CodeCannotReload, Message: err.Error()})
 		case err != nil:
-			control.WriteError(w, http.StatusUnprocessableEntity, &daemon.Error{Code: "InvalidSettings",
+			control.WriteError(w, http.StatusUnprocessableEntity, &daemon.Error{Code: control.CodeInvalidSettings,
 				Message: "the new settings were not applied, the daemon keeps its current ones: " + err.Error(),
 				Hint:    "fix the setting and run credd reload again"})
 		default:

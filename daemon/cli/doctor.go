@@ -7,26 +7,14 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/credd-dev/credd/daemon"
 	"github.com/credd-dev/credd/daemon/authtoken"
 	"github.com/credd-dev/credd/daemon/config"
-	"github.com/credd-dev/credd/daemon/envcheck"
+	"github.com/credd-dev/credd/daemon/doctor"
 	"github.com/credd-dev/credd/daemon/policy"
-)
-
-// doctorVersion is the version of `credd doctor --json`; it follows
-// daemon.StatusVersion's rule (adding fields does not bump it).
-const doctorVersion = 1
-
-// Clock skew thresholds: tokens are checked with 30 s of leeway locally,
-// and STS refuses tokens whose exp or nbf disagree with its clock.
-const (
-	skewWarn = time.Minute
-	skewFail = 5 * time.Minute
 )
 
 func runDoctor(ctx context.Context, args []string, io IO) int {
@@ -55,40 +43,13 @@ func runDoctor(ctx context.Context, args []string, io IO) int {
 	return rep.ExitCode
 }
 
-// doctorFacts are what doctor found out; diagnose turns them into a
-// report without any I/O, so the golden tests need no daemon.
-type doctorFacts struct {
-	// Status comes from the control socket (nil when it did not answer).
-	Status     *daemon.Status
-	StatusErr  string
-	NotRunning bool
-	Role       string
-	Env        envcheck.Report
-	// Clock is the STS endpoint's Date against this machine's clock.
-	Clock *clockFact
-	// Fetch is a credentials request to the endpoint with the real token.
-	Fetch *fetchFact
-	// PolicyFile was given with --trust-policy; Policy is it parsed.
-	PolicyFile string
-	Policy     *policy.Document
-	PolicyErr  string
-}
-
-type clockFact struct {
-	URL  string
-	Skew time.Duration // STS's clock minus ours
-	Err  string
-}
-
-type fetchFact struct {
-	URL        string
-	Status     int
-	Code       string
-	Message    string
-	AccountID  string
-	Expiration time.Time
-	Err        string
-}
+// The doctor's facts and report under the names status_test.go uses (they
+// can go once it says doctor.Facts and so on).
+type (
+	doctorFacts = doctor.Facts
+	clockFact   = doctor.Clock
+	fetchFact   = doctor.Fetch
+)
 
 type doctorDeps struct {
 	stateDir, role, policyFile string
@@ -97,9 +58,9 @@ type doctorDeps struct {
 	now                        func() time.Time
 }
 
-func gatherDoctor(ctx context.Context, d doctorDeps) doctorFacts {
+func gatherDoctor(ctx context.Context, d doctorDeps) doctor.Facts {
 	v := gatherStatus(ctx, d.stateDir, d.io)
-	f := doctorFacts{Status: v.Status, StatusErr: v.Err, NotRunning: v.NotRunning, Role: orDefaultRole(d.role), Env: v.Env, PolicyFile: d.policyFile}
+	f := doctor.Facts{Status: v.Status, StatusErr: v.Err, NotRunning: v.NotRunning, Role: orDefaultRole(d.role), Env: v.Env, PolicyFile: d.policyFile}
 	if d.policyFile != "" {
 		if b, err := os.ReadFile(d.policyFile); err != nil {
 			f.PolicyErr = err.Error()
@@ -107,7 +68,7 @@ func gatherDoctor(ctx context.Context, d doctorDeps) doctorFacts {
 			f.PolicyErr = err.Error()
 		}
 	}
-	r, ok := pickRole(v.Status, d.role)
+	r, ok := doctor.RoleOf(v.Status, f.Role)
 	if !ok {
 		return f
 	}
@@ -122,15 +83,15 @@ func gatherDoctor(ctx context.Context, d doctorDeps) doctorFacts {
 			}
 		}
 	} else {
-		f.Fetch = &fetchFact{Err: "cannot read the daemon's token file: " + err.Error()}
+		f.Fetch = &doctor.Fetch{Err: "cannot read the daemon's token file: " + err.Error()}
 	}
 	return f
 }
 
 // measureSkew compares the Date header of any answer from the STS endpoint
 // with the middle of the request's round trip.
-func measureSkew(ctx context.Context, hc *http.Client, endpoint string, now func() time.Time) *clockFact {
-	cf := &clockFact{URL: endpoint}
+func measureSkew(ctx context.Context, hc *http.Client, endpoint string, now func() time.Time) *doctor.Clock {
+	cf := &doctor.Clock{URL: endpoint}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint, nil)
 	if err != nil {
 		cf.Err = err.Error()
@@ -157,8 +118,8 @@ func measureSkew(ctx context.Context, hc *http.Client, endpoint string, now func
 
 // fetchWithToken asks the endpoint as an SDK would, keeping nothing of the
 // credentials but their account and expiry.
-func fetchWithToken(ctx context.Context, hc *http.Client, u, token string) *fetchFact {
-	ff := &fetchFact{URL: u}
+func fetchWithToken(ctx context.Context, hc *http.Client, u, token string) *doctor.Fetch {
+	ff := &doctor.Fetch{URL: u}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		ff.Err = err.Error()
@@ -191,266 +152,10 @@ func fetchWithToken(ctx context.Context, hc *http.Client, u, token string) *fetc
 	return ff
 }
 
-// Check results.
-const (
-	resOK   = "ok"
-	resWarn = "warn"
-	resFail = "fail"
-	resSkip = "skip"
-)
-
-// doctorCheck is one line of the diagnosis.
-type doctorCheck struct {
-	Name   string   `json:"name"`
-	Result string   `json:"result"`
-	Detail []string `json:"detail"`
-	Fix    string   `json:"fix,omitempty"`
-	// rank orders the fixes: the most likely cause first.
-	rank int
-}
-
-// doctorReport is the diagnosis; --json prints it (docs/status.md).
-type doctorReport struct {
-	SchemaVersion int           `json:"schemaVersion"`
-	OK            bool          `json:"ok"`
-	ExitCode      int           `json:"exitCode"`
-	Role          string        `json:"role"`
-	Checks        []doctorCheck `json:"checks"`
-	// Actions are the fixes, most likely cause first.
-	Actions []string `json:"actions"`
-	// TrustPolicy is set with --trust-policy and a token's claims.
-	TrustPolicy *trustReport `json:"trustPolicy,omitempty"`
-	// Claims and Suggestion are set when STS answered AccessDenied and no
-	// policy was given: the claims STS saw and a trust policy that fits.
-	Claims     *daemon.Claims     `json:"claims,omitempty"`
-	Suggestion *policy.Suggestion `json:"suggestion,omitempty"`
-}
-
-type trustReport struct {
-	File     string           `json:"file"`
-	Decision policy.Decision  `json:"decision"`
-	Failures []policy.Failure `json:"failures,omitempty"`
-}
-
-// Ranks of the fixes: what stops everything first, then the token, the
-// trust policy, STS, the clock, the endpoint and the shell.
-const (
-	rankDaemon = iota
-	rankLogin
-	rankToken
-	rankTrust
-	rankSTS
-	rankClock
-	rankEndpoint
-	rankShell
-	rankWarn = 100
-)
-
-func diagnose(f doctorFacts) doctorReport {
-	rep := doctorReport{SchemaVersion: doctorVersion, Role: f.Role, Checks: []doctorCheck{}, Actions: []string{}}
-	add := func(c doctorCheck) { rep.Checks = append(rep.Checks, c) }
-	st := f.Status
-
-	// The daemon.
-	r, haveRole := pickRole(st, f.Role)
-	switch {
-	case st == nil:
-		add(doctorCheck{Name: "daemon", Result: resFail, Detail: []string{f.StatusErr}, Fix: "start the daemon: `credd daemon` (or rebuild the dev container, whose entrypoint starts it)", rank: rankDaemon})
-	case !haveRole:
-		add(doctorCheck{Name: "daemon", Result: resFail, Detail: []string{fmt.Sprintf("the daemon (pid %d) serves no role named %s", st.PID, f.Role)}, Fix: "pass --profile with one of the roles `credd status` lists", rank: rankDaemon})
-	default:
-		add(doctorCheck{Name: "daemon", Result: resOK, Detail: []string{fmt.Sprintf("running: pid %d, credd %s, up %s, endpoint %s", st.PID, st.Version, human(st.Now.Sub(st.StartedAt)), st.Endpoint)}})
-	}
-
-	if haveRole {
-		now := st.Now
-		e := r.LastError
-		tokenErr := e != nil && isTokenCode(e.Code)
-
-		// The token source.
-		tc := doctorCheck{Name: "token source", Detail: []string{r.TokenSource}}
-		switch {
-		case tokenErr:
-			tc.Result = resFail
-			tc.Detail = append(tc.Detail, fmt.Sprintf("%s %s: %s", relative(now, e.At), e.Code, e.Message))
-			tc.Fix, tc.rank = errorHint(e), rankToken
-			if e.Code == "LoginRequired" {
-				tc.rank = rankLogin
-			}
-		case r.Claims == nil:
-			tc.Result = resWarn
-			tc.Detail = append(tc.Detail, "no token read yet")
-		default:
-			tc.Result = resOK
-		}
-		add(tc)
-
-		// The token's claims.
-		if r.Claims != nil {
-			cc := doctorCheck{Name: "token claims", Result: resOK, Detail: claimLines(*r.Claims, now)}
-			if r.Audience != "" && !slices.Contains(r.Claims.Audience, r.Audience) {
-				cc.Result, cc.rank = resFail, rankToken
-				cc.Detail = append(cc.Detail, "the token's aud does not include "+r.Audience+", the audience credd asks for")
-				cc.Fix = "request the token for audience " + r.Audience + ", or set --audience to what the trust policy expects"
-			}
-			if tokenErr && e.Code == "TokenExpired" {
-				cc.Result = resFail
-			}
-			add(cc)
-		}
-
-		// The trust policy.
-		switch {
-		case f.PolicyErr != "":
-			add(doctorCheck{Name: "trust policy", Result: resFail, Detail: []string{f.PolicyFile + ": " + f.PolicyErr}, Fix: "pass the role's trust policy JSON (aws iam get-role --role-name NAME --query Role.AssumeRolePolicyDocument)", rank: rankTrust})
-		case f.Policy != nil && r.Claims == nil:
-			add(doctorCheck{Name: "trust policy", Result: resSkip, Detail: []string{"no token claims to evaluate it against"}})
-		case f.Policy != nil:
-			res := f.Policy.Evaluate(policy.NewRequest(*r.Claims, policy.AccountOf(r.RoleARN)))
-			tr := &trustReport{File: f.PolicyFile, Decision: res.Decision, Failures: res.Failures()}
-			rep.TrustPolicy = tr
-			pc := doctorCheck{Name: "trust policy"}
-			if res.Allowed() {
-				pc.Result = resOK
-				pc.Detail = []string{f.PolicyFile + " allows this token"}
-				if e != nil && e.Code == "AccessDenied" {
-					pc.Result = resWarn
-					pc.Detail = append(pc.Detail, "yet STS answered AccessDenied: is this the role's current trust policy, and does the role ARN's account own the OIDC provider?")
-					pc.Fix, pc.rank = "compare with aws iam get-role --role-name "+roleName(r.RoleARN)+" --query Role.AssumeRolePolicyDocument", rankTrust
-				}
-			} else {
-				pc.Result, pc.rank = resFail, rankTrust
-				pc.Detail = []string{fmt.Sprintf("%s refuses this token (%s):", f.PolicyFile, res.Decision)}
-				for _, fl := range tr.Failures {
-					pc.Detail = append(pc.Detail, fl.String())
-				}
-				pc.Fix = trustFix(tr.Failures)
-			}
-			add(pc)
-		case e != nil && e.Code == "AccessDenied" && r.Claims != nil:
-			s := policy.Suggest(*r.Claims, policy.AccountOf(r.RoleARN))
-			rep.Claims, rep.Suggestion = r.Claims, &s
-		}
-
-		// The last STS call.
-		sc := doctorCheck{Name: "STS", Detail: []string{"AssumeRoleWithWebIdentity at " + cmpOr(r.STSEndpoint, "the default endpoint")}}
-		switch {
-		case e != nil && !tokenErr:
-			sc.Result, sc.rank = resFail, rankSTS
-			sc.Detail = append(sc.Detail, fmt.Sprintf("%s %s %s: %s", relative(now, e.At), e.Kind, e.Code, e.Message))
-			sc.Fix = errorHint(e)
-			if e.Code == "AccessDenied" {
-				sc.rank = rankTrust
-				switch {
-				case f.Policy == nil:
-					sc.Fix = "the role's trust policy refuses the token's claims (shown above): fix its conditions, using the suggested statement, or run credd doctor --trust-policy FILE with the role's policy to name the failing condition"
-				case rep.TrustPolicy != nil && !f.Policy.Evaluate(policy.NewRequest(*r.Claims, policy.AccountOf(r.RoleARN))).Allowed():
-					sc.Fix = "" // the trust policy check names the cause
-				}
-			}
-		case !r.LastSuccess.IsZero():
-			sc.Result = resOK
-			sc.Detail = append(sc.Detail, fmt.Sprintf("last call ok %s (%s)", relative(now, r.LastSuccess), plural(r.STSCalls, "call")))
-		default:
-			sc.Result = resSkip
-			sc.Detail = append(sc.Detail, "no call answered yet")
-		}
-		add(sc)
-
-		// The clock.
-		if c := f.Clock; c != nil {
-			cc := doctorCheck{Name: "clock"}
-			abs := max(c.Skew, -c.Skew)
-			switch {
-			case c.Err != "":
-				cc.Result, cc.rank = resWarn, rankWarn
-				cc.Detail = []string{"could not ask " + c.URL + " for its time: " + c.Err}
-				cc.Fix = "check that the STS endpoint is reachable from here (DNS, HTTPS_PROXY/NO_PROXY, firewall)"
-			case abs >= skewFail:
-				cc.Result, cc.rank = resFail, rankClock
-			case abs >= skewWarn:
-				cc.Result, cc.rank = resWarn, rankWarn
-			default:
-				cc.Result = resOK
-			}
-			if c.Err == "" {
-				cc.Detail = []string{fmt.Sprintf("this machine's clock is %s STS's (%s)", skewWords(c.Skew), c.URL)}
-				if cc.Result != resOK {
-					cc.Fix = "fix this machine's clock (NTP): tokens look expired or not yet valid to STS when clocks disagree"
-				}
-			}
-			add(cc)
-		}
-
-		// The endpoint, with the real token.
-		if ff := f.Fetch; ff != nil {
-			ec := doctorCheck{Name: "endpoint"}
-			switch {
-			case ff.Err != "":
-				ec.Result, ec.rank = resFail, rankEndpoint
-				ec.Detail = []string{"GET " + ff.URL + ": " + ff.Err}
-				ec.Fix = "check that the daemon listens where `credd status` says"
-			case ff.Status == http.StatusOK:
-				left := ff.Expiration.Sub(now)
-				ec.Result = resOK
-				ec.Detail = []string{fmt.Sprintf("GET %s: 200, credentials for account %s, expire %s", ff.URL, ff.AccountID, relative(now, ff.Expiration))}
-				if left < 15*time.Minute {
-					ec.Result, ec.rank = resWarn, rankWarn
-					ec.Fix = "the credentials are close to expiry, so botocore, .NET and Java refetch on every call; see the STS check"
-				}
-			default:
-				ec.Result, ec.rank = resFail, rankEndpoint
-				ec.Detail = []string{fmt.Sprintf("GET %s: %d %s: %s", ff.URL, ff.Status, ff.Code, ff.Message)}
-				if ff.Status == http.StatusServiceUnavailable {
-					ec.Fix = "the daemon has no valid credentials: fix the failing check above"
-					ec.rank = rankWarn // a consequence, not a cause
-				}
-			}
-			add(ec)
-		}
-	}
-
-	// The calling shell.
-	ec := doctorCheck{Name: "this shell", Result: resOK}
-	var fixes []string
-	for _, fd := range f.Env.Findings {
-		if fd.Severity == envcheck.OK {
-			continue
-		}
-		ec.Detail = append(ec.Detail, string(fd.Severity)+": "+fd.Message)
-		if fd.Fix != "" && !slices.Contains(fixes, fd.Fix) {
-			fixes = append(fixes, fd.Fix)
-		}
-		if fd.Severity == envcheck.Problem {
-			ec.Result, ec.rank = resFail, rankShell
-		} else if ec.Result == resOK {
-			ec.Result, ec.rank = resWarn, rankWarn
-		}
-	}
-	if ec.Result == resOK {
-		ec.Detail = []string{"SDKs started from this shell use credd (profile " + f.Env.Profile + ")"}
-		if st == nil {
-			ec.Detail = []string{"nothing shadows credd (profile " + f.Env.Profile + "); FULL_URI and the token could not be compared with the daemon's"}
-		}
-	}
-	ec.Fix = strings.Join(fixes, "; ")
-	add(ec)
-
-	// What to do, most likely cause first.
-	var todo []doctorCheck
-	for _, c := range rep.Checks {
-		if (c.Result == resFail || c.Result == resWarn) && c.Fix != "" {
-			todo = append(todo, c)
-		}
-	}
-	slices.SortStableFunc(todo, func(a, b doctorCheck) int { return a.rank - b.rank })
-	for _, c := range todo {
-		if !slices.Contains(rep.Actions, c.Fix) {
-			rep.Actions = append(rep.Actions, c.Fix)
-		}
-	}
-
-	rep.OK = !slices.ContainsFunc(rep.Checks, func(c doctorCheck) bool { return c.Result == resFail })
+// diagnose is the doctor's report on f with the command's exit code: 2 when
+// the daemon is not running, 1 when a check fails.
+func diagnose(f doctor.Facts) doctor.Report {
+	rep := doctor.Diagnose(f)
 	switch {
 	case f.NotRunning:
 		rep.ExitCode = exitDown
@@ -460,62 +165,17 @@ func diagnose(f doctorFacts) doctorReport {
 	return rep
 }
 
-// isTokenCode tells the token source's errors from STS's.
-func isTokenCode(code string) bool {
-	for _, p := range []string{"Token", "Actions", "IdP", "Login", "DeviceFlow"} {
-		if strings.HasPrefix(code, p) {
-			return true
-		}
-	}
-	switch code {
-	case "EmptyToken", "MalformedToken", "AudienceMismatch", "IssuerMismatch", "SandboxStopped":
-		return true
-	}
-	return false
-}
-
-func trustFix(fs []policy.Failure) string {
-	if len(fs) == 0 {
-		return "fix the role's trust policy"
-	}
-	f := fs[0]
-	s := "in " + f.Statement + " of the trust policy, change " + f.What + " to match the token"
-	if f.Note != "" {
-		s += ": " + f.Note
-	}
-	return s
-}
-
-func skewWords(d time.Duration) string {
-	switch {
-	case d > time.Second:
-		return human(d) + " behind"
-	case d < -time.Second:
-		return human(-d) + " ahead of"
-	}
-	return "in step with"
-}
-
-func roleName(arn string) string { return arn[strings.LastIndex(arn, "/")+1:] }
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
-
-func renderDoctor(w io.Writer, rep doctorReport, color bool) {
+func renderDoctor(w io.Writer, rep doctor.Report, color bool) {
 	c := palette(color)
 	fmt.Fprintf(w, "credd doctor: role %s\n\n", rep.Role)
 	for _, ch := range rep.Checks {
 		label := fmt.Sprintf("%-4s", ch.Result)
 		switch ch.Result {
-		case resOK:
+		case doctor.OK:
 			label = c.ok(label)
-		case resWarn:
+		case doctor.Warn:
 			label = c.warn(label)
-		case resFail:
+		case doctor.Fail:
 			label = c.bad("FAIL")
 		}
 		for i, d := range ch.Detail {
@@ -546,12 +206,7 @@ func renderDoctor(w io.Writer, rep doctorReport, color bool) {
 func renderSuggestion(w io.Writer, cl daemon.Claims, s policy.Suggestion) {
 	fmt.Fprintln(w, "\nSTS refused the role for a token with these claims (the token itself is not shown):")
 	keys := []string{"iss " + cl.Issuer, "sub " + cl.Subject, "aud " + strings.Join(cl.Audience, ", ")}
-	for _, k := range githubClaims {
-		if v := cl.Extra[k]; v != "" {
-			keys = append(keys, k+" "+v)
-		}
-	}
-	for _, k := range keys {
+	for _, k := range append(keys, doctor.ExtraClaims(cl)...) {
 		fmt.Fprintf(w, "  %s\n", k)
 	}
 	fmt.Fprintln(w, "\nA trust policy statement that allows exactly this token, ready to paste:")

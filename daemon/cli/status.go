@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/credd-dev/credd/daemon/authtoken"
 	"github.com/credd-dev/credd/daemon/config"
 	"github.com/credd-dev/credd/daemon/control"
+	"github.com/credd-dev/credd/daemon/doctor"
 	"github.com/credd-dev/credd/daemon/envcheck"
 )
 
@@ -188,7 +188,7 @@ func statusWarnings(st *daemon.Status) []string {
 			out = append(out, fmt.Sprintf("role %s: %s credentials are refreshed with about %s left, under the 15 minutes at which botocore, .NET and Java refetch on every call: use --duration 1h or more", r.Name, human(d), human(d/2)))
 		}
 		if r.LastError != nil && r.Serving && !r.Expiration.IsZero() {
-			out = append(out, fmt.Sprintf("role %s: refreshing fails (%s); the current credentials are served until they expire %s", r.Name, r.LastError.Code, relative(st.Now, r.Expiration)))
+			out = append(out, fmt.Sprintf("role %s: refreshing fails (%s); the current credentials are served until they expire %s", r.Name, r.LastError.Code, doctor.Relative(st.Now, r.Expiration)))
 		}
 	}
 	for _, c := range st.Clients {
@@ -271,7 +271,7 @@ func renderStatus(w io.Writer, v statusView, color bool) int {
 		fmt.Fprintf(w, "\nclients (credentials requests by User-Agent)\n")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		for _, cc := range st.Clients {
-			fmt.Fprintf(tw, "  %s\t%d\t%d in the last minute, last %s\n", clientLabel(cc.Client), cc.Count, cc.LastMinute, relative(now, cc.LastSeen))
+			fmt.Fprintf(tw, "  %s\t%d\t%d in the last minute, last %s\n", clientLabel(cc.Client), cc.Count, cc.LastMinute, doctor.Relative(now, cc.LastSeen))
 		}
 		tw.Flush()
 	}
@@ -293,19 +293,19 @@ func renderRole(w io.Writer, r daemon.RoleStatus, now time.Time, c colors) {
 	fmt.Fprintf(tw, "  session\t%s, %s credentials\n", r.SessionName, human(time.Duration(r.Duration)))
 	switch {
 	case r.Serving:
-		fmt.Fprintf(tw, "  credentials\t%s, expire %s (%s)\n", c.ok("serving"), relative(now, r.Expiration), r.Expiration.UTC().Format(daemon.ExpirationLayout))
+		fmt.Fprintf(tw, "  credentials\t%s, expire %s (%s)\n", c.ok("serving"), doctor.Relative(now, r.Expiration), r.Expiration.UTC().Format(daemon.ExpirationLayout))
 		fmt.Fprintf(tw, "  assumed role\t%s (account %s)\n", r.AssumedRoleARN, r.AccountID)
 	case !r.Expiration.IsZero():
-		fmt.Fprintf(tw, "  credentials\t%s: the last ones expired %s\n", c.bad("NOT serving"), relative(now, r.Expiration))
+		fmt.Fprintf(tw, "  credentials\t%s: the last ones expired %s\n", c.bad("NOT serving"), doctor.Relative(now, r.Expiration))
 	default:
 		fmt.Fprintf(tw, "  credentials\t%s: none obtained yet\n", c.bad("NOT serving"))
 	}
 	if !r.NextRefresh.IsZero() {
-		fmt.Fprintf(tw, "  next refresh\t%s\n", relative(now, r.NextRefresh))
+		fmt.Fprintf(tw, "  next refresh\t%s\n", doctor.Relative(now, r.NextRefresh))
 	}
 	fmt.Fprintf(tw, "  token source\t%s\n", r.TokenSource)
 	if cl := r.Claims; cl != nil {
-		for i, line := range claimLines(*cl, now) {
+		for i, line := range doctor.ClaimLines(*cl, now) {
 			label := ""
 			if i == 0 {
 				label = "token"
@@ -318,17 +318,17 @@ func renderRole(w io.Writer, r daemon.RoleStatus, now time.Time, c colors) {
 	}
 	switch e := r.LastError; {
 	case e != nil:
-		fmt.Fprintf(tw, "  last STS call\t%s %s: %s %s: %s\n", c.bad("FAILED"), relative(now, e.At), e.Kind, e.Code, e.Message)
-		if hint := errorHint(e); hint != "" {
+		fmt.Fprintf(tw, "  last STS call\t%s %s: %s %s: %s\n", c.bad("FAILED"), doctor.Relative(now, e.At), e.Kind, e.Code, e.Message)
+		if hint := doctor.ErrorHint(e); hint != "" {
 			fmt.Fprintf(tw, "  what to do\t%s\n", hint)
 		}
 	case !r.LastSuccess.IsZero():
-		fmt.Fprintf(tw, "  last STS call\tok %s (%s)\n", relative(now, r.LastSuccess), plural(r.STSCalls, "call"))
+		fmt.Fprintf(tw, "  last STS call\tok %s (%s)\n", doctor.Relative(now, r.LastSuccess), doctor.Plural(r.STSCalls, "call"))
 	}
 	if n := r.Next; n != nil {
 		fmt.Fprintf(tw, "  switching to\tsession %s once it has credentials; these are served until then\n", n.SessionName)
 		if e := n.LastError; e != nil {
-			fmt.Fprintf(tw, "  \tits last STS call %s %s: %s: %s\n", c.bad("FAILED"), relative(now, e.At), e.Code, e.Message)
+			fmt.Fprintf(tw, "  \tits last STS call %s %s: %s: %s\n", c.bad("FAILED"), doctor.Relative(now, e.At), e.Code, e.Message)
 		}
 	}
 	tw.Flush()
@@ -351,7 +351,7 @@ func renderSettings(w io.Writer, settings []daemon.Setting) {
 
 // reloadLine sums up the last reload.
 func reloadLine(lr daemon.ReloadStatus, now time.Time, c colors) string {
-	head := relative(now, lr.At) + " by " + lr.Trigger
+	head := doctor.Relative(now, lr.At) + " by " + lr.Trigger
 	if lr.Error != "" {
 		return head + ": " + c.bad("REFUSED") + ", the previous settings stay: " + lr.Error
 	}
@@ -373,40 +373,6 @@ func reloadLine(lr daemon.ReloadStatus, now time.Time, c colors) string {
 	return out
 }
 
-// errorHint is the error's hint, with the ones credd knows filled in.
-func errorHint(e *daemon.ErrorStatus) string {
-	if e.Code == "LoginRequired" && !strings.Contains(e.Hint, "credd login") {
-		if e.Hint == "" {
-			return "run `credd login`"
-		}
-		return e.Hint + "; run `credd login`"
-	}
-	return e.Hint
-}
-
-// githubClaims are the extra claims shown, in this order, when present.
-var githubClaims = []string{"repository", "environment", "ref", "actor", "job_workflow_ref"}
-
-// claimLines render a token's claims, one aspect a line. The token itself,
-// and so its signature, is never available here.
-func claimLines(c daemon.Claims, now time.Time) []string {
-	lines := []string{"iss " + c.Issuer, "sub " + c.Subject, "aud " + strings.Join(c.Audience, ", ")}
-	var extra []string
-	for _, k := range githubClaims {
-		if v := c.Extra[k]; v != "" {
-			extra = append(extra, k+" "+v)
-		}
-	}
-	if len(extra) > 0 {
-		lines = append(lines, strings.Join(extra, ", "))
-	}
-	exp := "exp " + relative(now, c.Expiry)
-	if c.Expiry.Before(now) {
-		exp += " (credd fetches a new token for every STS call)"
-	}
-	return append(lines, exp)
-}
-
 func renderEnv(w io.Writer, r envcheck.Report, c colors) {
 	fmt.Fprintf(w, "\nthis shell (profile %s)\n", r.Profile)
 	for _, f := range r.Findings {
@@ -426,50 +392,10 @@ func renderEnv(w io.Writer, r envcheck.Report, c colors) {
 	}
 }
 
-// plural renders "1 call", "3 calls".
-func plural(n int64, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return fmt.Sprintf("%d %ss", n, word)
-}
-
 func writeJSON(w io.Writer, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v)
-}
-
-// relative renders t against now as "in 41m" or "3m ago".
-func relative(now, t time.Time) string {
-	if t.IsZero() {
-		return "never"
-	}
-	d := t.Sub(now)
-	if d >= 0 {
-		return "in " + human(d)
-	}
-	return human(-d) + " ago"
-}
-
-// human renders a duration for people: 42s, 41m, 2h5m, 3d4h.
-func human(d time.Duration) string {
-	switch {
-	case d.Round(time.Second) < time.Minute:
-		return fmt.Sprintf("%ds", int(d.Round(time.Second)/time.Second))
-	case d.Round(time.Minute) < time.Hour:
-		return fmt.Sprintf("%dm", int(d.Round(time.Minute)/time.Minute))
-	case d.Round(time.Minute) < 48*time.Hour:
-		d = d.Round(time.Minute)
-		h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
-		if m == 0 {
-			return fmt.Sprintf("%dh", h)
-		}
-		return fmt.Sprintf("%dh%dm", h, m)
-	default:
-		d = d.Round(time.Hour)
-		return fmt.Sprintf("%dd%dh", int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour))
-	}
 }
 
 // useColor is true when stdout is a terminal and NO_COLOR is unset
@@ -512,15 +438,5 @@ func (c colors) health(health, word string) string {
 	return c.bad(word)
 }
 
-// pickRole returns the role named name, the default role when name is "".
-func pickRole(st *daemon.Status, name string) (daemon.RoleStatus, bool) {
-	if st == nil {
-		return daemon.RoleStatus{}, false
-	}
-	name = orDefaultRole(name)
-	i := slices.IndexFunc(st.Roles, func(r daemon.RoleStatus) bool { return r.Name == name })
-	if i < 0 {
-		return daemon.RoleStatus{}, false
-	}
-	return st.Roles[i], true
-}
+// human renders a duration for people: 42s, 41m, 2h5m, 3d4h.
+func human(d time.Duration) string { return doctor.Human(d) }

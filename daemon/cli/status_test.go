@@ -121,7 +121,7 @@ func scenarios() []scenario {
 		r := &degraded.Roles[0]
 		r.Expiration, r.Obtained, r.NextRefresh = now.Add(12*time.Minute), now.Add(-48*time.Minute), now.Add(40*time.Second)
 		r.LastAttempt, r.LastSuccess, r.STSCalls = now.Add(-20*time.Second), now.Add(-48*time.Minute), 9
-		r.LastError = &daemon.ErrorStatus{Kind: daemon.KindRetryable, Code: "ServiceUnavailable", Message: "Service is unavailable. Please try again later.",
+		r.LastError = &daemon.ErrorStatus{Kind: daemon.KindRetryable, Code: "ServiceUnavailable", Stage: daemon.StageSTS, Message: "Service is unavailable. Please try again later.",
 			Hint: "STS is busy or failing; credd retries with backoff and keeps serving the last good credentials", At: now.Add(-20 * time.Second)}
 		degraded.Clients[1].Count, degraded.Clients[1].LastMinute = 31, 8
 	}
@@ -132,7 +132,7 @@ func scenarios() []scenario {
 		r.TokenSource, r.Serving, r.AssumedRoleARN, r.AccountID = "login", false, "", ""
 		r.Expiration, r.Obtained, r.NextRefresh, r.LastSuccess, r.Claims = time.Time{}, time.Time{}, time.Time{}, time.Time{}, nil
 		r.LastAttempt, r.STSCalls = now.Add(-3*time.Minute), 0
-		r.LastError = &daemon.ErrorStatus{Kind: daemon.KindPermanent, Code: "LoginRequired", Message: "nobody has logged in to https://login.example.com yet", At: now.Add(-3 * time.Minute)}
+		r.LastError = &daemon.ErrorStatus{Kind: daemon.KindPermanent, Code: "LoginRequired", Stage: daemon.StageTokenSource, Message: "nobody has logged in to https://login.example.com yet", At: now.Add(-3 * time.Minute)}
 		login.Requests, login.Clients = nil, nil
 	}
 
@@ -145,7 +145,7 @@ func scenarios() []scenario {
 		r.Claims.Subject = "repo:acme/app:environment:prod"
 		r.Claims.Extra["environment"] = "prod"
 		r.Claims.Expiry = now.Add(4 * time.Minute)
-		r.LastError = &daemon.ErrorStatus{Kind: daemon.KindPermanent, Code: "AccessDenied", Message: "Not authorized to perform sts:AssumeRoleWithWebIdentity",
+		r.LastError = &daemon.ErrorStatus{Kind: daemon.KindPermanent, Code: "AccessDenied", Stage: daemon.StageSTS, Message: "Not authorized to perform sts:AssumeRoleWithWebIdentity",
 			Hint: "the role's trust policy does not accept this token: check Principal.Federated matches the token issuer, the aud condition and the sub condition; run `credd doctor`", At: now.Add(-time.Minute)}
 		denied.Requests = []daemon.RequestCount{{Path: "/v1/credentials", Status: 503, Count: 2}}
 		denied.Clients = []daemon.ClientCount{{Client: "go-http-client", Count: 2, LastMinute: 2, LastSeen: now.Add(-10 * time.Second)}}
@@ -159,7 +159,7 @@ func scenarios() []scenario {
 		r.Obtained, r.LastSuccess = now.Add(-65*time.Minute), now.Add(-65*time.Minute)
 		r.LastAttempt = now.Add(-30 * time.Second)
 		r.Claims.Expiry, r.Claims.IssuedAt = now.Add(-70*time.Minute), now.Add(-80*time.Minute)
-		r.LastError = &daemon.ErrorStatus{Kind: daemon.KindNewToken, Code: "TokenExpired", Message: "the token expired at 2026-03-04T08:50:00Z, 1h10m0s ago",
+		r.LastError = &daemon.ErrorStatus{Kind: daemon.KindNewToken, Code: "TokenExpired", Stage: daemon.StageTokenCheck, Message: "the token expired at 2026-03-04T08:50:00Z, 1h10m0s ago",
 			Hint: "the token source must provide a fresh token; if it keeps serving this one, check whatever writes it and this machine's clock", At: now.Add(-30 * time.Second)}
 	}
 

@@ -240,6 +240,16 @@ func (c Client) Status(ctx context.Context) (daemon.Status, error) {
 	return st, nil
 }
 
+// Codes of the control API's own refusals (the daemon's failures carry
+// the codes of the package that found them).
+const (
+	CodeBadRequest      daemon.Code = "BadRequest"      // a body or query the route cannot read
+	CodeCannotReload    daemon.Code = "CannotReload"    // the daemon was started without a way to reload
+	CodeInvalidSettings daemon.Code = "InvalidSettings" // a reload's settings do not resolve
+	CodeNoLogin         daemon.Code = "NoLogin"         // no role uses a device login
+	CodeUnknownLogin    daemon.Code = "UnknownLogin"    // the named role does not use a device login
+)
+
 // CallError is the daemon's refusal of a call: its {"code","message"}
 // answer (see WriteError), whose message says what to do.
 type CallError struct {

@@ -102,7 +102,7 @@ func (s *Session) Logout() error {
 	s.lastErr = errorStatus(loginRequired("logged out of "+s.opts.Issuer+" by `credd logout`", nil), now)
 	if s.attempt != nil && s.attempt.Status == AttemptPending {
 		s.attempt.Status, s.attempt.EndedAt = AttemptCanceled, now
-		s.attempt.Error = errorStatus(&daemon.Error{Kind: daemon.KindPermanent, Code: "LoginCanceled",
+		s.attempt.Error = errorStatus(&daemon.Error{Kind: daemon.KindPermanent, Code: CodeCanceled,
 			Message: "`credd logout` canceled this login", Hint: "run `credd login` again"}, now)
 	}
 	cancel := s.cancelPoll

@@ -239,8 +239,8 @@ func TestARefusedKeptLoginIsErasedAndSaysToLogIn(t *testing.T) {
 	s, logs := f.session(f.store())
 	run(t, s)
 	st := waitFor(t, s, "the login is required", func(st State) bool { return st.Status == StatusLoginRequired })
-	if e := st.LastError; e == nil || e.Code != CodeLoginRequired || !strings.Contains(e.Message, "refused the kept login") || !strings.Contains(e.Hint, "credd login") {
-		t.Errorf("last error %+v, want LoginRequired saying the kept login was refused, and to run credd login", st.LastError)
+	if e := st.LastError; e == nil || e.Code != CodeLoginRequired || e.Stage != daemon.StageTokenSource || !strings.Contains(e.Message, "refused the kept login") || !strings.Contains(e.Hint, "credd login") {
+		t.Errorf("last error %+v, want LoginRequired from the token source saying the kept login was refused, and to run credd login", st.LastError)
 	}
 	if f.keptToken() != "" {
 		t.Error("the refused login is still kept")

@@ -24,21 +24,44 @@ import (
 	"github.com/credd-dev/credd/daemon/clock"
 )
 
-// CodeLoginRequired is the error code of Token when nobody is logged in or
-// the login can no longer be renewed.
-const CodeLoginRequired = "LoginRequired"
+// Error codes of a login.
+const (
+	// CodeLoginRequired is the error code of Token when nobody is logged in
+	// or the login can no longer be renewed.
+	CodeLoginRequired daemon.Code = "LoginRequired"
+	// CodeRenewalFailed is the error code of Token when the ID token expired
+	// while the IdP could not be reached to renew it (the session may
+	// recover).
+	CodeRenewalFailed daemon.Code = "LoginRenewalFailed"
+	// CodeResuming is the error code of Token while a kept login is still
+	// being renewed at start (the IdP has not answered yet, or failed
+	// transiently).
+	CodeResuming daemon.Code = "LoginResuming"
+	// CodeNotKept is the code of State.KeepError: the kept login could not
+	// be loaded, saved or erased. The login itself goes on in memory.
+	CodeNotKept daemon.Code = "LoginNotKept"
 
-// CodeRenewalFailed is the error code of Token when the ID token expired
-// while the IdP could not be reached to renew it (the session may recover).
-const CodeRenewalFailed = "LoginRenewalFailed"
-
-// CodeResuming is the error code of Token while a kept login is still being
-// renewed at start (the IdP has not answered yet, or failed transiently).
-const CodeResuming = "LoginResuming"
-
-// CodeNotKept is the code of State.KeepError: the kept login could not be
-// loaded, saved or erased. The login itself goes on in memory.
-const CodeNotKept = "LoginNotKept"
+	// CodeDenied: the user denied the device login at the IdP.
+	CodeDenied daemon.Code = "LoginDenied"
+	// CodeExpired: the device code expired before the login was approved.
+	CodeExpired daemon.Code = "LoginExpired"
+	// CodeCanceled: `credd logout` ended a device login in progress.
+	CodeCanceled daemon.Code = "LoginCanceled"
+	// CodeDeviceFlowUnsupported: the IdP advertises no device authorization
+	// endpoint.
+	CodeDeviceFlowUnsupported daemon.Code = "DeviceFlowUnsupported"
+	// CodeDiscoveryFailed: the IdP's OIDC discovery document could not be
+	// read.
+	CodeDiscoveryFailed daemon.Code = "IdPDiscoveryFailed"
+	// CodeIdPUnavailable: the IdP answered with a 5xx.
+	CodeIdPUnavailable daemon.Code = "IdPUnavailable"
+	// CodeIdPRefused: the IdP answered with an OAuth error.
+	CodeIdPRefused daemon.Code = "IdPRefused"
+	// CodeIdPUnreachable: the IdP could not be reached.
+	CodeIdPUnreachable daemon.Code = "IdPUnreachable"
+	// CodeIdPError: any other failure talking to the IdP.
+	CodeIdPError daemon.Code = "IdPError"
+)
 
 // Session statuses.
 const (
@@ -407,8 +430,10 @@ func (s *Session) endLocked(e *daemon.Error) {
 	s.changedLocked(true)
 }
 
+// errorStatus is e as the session reports it. A login is a token source,
+// so that is the stage its failures happened at.
 func errorStatus(e *daemon.Error, at time.Time) *daemon.ErrorStatus {
-	return &daemon.ErrorStatus{Kind: e.Kind, Code: e.Code, Message: e.Message, Hint: e.Hint, At: at}
+	return daemon.AtStage(daemon.StageTokenSource, e).Status(at)
 }
 
 func (s *Session) httpContext(ctx context.Context) context.Context {
@@ -425,7 +450,7 @@ func (s *Session) discover(ctx context.Context) (*oidc.Provider, *oidc.IDTokenVe
 	}
 	p, err := oidc.NewProvider(s.httpContext(context.WithoutCancel(ctx)), s.opts.Issuer)
 	if err != nil {
-		return nil, nil, &daemon.Error{Kind: daemon.KindRetryable, Code: "IdPDiscoveryFailed",
+		return nil, nil, &daemon.Error{Kind: daemon.KindRetryable, Code: CodeDiscoveryFailed,
 			Message: "cannot read the OIDC discovery document of " + s.opts.Issuer + ": " + err.Error(),
 			Hint:    "check --issuer: it must be the IdP's issuer URL, serving /.well-known/openid-configuration", Err: err}
 	}
@@ -467,7 +492,7 @@ func (s *Session) Start(ctx context.Context) (State, error) {
 	}
 	cfg := s.oauthConfig(p)
 	if cfg.Endpoint.DeviceAuthURL == "" {
-		return State{}, &daemon.Error{Kind: daemon.KindPermanent, Code: "DeviceFlowUnsupported",
+		return State{}, &daemon.Error{Kind: daemon.KindPermanent, Code: CodeDeviceFlowUnsupported,
 			Message: s.opts.Issuer + " advertises no device_authorization_endpoint",
 			Hint:    "enable the device authorization grant at the IdP, or use another --token-source"}
 	}
@@ -532,10 +557,10 @@ func (s *Session) poll(ctx context.Context, cfg *oauth2.Config, verifier *oidc.I
 	switch {
 	case err == nil:
 	case errors.As(err, &re) && re.ErrorCode == "access_denied":
-		status, e = AttemptDenied, &daemon.Error{Kind: daemon.KindPermanent, Code: "LoginDenied",
+		status, e = AttemptDenied, &daemon.Error{Kind: daemon.KindPermanent, Code: CodeDenied,
 			Message: "the login was denied at the IdP", Hint: "run `credd login` again and approve it"}
 	case errors.As(err, &re) && re.ErrorCode == "expired_token", !time.Now().Before(da.Expiry):
-		status, e = AttemptExpired, &daemon.Error{Kind: daemon.KindPermanent, Code: "LoginExpired",
+		status, e = AttemptExpired, &daemon.Error{Kind: daemon.KindPermanent, Code: CodeExpired,
 			Message: "the code expired before the login was approved", Hint: "run `credd login` again and approve it sooner"}
 	default:
 		status, e = AttemptFailed, classify("the device login failed", err)
@@ -621,7 +646,7 @@ func classify(what string, err error) *daemon.Error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
 		if re.Response != nil && re.Response.StatusCode >= 500 {
-			return &daemon.Error{Kind: daemon.KindRetryable, Code: "IdPUnavailable",
+			return &daemon.Error{Kind: daemon.KindRetryable, Code: CodeIdPUnavailable,
 				Message: fmt.Sprintf("%s: the IdP answered %s", what, re.Response.Status), Err: err}
 		}
 		msg := what + ": " + cmpOr(re.ErrorCode, "error")
@@ -632,14 +657,14 @@ func classify(what string, err error) *daemon.Error {
 		if re.ErrorCode == "invalid_scope" {
 			hint = "the IdP refused a scope: set --scopes to what it allows (e.g. \"openid\" without offline_access)"
 		}
-		return &daemon.Error{Kind: daemon.KindPermanent, Code: "IdPRefused", Message: msg, Hint: hint, Err: err}
+		return &daemon.Error{Kind: daemon.KindPermanent, Code: CodeIdPRefused, Message: msg, Hint: hint, Err: err}
 	}
 	var ne net.Error
 	if errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) {
-		return &daemon.Error{Kind: daemon.KindRetryable, Code: "IdPUnreachable",
+		return &daemon.Error{Kind: daemon.KindRetryable, Code: CodeIdPUnreachable,
 			Message: what + ": the IdP could not be reached: " + err.Error(), Hint: "check the network and --issuer", Err: err}
 	}
-	return &daemon.Error{Kind: daemon.KindRetryable, Code: "IdPError", Message: what + ": " + err.Error(), Err: err}
+	return &daemon.Error{Kind: daemon.KindRetryable, Code: CodeIdPError, Message: what + ": " + err.Error(), Err: err}
 }
 
 func cmpOr(a, b string) string {

@@ -32,6 +32,16 @@ type Exchanger interface {
 	Exchange(ctx context.Context, token string) (daemon.Credentials, error)
 }
 
+// The refresher's own codes, for what it finds wrong after an exchange.
+const (
+	// CodeInvalidCredentials: the exchange returned credentials that are
+	// empty or already expired.
+	CodeInvalidCredentials daemon.Code = "InvalidCredentials"
+	// CodeCredentialsDropped: Forget dropped the identity while an attempt
+	// ran, so its credentials were not kept.
+	CodeCredentialsDropped daemon.Code = "CredentialsDropped"
+)
+
 // Defaults for the zero values of Config.
 const (
 	DefaultJitter           = 0.05
@@ -104,7 +114,8 @@ type State struct {
 	NextRefresh time.Time
 	LastAttempt time.Time
 	LastSuccess time.Time
-	// LastError is the last attempt's classified error; nil after a success.
+	// LastError is the last attempt's classified error, with the stage that
+	// failed; nil after a success.
 	LastError *daemon.ErrorStatus
 	// Attempts counts Exchange calls (token fetch failures don't count).
 	Attempts int64
@@ -113,7 +124,7 @@ type State struct {
 }
 
 // Refresher holds one role's credentials and keeps them fresh. Run drives
-// it; Current, Await, Refresh, Trigger and State are safe to call from any
+// it; Current, Await, Trigger, Forget and State are safe to call from any
 // goroutine.
 type Refresher struct {
 	src         TokenSource
@@ -132,7 +143,6 @@ type Refresher struct {
 	trigger chan struct{} // Trigger → Run, buffered 1
 	wake    chan struct{} // an attempt Run did not start finished, buffered 1
 	running atomic.Bool
-	waiters atomic.Int64 // callers blocked on an attempt (tests watch it)
 
 	mu               sync.Mutex
 	inflight         chan struct{} // closed when the attempt in flight ends; nil if none
@@ -149,7 +159,7 @@ type Refresher struct {
 }
 
 // New checks cfg, fills in defaults and returns a Refresher. Nothing is
-// fetched until Run or Refresh is called.
+// fetched until Run is called.
 func New(cfg Config) (*Refresher, error) {
 	if cfg.Source == nil {
 		return nil, errors.New("refresh: Config.Source is required")
@@ -244,21 +254,11 @@ func (r *Refresher) Await(ctx context.Context) *daemon.Credentials {
 	if wait == nil {
 		return nil
 	}
-	r.waiters.Add(1)
-	defer r.waiters.Add(-1)
 	select {
 	case <-wait:
 	case <-ctx.Done():
 	}
 	return r.Current()
-}
-
-// Refresh makes one attempt now, or joins the one in flight: there is one
-// token fetch and one Exchange call however many callers there are. The
-// attempt runs under the context of the caller that started it; a caller
-// whose ctx ends stops waiting. Run reschedules after the attempt.
-func (r *Refresher) Refresh(ctx context.Context) (*daemon.Credentials, error) {
-	return r.do(ctx)
 }
 
 // Trigger asks Run to attempt now, e.g. because the token changed or a login
@@ -362,13 +362,15 @@ func (r *Refresher) healthy() bool {
 	return ok && r.Current() != nil
 }
 
-// do runs one attempt, shared with any attempt already in flight.
+// do runs one attempt, or joins the one in flight: there is one token
+// fetch and one Exchange call however many callers there are. The attempt
+// runs under the context of the caller that started it; a caller whose ctx
+// ends stops waiting, so Run returns on cancel without waiting for the
+// attempt to notice.
 func (r *Refresher) do(ctx context.Context) (*daemon.Credentials, error) {
 	ch := r.group.DoChan("attempt", func() (any, error) {
 		return r.attempt(ctx)
 	})
-	r.waiters.Add(1)
-	defer r.waiters.Add(-1)
 	select {
 	case res := <-ch:
 		if res.Err != nil {
@@ -396,8 +398,8 @@ func (r *Refresher) attempt(ctx context.Context) (*daemon.Credentials, error) {
 	r.mu.Lock()
 	if err == nil && r.forgotten != forgotten {
 		// Got with an identity that Forget dropped meanwhile.
-		creds, err = nil, daemon.Errorf(daemon.KindRetryable, "CredentialsDropped", "",
-			"the credentials were dropped while this attempt ran")
+		creds, err = nil, daemon.AtStage(daemon.StageCredentials, daemon.Errorf(daemon.KindRetryable, CodeCredentialsDropped, "",
+			"the credentials were dropped while this attempt ran"))
 	}
 	logOutcome := r.record(ctx, creds, err, now)
 	close(done)
@@ -446,7 +448,7 @@ func (r *Refresher) record(ctx context.Context, creds *daemon.Credentials, err e
 
 	e := daemon.AsError(err)
 	r.failures++
-	r.lastErr = &daemon.ErrorStatus{Kind: e.Kind, Code: e.Code, Message: e.Message, Hint: e.Hint, At: now}
+	r.lastErr = e.Status(now)
 	var delay time.Duration
 	switch e.Kind {
 	case daemon.KindNewToken:
@@ -467,6 +469,7 @@ func (r *Refresher) record(ctx context.Context, creds *daemon.Credentials, err e
 	failures, serving := r.failures, r.creds.Load().ValidAt(now)
 	return func() {
 		r.log.Warn("refresh failed",
+			"stage", e.Stage,
 			"code", e.Code,
 			"kind", e.Kind,
 			"error", e.Message,
@@ -478,38 +481,39 @@ func (r *Refresher) record(ctx context.Context, creds *daemon.Credentials, err e
 }
 
 // exchange fetches a fresh token and exchanges it, within AttemptTimeout.
-// The result is a private copy, safe to publish.
+// The result is a private copy, safe to publish. An error is a
+// *daemon.Error that names the stage that failed.
 func (r *Refresher) exchange(ctx context.Context) (*daemon.Credentials, error) {
 	actx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	timedOut := func(err error) error {
+	failed := func(stage daemon.Stage, err error) error {
 		if ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) {
-			return daemon.Errorf(daemon.KindRetryable, "Timeout",
+			err = daemon.Errorf(daemon.KindRetryable, daemon.CodeTimeout,
 				"check that the token source and STS are reachable",
 				"attempt took longer than %s: %w", r.timeout, err)
 		}
-		return err
+		return daemon.AtStage(stage, err)
 	}
 
 	token, err := r.src.Token(actx)
 	if err != nil {
-		return nil, fmt.Errorf("get identity token: %w", timedOut(err))
+		return nil, failed(daemon.StageTokenSource, err)
 	}
 	r.mu.Lock()
 	r.attempts++
 	r.mu.Unlock()
 	c, err := r.ex.Exchange(actx, token)
 	if err != nil {
-		return nil, fmt.Errorf("exchange identity token: %w", timedOut(err))
+		return nil, failed(daemon.StageSTS, err)
 	}
 	now := r.clock.Now()
 	if c.Obtained.IsZero() {
 		c.Obtained = now
 	}
 	if !c.ValidAt(now) {
-		return nil, daemon.Errorf(daemon.KindRetryable, "InvalidCredentials", "",
+		return nil, daemon.AtStage(daemon.StageCredentials, daemon.Errorf(daemon.KindRetryable, CodeInvalidCredentials, "",
 			"the exchange returned credentials that are empty or already expired (expiration %s)",
-			c.Expiration.UTC().Format(daemon.ExpirationLayout))
+			c.Expiration.UTC().Format(daemon.ExpirationLayout)))
 	}
 	return &c, nil
 }

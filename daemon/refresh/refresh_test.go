@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/credd-dev/credd/daemon"
@@ -255,6 +256,10 @@ func TestItRefreshesAtHalfLife(t *testing.T) {
 }
 
 func TestAThousandAwaitCallersAtColdStartShareOneExchange(t *testing.T) {
+	synctest.Test(t, testAThousandAwaitCallersAtColdStartShareOneExchange)
+}
+
+func testAThousandAwaitCallersAtColdStartShareOneExchange(t *testing.T) {
 	h := setup(t, time.Hour, Config{})
 	entered, release := make(chan struct{}), make(chan struct{})
 	var calls atomic.Int64
@@ -280,8 +285,7 @@ func TestAThousandAwaitCallersAtColdStartShareOneExchange(t *testing.T) {
 	for i := n / 2; i < n; i++ { // while the first exchange is blocked
 		await(i)
 	}
-	// n Await callers plus Run itself.
-	eventually(t, "all callers wait", func() bool { return h.r.waiters.Load() >= n+1 })
+	synctest.Wait() // every Await caller, and Run, waits on the one exchange
 	close(release)
 	wg.Wait()
 
@@ -295,7 +299,11 @@ func TestAThousandAwaitCallersAtColdStartShareOneExchange(t *testing.T) {
 	}
 }
 
-func TestAThousandRefreshCallersShareOneExchange(t *testing.T) {
+func TestAThousandAttemptsAtOnceShareOneExchange(t *testing.T) {
+	synctest.Test(t, testAThousandAttemptsAtOnceShareOneExchange)
+}
+
+func testAThousandAttemptsAtOnceShareOneExchange(t *testing.T) {
 	h := setup(t, time.Hour, Config{})
 	release := make(chan struct{})
 	var calls atomic.Int64
@@ -310,9 +318,9 @@ func TestAThousandRefreshCallersShareOneExchange(t *testing.T) {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() { got[i], errs[i] = h.r.Refresh(context.Background()) })
+		wg.Go(func() { got[i], errs[i] = h.r.do(context.Background()) })
 	}
-	eventually(t, "all callers wait", func() bool { return h.r.waiters.Load() >= n })
+	synctest.Wait() // every caller waits on the one exchange
 	close(release)
 	wg.Wait()
 
@@ -352,8 +360,8 @@ func TestFailingAfterASuccessKeepsServingTheOldCredentialsUntilExpiry(t *testing
 	if st.Serving || st.Credentials != good || st.Credentials.Expiration != good.Expiration {
 		t.Fatalf("State = %+v, want the expired credentials kept, unchanged, but not served", st)
 	}
-	if st.LastError == nil || st.LastError.Code != "Throttling" || st.LastError.Kind != daemon.KindRetryable {
-		t.Fatalf("LastError = %+v, want Throttling", st.LastError)
+	if st.LastError == nil || st.LastError.Code != "Throttling" || st.LastError.Kind != daemon.KindRetryable || st.LastError.Stage != daemon.StageSTS {
+		t.Fatalf("LastError = %+v, want Throttling from STS", st.LastError)
 	}
 	before := h.sts.calls()
 	if c := h.r.Await(context.Background()); c != nil {
@@ -505,17 +513,20 @@ func TestBackoffGrowsThenStaysWithinBackoffMax(t *testing.T) {
 	}
 }
 
-func TestATokenSourceErrorCountsAsAFailureWithItsKind(t *testing.T) {
+func TestATokenSourceErrorCountsAsAFailureWithItsKindAndStage(t *testing.T) {
+	checkFailed := daemon.Errorf(daemon.KindNewToken, "TokenExpired", "", "token expired 3m ago")
+	checkFailed.Stage = daemon.StageTokenCheck
 	for _, tc := range []struct {
 		name      string
 		err       error
 		wantKind  daemon.Kind
-		wantCode  string
+		wantCode  daemon.Code
+		wantStage daemon.Stage
 		wantSleep time.Duration
 	}{
-		{"a missing token file is permanent", daemon.Errorf(daemon.KindPermanent, "TokenFileMissing", "create it", "open /run/token: no such file"), daemon.KindPermanent, "TokenFileMissing", 5 * time.Minute},
-		{"an expired token asks for a new one", daemon.Errorf(daemon.KindNewToken, "TokenExpired", "", "token expired 3m ago"), daemon.KindNewToken, "TokenExpired", 750 * time.Millisecond},
-		{"an unclassified error is retryable", errors.New("connection refused"), daemon.KindRetryable, "Unknown", 750 * time.Millisecond},
+		{"a missing token file is permanent", daemon.Errorf(daemon.KindPermanent, "TokenFileMissing", "create it", "open /run/token: no such file"), daemon.KindPermanent, "TokenFileMissing", daemon.StageTokenSource, 5 * time.Minute},
+		{"an expired token asks for a new one and keeps the local check's stage", checkFailed, daemon.KindNewToken, "TokenExpired", daemon.StageTokenCheck, 750 * time.Millisecond},
+		{"an unclassified error is retryable", errors.New("connection refused"), daemon.KindRetryable, daemon.CodeUnknown, daemon.StageTokenSource, 750 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var fail atomic.Bool
@@ -532,8 +543,8 @@ func TestATokenSourceErrorCountsAsAFailureWithItsKind(t *testing.T) {
 				t.Fatalf("sleeping %v, want %v", d, tc.wantSleep)
 			}
 			st := h.r.State()
-			if st.LastError == nil || st.LastError.Kind != tc.wantKind || st.LastError.Code != tc.wantCode {
-				t.Fatalf("LastError = %+v, want kind %s code %s", st.LastError, tc.wantKind, tc.wantCode)
+			if st.LastError == nil || st.LastError.Kind != tc.wantKind || st.LastError.Code != tc.wantCode || st.LastError.Stage != tc.wantStage {
+				t.Fatalf("LastError = %+v, want kind %s code %s stage %s", st.LastError, tc.wantKind, tc.wantCode, tc.wantStage)
 			}
 			if st.Attempts != 0 || st.ConsecutiveFailures != 1 || h.sts.calls() != 0 {
 				t.Fatalf("State = %+v and %d exchanges, want one failure and no exchange", st, h.sts.calls())
@@ -553,14 +564,14 @@ func TestATokenSourceErrorCountsAsAFailureWithItsKind(t *testing.T) {
 	}
 }
 
-func TestAForcedRefreshReschedulesRun(t *testing.T) {
+func TestAnAttemptOutsideRunReschedulesRun(t *testing.T) {
 	h := setup(t, time.Hour, Config{})
 	h.run()
 	h.asleep()
 	h.clk.Advance(10 * time.Minute)
-	c, err := h.r.Refresh(context.Background())
+	c, err := h.r.do(context.Background())
 	if err != nil || c == nil || c.AccessKeyID != "ASIAFAKE0002" {
-		t.Fatalf("Refresh = %v, %v; want new credentials", c, err)
+		t.Fatalf("attempt = %v, %v; want new credentials", c, err)
 	}
 	want := epoch.Add(10*time.Minute + 30*time.Minute)
 	eventually(t, "Run sleeps until the new half-life", func() bool {
@@ -572,15 +583,35 @@ func TestAForcedRefreshReschedulesRun(t *testing.T) {
 	}
 }
 
-func TestAnExchangeThatHangsTimesOutAsRetryable(t *testing.T) {
-	h := setup(t, time.Hour, Config{AttemptTimeout: 20 * time.Millisecond})
-	h.r.ex = fakeExchanger{ExchangeFunc: func(ctx context.Context, token string) (daemon.Credentials, error) {
+func TestAStepThatHangsTimesOutAsRetryableAtItsStage(t *testing.T) {
+	hang := func(ctx context.Context) error {
 		<-ctx.Done()
-		return daemon.Credentials{}, ctx.Err()
-	}}
-	_, err := h.r.Refresh(context.Background())
-	if e := daemon.AsError(err); e == nil || e.Code != "Timeout" || e.Kind != daemon.KindRetryable {
-		t.Fatalf("Refresh error = %v, want a retryable Timeout", err)
+		return ctx.Err()
+	}
+	for _, tc := range []struct {
+		name      string
+		src       TokenSource
+		ex        Exchanger
+		wantStage daemon.Stage
+	}{
+		{"a token source that hangs times out at the token source",
+			fakeSource{TokenFunc: func(ctx context.Context) (string, error) { return "", hang(ctx) }}, nil, daemon.StageTokenSource},
+		{"an exchange that hangs times out at STS",
+			nil, fakeExchanger{ExchangeFunc: func(ctx context.Context, _ string) (daemon.Credentials, error) {
+				return daemon.Credentials{}, hang(ctx)
+			}}, daemon.StageSTS},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				h := setup(t, time.Hour, Config{AttemptTimeout: 20 * time.Millisecond, Source: tc.src, Exchanger: tc.ex})
+				h.run()
+				h.asleep()
+				e := h.r.State().LastError
+				if e == nil || e.Code != daemon.CodeTimeout || e.Kind != daemon.KindRetryable || e.Stage != tc.wantStage {
+					t.Fatalf("LastError = %+v, want a retryable Timeout at %s", e, tc.wantStage)
+				}
+			})
+		})
 	}
 }
 
@@ -589,8 +620,9 @@ func TestExpiredOrEmptyCredentialsFromTheExchangerAreRejected(t *testing.T) {
 	h.r.ex = fakeExchanger{ExchangeFunc: func(ctx context.Context, token string) (daemon.Credentials, error) {
 		return newCreds(h.clk.Now().Add(-2*time.Hour), time.Hour, 1), nil
 	}}
-	if _, err := h.r.Refresh(context.Background()); err == nil || daemon.AsError(err).Code != "InvalidCredentials" {
-		t.Fatalf("Refresh error = %v, want InvalidCredentials", err)
+	_, err := h.r.do(context.Background())
+	if e := daemon.AsError(err); e == nil || e.Code != CodeInvalidCredentials || e.Stage != daemon.StageCredentials {
+		t.Fatalf("attempt error = %v, want InvalidCredentials at the credentials stage", err)
 	}
 	if h.r.State().Credentials != nil {
 		t.Fatal("stored expired credentials")
@@ -733,7 +765,7 @@ func heldCredentials(tb testing.TB) *Refresher {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if _, err := r.Refresh(context.Background()); err != nil {
+	if _, err := r.do(context.Background()); err != nil {
 		tb.Fatal(err)
 	}
 	return r
@@ -798,17 +830,17 @@ func TestForgetDuringAnAttemptDiscardsItsCredentials(t *testing.T) {
 		return inner.Exchange(ctx, token)
 	}}
 	done := make(chan error, 1)
-	go func() { _, err := h.r.Refresh(context.Background()); done <- err }()
+	go func() { _, err := h.r.do(context.Background()); done <- err }()
 	<-entered
 	h.r.Forget()
 	close(release)
-	if err := <-done; daemon.AsError(err).Code != "CredentialsDropped" {
-		t.Fatalf("Refresh = %v, want CredentialsDropped", err)
+	if e := daemon.AsError(<-done); e == nil || e.Code != CodeCredentialsDropped || e.Stage != daemon.StageCredentials {
+		t.Fatalf("attempt = %v, want CredentialsDropped at the credentials stage", e)
 	}
 	if h.r.Current() != nil {
 		t.Fatal("credentials from before Forget are served")
 	}
-	if _, err := h.r.Refresh(context.Background()); err != nil || h.r.Current() == nil {
+	if _, err := h.r.do(context.Background()); err != nil || h.r.Current() == nil {
 		t.Fatalf("the next attempt: %v", err)
 	}
 }

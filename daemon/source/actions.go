@@ -64,7 +64,7 @@ func NewActions(c ActionsConfig) (*Actions, error) {
 		}
 		return nil, &daemon.Error{
 			Kind:    daemon.KindPermanent,
-			Code:    "ActionsTokenUnavailable",
+			Code:    CodeActionsUnavailable,
 			Message: strings.Join(missing, " and ") + " not set",
 			Hint:    hintActionsPermission,
 		}
@@ -73,7 +73,7 @@ func NewActions(c ActionsConfig) (*Actions, error) {
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return nil, &daemon.Error{
 			Kind:    daemon.KindPermanent,
-			Code:    "ActionsTokenUnavailable",
+			Code:    CodeActionsUnavailable,
 			Message: EnvActionsRequestURL + " is not an http(s) URL",
 			Hint:    "it is set by the Actions runner; do not set it by hand",
 		}
@@ -144,7 +144,7 @@ func (a *Actions) Token(ctx context.Context) (string, error) {
 func (a *Actions) fetch(ctx context.Context) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.url, nil)
 	if err != nil {
-		return "", daemon.Errorf(daemon.KindPermanent, "ActionsTokenUnavailable", "", "build ID token request: %w", err)
+		return "", daemon.Errorf(daemon.KindPermanent, CodeActionsUnavailable, "", "build ID token request: %w", err)
 	}
 	req.Header.Set("Authorization", "Bearer "+a.requestToken)
 	req.Header.Set("Accept", "application/json")
@@ -152,7 +152,7 @@ func (a *Actions) fetch(ctx context.Context) (string, error) {
 	if err != nil {
 		// *url.Error names the URL, which holds no secret (the request token
 		// travels in the header).
-		return "", daemon.Errorf(daemon.KindRetryable, "ActionsTokenRequestFailed",
+		return "", daemon.Errorf(daemon.KindRetryable, CodeActionsRequestFailed,
 			"check the runner's network access to GitHub; credd will retry",
 			"request ID token from %s: %w", a.host, err)
 	}
@@ -163,7 +163,7 @@ func (a *Actions) fetch(ctx context.Context) (string, error) {
 		return "", statusError(a.host, resp.StatusCode)
 	}
 	if err != nil {
-		return "", daemon.Errorf(daemon.KindRetryable, "ActionsTokenRequestFailed", "credd will retry",
+		return "", daemon.Errorf(daemon.KindRetryable, CodeActionsRequestFailed, "credd will retry",
 			"read ID token response from %s: %w", a.host, err)
 	}
 	var doc struct {
@@ -173,7 +173,7 @@ func (a *Actions) fetch(ctx context.Context) (string, error) {
 		// Likely a proxy or captive portal answering in GitHub's place.
 		return "", &daemon.Error{
 			Kind:    daemon.KindRetryable,
-			Code:    "ActionsTokenMalformed",
+			Code:    CodeActionsMalformed,
 			Message: fmt.Sprintf("%s answered 200 without a JSON \"value\"", a.host),
 			Hint:    "check that " + EnvActionsRequestURL + " reaches GitHub and not a proxy",
 		}
@@ -188,12 +188,12 @@ func (a *Actions) fetch(ctx context.Context) (string, error) {
 func statusError(host string, code int) *daemon.Error {
 	e := &daemon.Error{
 		Kind:    daemon.KindPermanent,
-		Code:    "ActionsTokenRequestFailed",
+		Code:    CodeActionsRequestFailed,
 		Message: fmt.Sprintf("%s answered %d %s", host, code, http.StatusText(code)),
 	}
 	switch {
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
-		e.Code = "ActionsTokenDenied"
+		e.Code = CodeActionsDenied
 		e.Hint = "the request token is valid only during its job; " + hintActionsPermission
 	case code == http.StatusTooManyRequests || code == http.StatusRequestTimeout || code >= 500:
 		e.Kind = daemon.KindRetryable

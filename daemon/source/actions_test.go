@@ -113,7 +113,7 @@ func TestActionsClassifiesFailures(t *testing.T) {
 		name      string
 		replies   []reply
 		wantCalls int
-		wantCode  string // "" = success
+		wantCode  daemon.Code // "" = success
 		wantKind  daemon.Kind
 		wantMsg   string
 		wantHint  string

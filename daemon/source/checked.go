@@ -2,7 +2,6 @@ package source
 
 import (
 	"context"
-	"errors"
 	"maps"
 	"slices"
 	"sync"
@@ -30,7 +29,8 @@ func NewChecked(src Source, checks token.Checks) *Checked {
 func (c *Checked) Name() string { return c.src.Name() }
 
 // Token gets a token from the source and checks it. A failed check returns
-// token.Check's error, its message prefixed with the source's name.
+// token.Check's error at daemon.StageTokenCheck, its message prefixed with
+// the source's name; the source's own errors are returned as they are.
 func (c *Checked) Token(ctx context.Context) (string, error) {
 	tok, err := c.src.Token(ctx)
 	if err != nil {
@@ -38,13 +38,9 @@ func (c *Checked) Token(ctx context.Context) (string, error) {
 	}
 	claims, err := token.Check(tok, c.checks)
 	if err != nil {
-		var e *daemon.Error
-		if errors.As(err, &e) {
-			named := *e
-			named.Message = c.src.Name() + " source: " + e.Message
-			return "", &named
-		}
-		return "", err
+		named := *daemon.AtStage(daemon.StageTokenCheck, err)
+		named.Message = c.src.Name() + " source: " + named.Message
+		return "", &named
 	}
 	c.mu.Lock()
 	c.last = &claims

@@ -58,18 +58,19 @@ func TestCheckedRejectsBadTokens(t *testing.T) {
 	good := validJWT(t, 1)
 	expired := jwt(t, map[string]any{"aud": "sts.amazonaws.com", "exp": time.Now().Add(-time.Hour).Unix()})
 	wrongAud := jwt(t, map[string]any{"aud": "https://github.com/octo", "exp": time.Now().Add(time.Hour).Unix()})
-	sourceErr := &daemon.Error{Kind: daemon.KindNewToken, Code: "TokenFileMissing", Message: "gone"}
+	sourceErr := &daemon.Error{Kind: daemon.KindNewToken, Code: source.CodeFileMissing, Message: "gone"}
 	tests := []struct {
-		name     string
-		next     any
-		wantCode string
-		wantKind daemon.Kind
-		wantMsg  string
+		name      string
+		next      any
+		wantCode  daemon.Code
+		wantKind  daemon.Kind
+		wantStage daemon.Stage
+		wantMsg   string
 	}{
-		{"an expired token needs a new one", expired, token.CodeExpired, daemon.KindNewToken, "sandbox source: the token expired"},
-		{"a token for another audience is permanent", wrongAud, token.CodeAudience, daemon.KindPermanent, `sandbox source: the token's audience is "https://github.com/octo"`},
-		{"a token that is not a JWT is malformed", "not-a-jwt", token.CodeMalformed, daemon.KindPermanent, "sandbox source:"},
-		{"the source's own error passes through unchanged", sourceErr, "TokenFileMissing", daemon.KindNewToken, "gone"},
+		{"an expired token needs a new one", expired, token.CodeExpired, daemon.KindNewToken, daemon.StageTokenCheck, "sandbox source: the token expired"},
+		{"a token for another audience is permanent", wrongAud, token.CodeAudience, daemon.KindPermanent, daemon.StageTokenCheck, `sandbox source: the token's audience is "https://github.com/octo"`},
+		{"a token that is not a JWT is malformed", "not-a-jwt", token.CodeMalformed, daemon.KindPermanent, daemon.StageTokenCheck, "sandbox source:"},
+		{"the source's own error passes through unchanged, its stage left to the caller", sourceErr, source.CodeFileMissing, daemon.KindNewToken, "", "gone"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -80,6 +81,9 @@ func TestCheckedRejectsBadTokens(t *testing.T) {
 			got, err := c.Token(context.Background())
 			e := wantError(t, err, tt.wantCode, tt.wantKind)
 			wantContains(t, "message", e.Message, tt.wantMsg)
+			if e.Stage != tt.wantStage {
+				t.Errorf("Stage = %q, want %q", e.Stage, tt.wantStage)
+			}
 			if got != "" {
 				t.Errorf("Token returned %q with an error", got)
 			}
@@ -126,17 +130,17 @@ func TestFunc(t *testing.T) {
 		name     string
 		fn       source.Func
 		want     string
-		wantCode string
+		wantCode daemon.Code
 		wantKind daemon.Kind
 		wantName string
 	}{
 		{name: "a token is returned as is", fn: source.Func{SourceName: "sandbox", Fn: func(context.Context) (string, error) { return "a.b.c", nil }}, want: "a.b.c", wantName: "sandbox"},
 		{name: "a plain error is classified as retryable", fn: source.Func{Fn: func(context.Context) (string, error) { return "", plain }},
-			wantCode: "TokenSourceFailed", wantKind: daemon.KindRetryable, wantName: "func"},
+			wantCode: source.CodeFailed, wantKind: daemon.KindRetryable, wantName: "func"},
 		{name: "a classified error passes through", fn: source.Func{SourceName: "sandbox", Fn: func(context.Context) (string, error) { return "", classified }},
 			wantCode: "SandboxStopped", wantKind: daemon.KindPermanent, wantName: "sandbox"},
 		{name: "a missing function is a permanent error", fn: source.Func{SourceName: "sandbox"},
-			wantCode: "TokenSourceFailed", wantKind: daemon.KindPermanent, wantName: "sandbox"},
+			wantCode: source.CodeFailed, wantKind: daemon.KindPermanent, wantName: "sandbox"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -151,7 +155,7 @@ func TestFunc(t *testing.T) {
 				return
 			}
 			wantError(t, err, tt.wantCode, tt.wantKind)
-			if tt.wantCode == "TokenSourceFailed" && tt.fn.Fn != nil && !errors.Is(err, plain) {
+			if tt.wantCode == source.CodeFailed && tt.fn.Fn != nil && !errors.Is(err, plain) {
 				t.Errorf("error %v does not wrap the function's", err)
 			}
 		})

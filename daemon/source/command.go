@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/credd-dev/credd/daemon"
+	"github.com/credd-dev/credd/daemon/token"
 )
 
 const (
@@ -47,7 +48,7 @@ func (c *Command) Name() string { return "command" }
 // Token runs the command and returns its trimmed stdout.
 func (c *Command) Token(ctx context.Context) (string, error) {
 	if strings.TrimSpace(c.command) == "" {
-		return "", &daemon.Error{Kind: daemon.KindPermanent, Code: "TokenCommandFailed", Message: "no token command configured", Hint: "set --token-command"}
+		return "", &daemon.Error{Kind: daemon.KindPermanent, Code: CodeCommandFailed, Message: "no token command configured", Hint: "set --token-command"}
 	}
 	runCtx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
@@ -66,12 +67,12 @@ func (c *Command) Token(ctx context.Context) (string, error) {
 	switch {
 	case err == nil:
 	case ctx.Err() != nil:
-		return "", daemon.Errorf(daemon.KindRetryable, "TokenCommandFailed", "", "token command interrupted: %w", ctx.Err())
+		return "", daemon.Errorf(daemon.KindRetryable, CodeCommandFailed, "", "token command interrupted: %w", ctx.Err())
 	case runCtx.Err() != nil:
 		c.log.Warn("token command timed out", "timeout", c.timeout)
 		return "", &daemon.Error{
 			Kind:    daemon.KindRetryable,
-			Code:    "TokenCommandFailed",
+			Code:    CodeCommandFailed,
 			Message: "token command timed out after " + c.timeout.String() + withStderr(stderr.tail()),
 			Hint:    "make the command finish sooner (does it wait for input?); credd killed it",
 			Err:     runCtx.Err(),
@@ -88,14 +89,14 @@ func (c *Command) Token(ctx context.Context) (string, error) {
 		c.log.Warn("token command failed", "status", what, "elapsed", elapsed)
 		return "", &daemon.Error{
 			Kind:    kind,
-			Code:    "TokenCommandFailed",
+			Code:    CodeCommandFailed,
 			Message: "token command failed: " + what + withStderr(stderr.tail()),
 			Hint:    "run the command by hand to see why; credd will retry",
 			Err:     err,
 		}
 	}
 	if stdout.overflow {
-		return "", &daemon.Error{Kind: daemon.KindPermanent, Code: "MalformedToken",
+		return "", &daemon.Error{Kind: daemon.KindPermanent, Code: token.CodeMalformed,
 			Message: fmt.Sprintf("token command printed more than %d bytes", maxFileBytes),
 			Hint:    "the token command must print one JWT and nothing else on stdout; send logs to stderr"}
 	}
@@ -103,7 +104,7 @@ func (c *Command) Token(ctx context.Context) (string, error) {
 	if tok == "" {
 		return "", &daemon.Error{
 			Kind:    daemon.KindRetryable,
-			Code:    "TokenCommandEmpty",
+			Code:    CodeCommandEmpty,
 			Message: "token command succeeded but printed nothing on stdout" + withStderr(stderr.tail()),
 			Hint:    "the command must print the JWT on stdout",
 		}

@@ -21,7 +21,7 @@ func TestCommandToken(t *testing.T) {
 		name      string
 		command   string
 		want      string
-		wantCode  string // "" = success
+		wantCode  daemon.Code // "" = success
 		wantKind  daemon.Kind
 		wantMsg   []string
 		notInMsg  []string

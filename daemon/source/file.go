@@ -41,6 +41,37 @@ type File struct {
 	// busy directory such as /tmp.
 	seen    fingerprint
 	seenSet bool
+	// state is how Watch follows the file; stateChanged is closed (and
+	// replaced) when it changes.
+	state        WatchState
+	stateChanged chan struct{}
+}
+
+// WatchState says how Watch follows the token file.
+type WatchState int
+
+const (
+	// NotWatching: Watch is not running, so only Token reads the file.
+	NotWatching WatchState = iota
+	// Polling: the file's directory cannot be watched (it does not exist
+	// yet, or no inotify instance is left), so Watch reads the file every
+	// second.
+	Polling
+	// Watching: the file's directory is watched, so a new token is seen as
+	// soon as it is written.
+	Watching
+)
+
+func (s WatchState) String() string {
+	switch s {
+	case NotWatching:
+		return "not watching"
+	case Polling:
+		return "polling"
+	case Watching:
+		return "watching"
+	}
+	return fmt.Sprintf("WatchState(%d)", int(s))
 }
 
 // fingerprint identifies a token without keeping it: ok is false when no
@@ -53,18 +84,36 @@ type fingerprint struct {
 // NewFile returns a source that reads path. A nil logger discards.
 func NewFile(path string, logger *slog.Logger) *File {
 	return &File{
-		path:    path,
-		log:     withComponent(logger, "file").With("path", path),
-		changed: make(chan struct{}, 1),
-		retry:   time.Second,
-		settle:  50 * time.Millisecond,
+		path:         path,
+		log:          withComponent(logger, "file").With("path", path),
+		changed:      make(chan struct{}, 1),
+		retry:        time.Second,
+		settle:       50 * time.Millisecond,
+		stateChanged: make(chan struct{}),
 	}
 }
 
 func (f *File) Name() string { return "file" }
 
-// Path is the file's path.
-func (f *File) Path() string { return f.path }
+// WatchState says how Watch follows the file now, and returns a channel
+// that is closed when that changes: whether a new token is seen at once or
+// within a second, and when a watch is in place.
+func (f *File) WatchState() (WatchState, <-chan struct{}) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.state, f.stateChanged
+}
+
+func (f *File) setState(s WatchState) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.state == s {
+		return
+	}
+	f.state = s
+	close(f.stateChanged)
+	f.stateChanged = make(chan struct{})
+}
 
 // Changed receives a value when the file may hold a token other than the one
 // Token last returned. Signals coalesce: one pending value means "read again".
@@ -103,7 +152,7 @@ func (f *File) read() (string, error) {
 	if tok == "" {
 		return "", &daemon.Error{
 			Kind:    daemon.KindNewToken,
-			Code:    "TokenFileEmpty",
+			Code:    CodeFileEmpty,
 			Message: fmt.Sprintf("token file %s is empty", f.path),
 			Hint:    "whatever writes the token has not written it yet; credd reads the file again when it changes",
 		}
@@ -116,7 +165,7 @@ func (f *File) read() (string, error) {
 
 func (f *File) openError(err error) error {
 	if errors.Is(err, fs.ErrNotExist) {
-		return daemon.Errorf(daemon.KindNewToken, "TokenFileMissing",
+		return daemon.Errorf(daemon.KindNewToken, CodeFileMissing,
 			"create it or set --token-file / AWS_WEB_IDENTITY_TOKEN_FILE",
 			"token file %s does not exist: %w", f.path, err)
 	}
@@ -130,7 +179,7 @@ func (f *File) openError(err error) error {
 	case errors.Is(err, syscall.EISDIR):
 		kind, hint = daemon.KindPermanent, "point --token-file at the token file, not its directory"
 	}
-	return daemon.Errorf(kind, "TokenFileUnreadable", hint, "cannot read token file %s: %w", f.path, err)
+	return daemon.Errorf(kind, CodeFileUnreadable, hint, "cannot read token file %s: %w", f.path, err)
 }
 
 func fingerprintOf(tok string, err error) fingerprint {
@@ -145,16 +194,19 @@ func fingerprintOf(tok string, err error) fingerprint {
 // truncate-and-write and delete-then-recreate are all seen, and signals
 // Changed when the file holds a new token. While the directory cannot be
 // watched (it does not exist yet, say), Watch polls the file every second
-// and retries. It returns nil when ctx is done.
+// and retries; WatchState tells which it does. It returns nil when ctx is
+// done.
 //
 // A token file that is a symlink into another directory (other than the
 // "..data" swap) is seen only when the link itself changes.
 func (f *File) Watch(ctx context.Context) error {
+	defer f.setState(NotWatching)
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		// Out of inotify instances, say: Token still reads the file on every
 		// call, so polling is a fine fallback and no reason to stop the daemon.
 		f.log.Warn("cannot watch the token file; polling it every "+f.retry.String(), "err", err)
+		f.setState(Polling)
 		f.poll(ctx, func() bool { return false })
 		return nil
 	}
@@ -166,6 +218,7 @@ func (f *File) Watch(ctx context.Context) error {
 			err := w.Add(dir)
 			if err != nil && !logged {
 				f.log.Info("cannot watch the token file's directory yet; polling the file every "+f.retry.String(), "dir", dir, "err", err)
+				f.setState(Polling)
 				logged = true
 			}
 			return err == nil
@@ -174,6 +227,7 @@ func (f *File) Watch(ctx context.Context) error {
 			return nil
 		}
 		f.log.Debug("watching the token file's directory", "dir", dir)
+		f.setState(Watching)
 		f.check(false) // whatever happened before the watch was in place
 		if err := f.watchEvents(ctx, w, dir); err != nil {
 			return err
@@ -182,6 +236,7 @@ func (f *File) Watch(ctx context.Context) error {
 			return nil
 		}
 		f.log.Info("the token file's directory went away", "dir", dir)
+		f.setState(Polling)
 	}
 }
 

@@ -17,7 +17,7 @@ func TestFileToken(t *testing.T) {
 		name     string
 		setup    func(t *testing.T, path string)
 		want     string
-		wantCode string
+		wantCode daemon.Code
 		wantKind daemon.Kind
 		wantHint string
 	}{
@@ -98,8 +98,8 @@ func TestFileTokenRereadsTheFileOnEveryCall(t *testing.T) {
 			t.Fatalf("Token = %q, %v; want %q", got, err, want)
 		}
 	}
-	if f.Name() != "file" || f.Path() != path {
-		t.Errorf("Name, Path = %q, %q", f.Name(), f.Path())
+	if f.Name() != "file" {
+		t.Errorf("Name = %q", f.Name())
 	}
 }
 
@@ -175,10 +175,10 @@ func TestFileWatchSeesEachWayATokenIsReplaced(t *testing.T) {
 				t.Fatalf("first Token = %q, %v", got, err)
 			}
 			startWatch(t, f)
-			// Give the watch time to be in place, so the change arrives as
-			// events (a change made earlier is caught when the watch starts,
-			// which TestFileWatchWaitsForTheDirectoryToAppear covers).
-			time.Sleep(50 * time.Millisecond)
+			// The change must arrive as events (a change made earlier is
+			// caught when the watch starts, which
+			// TestFileWatchWaitsForTheDirectoryToAppear covers).
+			waitWatchState(t, f, source.Watching)
 			tt.replace(t, dir, second)
 			waitChanged(t, f, time.Second)
 			if got, err := f.Token(context.Background()); err != nil || got != second {
@@ -217,7 +217,7 @@ func TestFileWatchIgnoresWhatDoesNotChangeTheToken(t *testing.T) {
 				t.Fatal(err)
 			}
 			startWatch(t, f)
-			time.Sleep(50 * time.Millisecond) // let the watch settle in
+			waitWatchState(t, f, source.Watching)
 			tt.change(t, dir)
 			select {
 			case <-f.Changed():
@@ -234,7 +234,7 @@ func TestFileWatchWaitsForTheDirectoryToAppear(t *testing.T) {
 	_, err := f.Token(context.Background())
 	wantError(t, err, "TokenFileMissing", daemon.KindNewToken)
 	startWatch(t, f)
-	time.Sleep(50 * time.Millisecond)
+	waitWatchState(t, f, source.Polling)
 	mkdir(t, dir)
 	want := validJWT(t, 1)
 	writeFile(want)(t, filepath.Join(dir, "token"))
@@ -242,6 +242,7 @@ func TestFileWatchWaitsForTheDirectoryToAppear(t *testing.T) {
 	if got, err := f.Token(context.Background()); err != nil || got != want {
 		t.Fatalf("Token = %q, %v", got, err)
 	}
+	waitWatchState(t, f, source.Watching)
 }
 
 func TestFileWatchSurvivesTheDirectoryBeingReplaced(t *testing.T) {
@@ -252,11 +253,11 @@ func TestFileWatchSurvivesTheDirectoryBeingReplaced(t *testing.T) {
 		t.Fatal(err)
 	}
 	startWatch(t, f)
-	time.Sleep(50 * time.Millisecond)
+	waitWatchState(t, f, source.Watching)
 	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(50 * time.Millisecond)
+	waitWatchState(t, f, source.Polling) // the watch saw the directory go
 	mkdir(t, dir)
 	want := validJWT(t, 2)
 	writeFile(want)(t, filepath.Join(dir, "token"))
@@ -267,17 +268,26 @@ func TestFileWatchSurvivesTheDirectoryBeingReplaced(t *testing.T) {
 }
 
 func TestFileWatchReturnsNilWhenCancelled(t *testing.T) {
-	for _, name := range []string{"watching", "waiting for the directory"} {
-		t.Run("while "+name, func(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		state source.WatchState
+	}{
+		{"watching", source.Watching},
+		{"polling for a missing directory", source.Polling},
+	} {
+		t.Run("while "+tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			if name != "watching" {
+			if tt.state == source.Polling {
 				dir = filepath.Join(dir, "missing")
 			}
 			f := source.NewFile(filepath.Join(dir, "token"), nil)
+			if got, _ := f.WatchState(); got != source.NotWatching {
+				t.Fatalf("WatchState before Watch = %v", got)
+			}
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			go func() { done <- f.Watch(ctx) }()
-			time.Sleep(20 * time.Millisecond)
+			waitWatchState(t, f, tt.state)
 			cancel()
 			select {
 			case err := <-done:
@@ -286,6 +296,9 @@ func TestFileWatchReturnsNilWhenCancelled(t *testing.T) {
 				}
 			case <-time.After(time.Second):
 				t.Fatal("Watch did not return")
+			}
+			if got, _ := f.WatchState(); got != source.NotWatching {
+				t.Errorf("WatchState after Watch returned = %v", got)
 			}
 		})
 	}
@@ -303,6 +316,23 @@ func startWatch(t *testing.T, f *source.File) {
 			t.Errorf("Watch = %v", err)
 		}
 	})
+}
+
+// waitWatchState waits until Watch follows f as want says.
+func waitWatchState(t *testing.T, f *source.File, want source.WatchState) {
+	t.Helper()
+	timeout := time.After(5 * time.Second)
+	for {
+		got, changed := f.WatchState()
+		if got == want {
+			return
+		}
+		select {
+		case <-changed:
+		case <-timeout:
+			t.Fatalf("WatchState = %v, want %v", got, want)
+		}
+	}
 }
 
 func waitChanged(t *testing.T, f *source.File, within time.Duration) {

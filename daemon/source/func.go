@@ -23,10 +23,10 @@ func (f Func) Name() string {
 }
 
 // Token calls Fn. An error that is not a *daemon.Error is classified as
-// retryable with code TokenSourceFailed.
+// retryable with code CodeFailed.
 func (f Func) Token(ctx context.Context) (string, error) {
 	if f.Fn == nil {
-		return "", &daemon.Error{Kind: daemon.KindPermanent, Code: "TokenSourceFailed", Message: f.Name() + " source has no function"}
+		return "", &daemon.Error{Kind: daemon.KindPermanent, Code: CodeFailed, Message: f.Name() + " source has no function"}
 	}
 	tok, err := f.Fn(ctx)
 	if err == nil {
@@ -36,7 +36,7 @@ func (f Func) Token(ctx context.Context) (string, error) {
 	if errors.As(err, &e) {
 		return "", err
 	}
-	return "", daemon.Errorf(daemon.KindRetryable, "TokenSourceFailed", "", "%s source: %w", f.Name(), err)
+	return "", daemon.Errorf(daemon.KindRetryable, CodeFailed, "", "%s source: %w", f.Name(), err)
 }
 
 var _ Source = Func{}

@@ -35,7 +35,7 @@ func validJWT(t *testing.T, n int) string {
 	})
 }
 
-func wantError(t *testing.T, err error, code string, kind daemon.Kind) *daemon.Error {
+func wantError(t *testing.T, err error, code daemon.Code, kind daemon.Kind) *daemon.Error {
 	t.Helper()
 	var e *daemon.Error
 	if !errors.As(err, &e) {

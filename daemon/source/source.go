@@ -13,6 +13,34 @@ import (
 	"github.com/credd-dev/credd/daemon/token"
 )
 
+// Error codes of the token sources. A source also returns token.Code*
+// codes for a token it can tell is malformed.
+const (
+	// CodeFileMissing: the token file does not exist (yet).
+	CodeFileMissing daemon.Code = "TokenFileMissing"
+	// CodeFileEmpty: the token file holds nothing but whitespace.
+	CodeFileEmpty daemon.Code = "TokenFileEmpty"
+	// CodeFileUnreadable: the token file cannot be read (permissions, a
+	// directory, an I/O error).
+	CodeFileUnreadable daemon.Code = "TokenFileUnreadable"
+	// CodeCommandFailed: the token command is not set, failed, or timed out.
+	CodeCommandFailed daemon.Code = "TokenCommandFailed"
+	// CodeCommandEmpty: the token command printed nothing.
+	CodeCommandEmpty daemon.Code = "TokenCommandEmpty"
+	// CodeActionsUnavailable: the GitHub Actions ID-token endpoint is not
+	// configured (its two variables are not set) or its URL is invalid.
+	CodeActionsUnavailable daemon.Code = "ActionsTokenUnavailable"
+	// CodeActionsRequestFailed: the request to the Actions endpoint failed.
+	CodeActionsRequestFailed daemon.Code = "ActionsTokenRequestFailed"
+	// CodeActionsDenied: the Actions endpoint refused the request token
+	// (401 or 403: the job lacks `id-token: write`).
+	CodeActionsDenied daemon.Code = "ActionsTokenDenied"
+	// CodeActionsMalformed: the Actions endpoint's answer holds no token.
+	CodeActionsMalformed daemon.Code = "ActionsTokenMalformed"
+	// CodeFailed: a Func source failed without classifying its error.
+	CodeFailed daemon.Code = "TokenSourceFailed"
+)
+
 // Source hands out identity tokens. Token returns the newest token the
 // source has; errors are *daemon.Error and never contain the token.
 type Source interface {

@@ -19,8 +19,8 @@ type CallerIdentityInput struct {
 }
 
 // CallerIdentity calls GetCallerIdentity signed with the given credentials
-// (and nothing from the environment) and returns the caller's ARN. The
-// demo's self-check and doctor use it to prove served credentials work.
+// (and nothing from the environment) and returns the caller's ARN. `credd
+// demo`'s self-check uses it to prove the served credentials work.
 func CallerIdentity(ctx context.Context, in CallerIdentityInput) (string, error) {
 	c := in.Credentials
 	opts := awssts.Options{

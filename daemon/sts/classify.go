@@ -19,14 +19,41 @@ import (
 	"github.com/credd-dev/credd/daemon"
 )
 
-// credd's own codes, for failures that carry no STS error code.
+// credd's own codes, for failures that carry no STS error code. A timeout
+// is daemon.CodeTimeout, anything unclassified daemon.CodeUnknown; an HTTP
+// error without a code is "HTTP" and its status, such as HTTP503.
 const (
-	codeMalformedResponse = "MalformedResponse"
-	codeTimeout           = "Timeout"
-	codeCanceled          = "Canceled"
-	codeNetwork           = "NetworkError"
-	codeTLS               = "TLSError"
-	codeUnknown           = "Unknown"
+	CodeMalformedResponse daemon.Code = "MalformedResponse"
+	CodeCanceled          daemon.Code = "Canceled"
+	CodeNetwork           daemon.Code = "NetworkError"
+	CodeTLS               daemon.Code = "TLSError"
+	// CodeInvalidConfig: New refused the configuration.
+	CodeInvalidConfig daemon.Code = "InvalidConfig"
+	// CodeEmptyToken: Exchange was given no token.
+	CodeEmptyToken daemon.Code = "EmptyToken"
+)
+
+// STS's error codes that credd classifies, as they arrive on the wire: the
+// AssumeRoleWithWebIdentity API reference lists most, the rest are errors
+// common to AWS query APIs. STS's codes are passed on unchanged, so one
+// that is not listed here is still a valid Code.
+const (
+	CodeThrottling              daemon.Code = "Throttling"
+	CodeThrottlingException     daemon.Code = "ThrottlingException"
+	CodeRequestLimitExceeded    daemon.Code = "RequestLimitExceeded"
+	CodeIDPCommunicationError   daemon.Code = "IDPCommunicationError"
+	CodeInternalFailure         daemon.Code = "InternalFailure"
+	CodeInternalError           daemon.Code = "InternalError"
+	CodeServiceUnavailable      daemon.Code = "ServiceUnavailable"
+	CodeInvalidIdentityToken    daemon.Code = "InvalidIdentityToken"
+	CodeExpiredToken            daemon.Code = "ExpiredTokenException"
+	CodeAccessDenied            daemon.Code = "AccessDenied"
+	CodeIDPRejectedClaim        daemon.Code = "IDPRejectedClaim"
+	CodeMalformedPolicyDocument daemon.Code = "MalformedPolicyDocument"
+	CodePackedPolicyTooLarge    daemon.Code = "PackedPolicyTooLarge"
+	CodeRegionDisabled          daemon.Code = "RegionDisabledException"
+	CodeValidationError         daemon.Code = "ValidationError"
+	CodeInvalidParameterValue   daemon.Code = "InvalidParameterValue"
 )
 
 const (
@@ -45,34 +72,36 @@ type rule struct {
 // stsCodes classifies STS error codes, keyed by canonical code. Lookups also
 // accept the code with or without an "Exception" suffix, since the wire code
 // and the SDK's shape name differ for some errors.
-var stsCodes = map[string]rule{
-	"Throttling":            {daemon.KindRetryable, "STS is throttling requests; credd retries with backoff"},
-	"ThrottlingException":   {daemon.KindRetryable, "STS is throttling requests; credd retries with backoff"},
-	"RequestLimitExceeded":  {daemon.KindRetryable, "STS is throttling requests; credd retries with backoff"},
-	"IDPCommunicationError": {daemon.KindRetryable, "STS could not reach the identity provider's OIDC discovery or JWKS endpoint; credd retries — if it persists, check the issuer is reachable from the internet"},
-	"InternalFailure":       {daemon.KindRetryable, hintRetry},
-	"InternalError":         {daemon.KindRetryable, hintRetry},
-	"ServiceUnavailable":    {daemon.KindRetryable, hintRetry},
+var stsCodes = map[daemon.Code]rule{
+	CodeThrottling:            {daemon.KindRetryable, "STS is throttling requests; credd retries with backoff"},
+	CodeThrottlingException:   {daemon.KindRetryable, "STS is throttling requests; credd retries with backoff"},
+	CodeRequestLimitExceeded:  {daemon.KindRetryable, "STS is throttling requests; credd retries with backoff"},
+	CodeIDPCommunicationError: {daemon.KindRetryable, "STS could not reach the identity provider's OIDC discovery or JWKS endpoint; credd retries — if it persists, check the issuer is reachable from the internet"},
+	CodeInternalFailure:       {daemon.KindRetryable, hintRetry},
+	CodeInternalError:         {daemon.KindRetryable, hintRetry},
+	CodeServiceUnavailable:    {daemon.KindRetryable, hintRetry},
 
-	"InvalidIdentityToken":  {daemon.KindNewToken, hintNewToken},
-	"ExpiredTokenException": {daemon.KindNewToken, hintNewToken},
+	CodeInvalidIdentityToken: {daemon.KindNewToken, hintNewToken},
+	CodeExpiredToken:         {daemon.KindNewToken, hintNewToken},
 
-	"AccessDenied":            {daemon.KindPermanent, "the role's trust policy does not accept this token: check Principal.Federated matches the token issuer, the aud condition and the sub condition; run `credd doctor`"},
-	"IDPRejectedClaim":        {daemon.KindPermanent, "the identity provider rejected the token's claims: check the IAM OIDC provider's audiences include the token's aud and the issuer URL matches iss; run `credd doctor`"},
-	"MalformedPolicyDocument": {daemon.KindPermanent, "the session policy is not a valid IAM policy: fix or remove it"},
-	"PackedPolicyTooLarge":    {daemon.KindPermanent, "the session policy and policy ARNs are too large: shorten them"},
-	"RegionDisabledException": {daemon.KindPermanent, "STS is not activated in this region: activate it in the account's IAM settings or use another --region"},
-	"ValidationError":         {daemon.KindPermanent, hintParameter},
-	"InvalidParameterValue":   {daemon.KindPermanent, hintParameter},
+	CodeAccessDenied:            {daemon.KindPermanent, "the role's trust policy does not accept this token: check Principal.Federated matches the token issuer, the aud condition and the sub condition; run `credd doctor`"},
+	CodeIDPRejectedClaim:        {daemon.KindPermanent, "the identity provider rejected the token's claims: check the IAM OIDC provider's audiences include the token's aud and the issuer URL matches iss; run `credd doctor`"},
+	CodeMalformedPolicyDocument: {daemon.KindPermanent, "the session policy is not a valid IAM policy: fix or remove it"},
+	CodePackedPolicyTooLarge:    {daemon.KindPermanent, "the session policy and policy ARNs are too large: shorten them"},
+	CodeRegionDisabled:          {daemon.KindPermanent, "STS is not activated in this region: activate it in the account's IAM settings or use another --region"},
+	CodeValidationError:         {daemon.KindPermanent, hintParameter},
+	CodeInvalidParameterValue:   {daemon.KindPermanent, hintParameter},
 }
 
-func lookupCode(code string) (canonical string, r rule, ok bool) {
+// lookupCode finds the rule for the code STS answered with. An unknown code
+// is kept as it is: it is STS's word for the failure.
+func lookupCode(code string) (canonical daemon.Code, r rule, ok bool) {
 	for _, c := range []string{code, strings.TrimSuffix(code, "Exception"), code + "Exception"} {
-		if r, ok := stsCodes[c]; ok {
-			return c, r, true
+		if r, ok := stsCodes[daemon.Code(c)]; ok {
+			return daemon.Code(c), r, true
 		}
 	}
-	return code, rule{}, false
+	return daemon.Code(code), rule{}, false
 }
 
 // classify turns an SDK error into a *daemon.Error. It relies on error types
@@ -82,16 +111,16 @@ func (c *Client) classify(ctx, actx context.Context, token string, err error) *d
 	// The caller's own deadline reads as a timeout (STS was too slow for
 	// it); its cancellation (shutdown, say) as Canceled.
 	if cerr := ctx.Err(); errors.Is(cerr, context.DeadlineExceeded) {
-		return &daemon.Error{Kind: daemon.KindRetryable, Code: codeTimeout,
+		return &daemon.Error{Kind: daemon.KindRetryable, Code: daemon.CodeTimeout,
 			Message: "STS did not answer before the caller's deadline",
 			Hint:    hintNetwork, Err: fmt.Errorf("%w: %w", cerr, err)}
 	} else if cerr != nil {
-		return &daemon.Error{Kind: daemon.KindRetryable, Code: codeCanceled,
+		return &daemon.Error{Kind: daemon.KindRetryable, Code: CodeCanceled,
 			Message: "the STS call was canceled",
 			Err:     fmt.Errorf("%w: %w", cerr, err)}
 	}
 	if errors.Is(context.Cause(actx), errAttemptTimeout) {
-		return &daemon.Error{Kind: daemon.KindRetryable, Code: codeTimeout,
+		return &daemon.Error{Kind: daemon.KindRetryable, Code: daemon.CodeTimeout,
 			Message: fmt.Sprintf("STS did not answer within %s", c.attemptTimeout),
 			Hint:    hintNetwork, Err: err}
 	}
@@ -109,7 +138,7 @@ func (c *Client) classify(ctx, actx context.Context, token string, err error) *d
 			r = ruleForStatus(status, apiErr.ErrorFault())
 		}
 		msg := sanitize(apiErr.ErrorMessage(), token)
-		if code == "InvalidIdentityToken" {
+		if code == CodeInvalidIdentityToken {
 			r.hint = refineTokenHint(msg, r.hint)
 		}
 		if msg == "" {
@@ -123,7 +152,7 @@ func (c *Client) classify(ctx, actx context.Context, token string, err error) *d
 
 	if status >= 400 {
 		r := ruleForStatus(status, smithy.FaultUnknown)
-		return &daemon.Error{Kind: r.kind, Code: fmt.Sprintf("HTTP%d", status),
+		return &daemon.Error{Kind: r.kind, Code: daemon.Code(fmt.Sprintf("HTTP%d", status)),
 			Message: fmt.Sprintf("STS answered HTTP %d %s without an error code", status, http.StatusText(status)),
 			Hint:    r.hint, Err: err}
 	}
@@ -132,12 +161,12 @@ func (c *Client) classify(ctx, actx context.Context, token string, err error) *d
 	// output: the body was malformed, whatever the SDK's error type.
 	var desErr *smithy.DeserializationError
 	if errors.As(err, &desErr) || status != 0 {
-		return &daemon.Error{Kind: daemon.KindRetryable, Code: codeMalformedResponse,
+		return &daemon.Error{Kind: daemon.KindRetryable, Code: CodeMalformedResponse,
 			Message: "STS's response could not be parsed", Hint: hintMalformed, Err: err}
 	}
 
 	if isCertError(err) {
-		return &daemon.Error{Kind: daemon.KindPermanent, Code: codeTLS,
+		return &daemon.Error{Kind: daemon.KindPermanent, Code: CodeTLS,
 			Message: "the STS endpoint's TLS certificate was not accepted: " + sanitize(innermostTransportError(err), token),
 			Hint:    "check --sts-endpoint, and that a TLS-intercepting proxy's CA is in the system trust store",
 			Err:     err}
@@ -146,12 +175,12 @@ func (c *Client) classify(ctx, actx context.Context, token string, err error) *d
 	var sendErr *smithyhttp.RequestSendError
 	var netErr net.Error
 	if errors.As(err, &sendErr) || errors.As(err, &netErr) {
-		return &daemon.Error{Kind: daemon.KindRetryable, Code: codeNetwork,
+		return &daemon.Error{Kind: daemon.KindRetryable, Code: CodeNetwork,
 			Message: "cannot reach STS: " + sanitize(innermostTransportError(err), token),
 			Hint:    hintNetwork, Err: err}
 	}
 
-	return &daemon.Error{Kind: daemon.KindRetryable, Code: codeUnknown,
+	return &daemon.Error{Kind: daemon.KindRetryable, Code: daemon.CodeUnknown,
 		Message: "the STS call failed: " + sanitize(err.Error(), token),
 		Hint:    "credd retries with backoff; if it persists, run `credd doctor`", Err: err}
 }

@@ -172,7 +172,7 @@ func New(cfg Config) (*Client, error) {
 }
 
 func invalidConfig(msg, hint string) *daemon.Error {
-	return &daemon.Error{Kind: daemon.KindPermanent, Code: "InvalidConfig", Message: msg, Hint: hint}
+	return &daemon.Error{Kind: daemon.KindPermanent, Code: CodeInvalidConfig, Message: msg, Hint: hint}
 }
 
 // defaultHTTPClient has no overall timeout (the attempt context bounds each
@@ -206,7 +206,7 @@ var errAttemptTimeout = errors.New("sts attempt timed out")
 // passes, Code "Timeout"; both wrap ctx's error.
 func (c *Client) Exchange(ctx context.Context, token string) (daemon.Credentials, error) {
 	if token == "" {
-		return daemon.Credentials{}, &daemon.Error{Kind: daemon.KindNewToken, Code: "EmptyToken",
+		return daemon.Credentials{}, &daemon.Error{Kind: daemon.KindNewToken, Code: CodeEmptyToken,
 			Message: "the identity token is empty", Hint: "check the token source"}
 	}
 
@@ -237,7 +237,7 @@ func (c *Client) credentials(out *awssts.AssumeRoleWithWebIdentityOutput, obtain
 		aws.ToString(sc.SessionToken) == "" || sc.Expiration == nil || sc.Expiration.IsZero() {
 		return daemon.Credentials{}, &daemon.Error{
 			Kind:    daemon.KindRetryable,
-			Code:    codeMalformedResponse,
+			Code:    CodeMalformedResponse,
 			Message: "STS answered 200 without complete credentials (access key, secret, session token and expiration)",
 			Hint:    hintMalformed,
 		}

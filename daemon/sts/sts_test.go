@@ -174,7 +174,7 @@ func assertNoToken(t *testing.T, err error) {
 	walk(err)
 	var de *daemon.Error
 	if errors.As(err, &de) {
-		for _, s := range []string{de.Message, de.Hint, de.Code} {
+		for _, s := range []string{de.Message, de.Hint, string(de.Code)} {
 			if strings.Contains(s, testToken) || strings.Contains(s, sig) {
 				t.Errorf("daemon.Error field leaks the token: %s", s)
 			}
@@ -315,7 +315,7 @@ func TestExchangeClassifiesFailures(t *testing.T) {
 		reply    reply
 		refused  bool // point the client at a closed listener instead
 		wantKind daemon.Kind
-		wantCode string
+		wantCode daemon.Code
 	}{
 		// Retryable: STS codes.
 		{"Throttling is retryable", sender(400, "Throttling", "Rate exceeded"), false, daemon.KindRetryable, "Throttling"},

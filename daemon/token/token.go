@@ -19,11 +19,11 @@ import (
 
 // Error codes returned by Parse and Check.
 const (
-	CodeMalformed   = "MalformedToken"
-	CodeExpired     = "TokenExpired"
-	CodeNotYetValid = "TokenNotYetValid"
-	CodeAudience    = "AudienceMismatch"
-	CodeIssuer      = "IssuerMismatch"
+	CodeMalformed   daemon.Code = "MalformedToken"
+	CodeExpired     daemon.Code = "TokenExpired"
+	CodeNotYetValid daemon.Code = "TokenNotYetValid"
+	CodeAudience    daemon.Code = "AudienceMismatch"
+	CodeIssuer      daemon.Code = "IssuerMismatch"
 )
 
 const (

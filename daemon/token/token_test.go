@@ -178,7 +178,7 @@ func TestCheck(t *testing.T) {
 		name        string
 		claims      map[string]any
 		checks      token.Checks
-		wantCode    string // "" = valid
+		wantCode    daemon.Code // "" = valid
 		wantKind    daemon.Kind
 		wantMessage string
 	}{
@@ -258,7 +258,7 @@ func TestCheckPassesMalformedErrorsThrough(t *testing.T) {
 	wantError(t, err, token.CodeMalformed, daemon.KindPermanent)
 }
 
-func wantError(t *testing.T, err error, code string, kind daemon.Kind) *daemon.Error {
+func wantError(t *testing.T, err error, code daemon.Code, kind daemon.Kind) *daemon.Error {
 	t.Helper()
 	var e *daemon.Error
 	if !errors.As(err, &e) {

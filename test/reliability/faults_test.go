@@ -224,7 +224,7 @@ func checkLastError(t *testing.T, st daemon.RoleStatus, f stsFault) {
 	if e == nil {
 		t.Fatalf("status has no last error during %s", f.name)
 	}
-	if e.Code != f.code || e.Kind != f.kind || e.Message == "" || e.Hint == "" {
+	if string(e.Code) != f.code || e.Kind != f.kind || e.Message == "" || e.Hint == "" {
 		t.Errorf("last error = %+v, want code %s, kind %s, a message and a hint", e, f.code, f.kind)
 	}
 }
@@ -403,7 +403,7 @@ func checkTokenError(t *testing.T, st daemon.RoleStatus, f tokenFault) {
 	if e == nil {
 		t.Fatalf("no last error with %s", f.name)
 	}
-	if e.Code != f.code || e.Kind != f.kind || e.Hint == "" {
+	if string(e.Code) != f.code || e.Kind != f.kind || e.Hint == "" {
 		t.Errorf("last error = %+v, want %s (%s) with a hint", e, f.code, f.kind)
 	}
 }
