@@ -120,10 +120,8 @@ type role struct {
 	source    *source.Checked
 	watcher   watcher
 	refresher *refresh.Refresher
-	// notifier tells when the source may have a new token (file, login).
-	notifier source.Notifier
-	login    *login.Session
-	cancel   context.CancelFunc // stops the role's goroutines; nil until started
+	login     *login.Session
+	cancel    context.CancelFunc // stops the role's goroutines; nil until started
 }
 
 // watcher is a token source that can tell when its token changed.
@@ -232,9 +230,6 @@ func (a *Agent) buildRole(ctx context.Context, rc config.Role) (*role, error) {
 	if w, ok := b.src.(watcher); ok {
 		r.watcher = w
 	}
-	if n, ok := b.src.(source.Notifier); ok {
-		r.notifier = n
-	}
 	r.source = source.NewChecked(b.src, token.Checks{Audience: b.audience, Issuer: rc.Issuer, Now: a.opts.Clock.Now})
 
 	exchanger, err := sts.New(sts.Config{
@@ -342,7 +337,7 @@ func (a *Agent) startSlot(s *slot) {
 	}
 }
 
-// startRole runs a role's refresher, watcher and notifier under a context
+// startRole runs a role's refresher and watcher under a context
 // of its own, so a reload can stop one role and leave the others be.
 func (a *Agent) startRole(s *slot, r *role) {
 	if a.runCtx == nil || a.stopped {
@@ -360,18 +355,6 @@ func (a *Agent) startRole(s *slot, r *role) {
 		a.goRole(func() {
 			if err := r.watcher.Watch(ctx); err != nil {
 				log.Error("token watcher stopped", "err", err)
-			}
-		})
-	}
-	if r.notifier != nil {
-		a.goRole(func() {
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-r.notifier.Changed():
-					r.refresher.Trigger()
-				}
 			}
 		})
 	}

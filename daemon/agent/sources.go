@@ -12,8 +12,9 @@ import (
 
 // builtSource is a role's token source and what the agent needs to know of
 // it. A source that can tell when its token changed says so itself, by
-// implementing source.Notifier; one that must watch something to know it
-// also implements watcher, and the agent runs its Watch.
+// implementing source.Notifier, and the refresher listens; one that must
+// watch something to know it also implements watcher, and the agent runs
+// its Watch.
 type builtSource struct {
 	src source.Source
 	// audience is what the token's aud claim must be, when it is not the

@@ -25,6 +25,13 @@ type TokenSource interface {
 	Token(ctx context.Context) (string, error)
 }
 
+// Notifier is a TokenSource that can tell when it may hold a new token (a
+// token file rewritten, a login completed). Run then attempts at once,
+// unless it is healthy, as if Trigger had been called.
+type Notifier interface {
+	Changed() <-chan struct{}
+}
+
 // Exchanger turns an identity token into credentials (STS
 // AssumeRoleWithWebIdentity). Its errors should be *daemon.Error so the
 // refresher knows whether to retry; anything else is treated as retryable.
@@ -140,8 +147,9 @@ type Refresher struct {
 
 	creds   atomic.Pointer[daemon.Credentials] // last good; Current checks expiry
 	group   singleflight.Group
-	trigger chan struct{} // Trigger → Run, buffered 1
-	wake    chan struct{} // an attempt Run did not start finished, buffered 1
+	trigger chan struct{}   // Trigger → Run, buffered 1
+	changed <-chan struct{} // the source's Changed, when it is a Notifier; else nil
+	wake    chan struct{}   // an attempt Run did not start finished, buffered 1
 	running atomic.Bool
 
 	mu               sync.Mutex
@@ -182,6 +190,9 @@ func New(cfg Config) (*Refresher, error) {
 		trigger:     make(chan struct{}, 1),
 		wake:        make(chan struct{}, 1),
 		first:       make(chan struct{}),
+	}
+	if n, ok := cfg.Source.(Notifier); ok {
+		r.changed = n.Changed()
 	}
 	if r.clock == nil {
 		r.clock = clock.Real{}
@@ -343,6 +354,12 @@ func (r *Refresher) Run(ctx context.Context) error {
 				if r.healthy() {
 					continue
 				}
+			case <-r.changed:
+				t.Stop()
+				if r.healthy() {
+					continue
+				}
+				r.log.Debug("the token source may have a new token: refreshing now")
 			}
 		}
 		r.do(ctx) // the outcome is recorded in r's state, and logged

@@ -844,3 +844,36 @@ func TestForgetDuringAnAttemptDiscardsItsCredentials(t *testing.T) {
 		t.Fatalf("the next attempt: %v", err)
 	}
 }
+
+// notifyingSource is a token source that says when it may have a new token.
+type notifyingSource struct {
+	fakeSource
+	changed chan struct{}
+}
+
+func (n notifyingSource) Changed() <-chan struct{} { return n.changed }
+
+// The refresher listens to its source's Changed itself: a new token ends a
+// permanent-error pause at once, and is no reason to call STS while healthy.
+func TestANewTokenFromTheSourceEndsAPauseButNotAHealthySleep(t *testing.T) {
+	src := notifyingSource{fakeSource: countingSource(new(atomic.Int64)), changed: make(chan struct{}, 1)}
+	h := setup(t, time.Hour, Config{Source: src})
+	h.run()
+	h.asleep()
+	src.changed <- struct{}{}
+	eventually(t, "Run took the signal", func() bool { return len(src.changed) == 0 })
+	// Had it attempted, the failure below would come one exchange later.
+
+	h.sts.fail(accessDenied)
+	h.wakeUp() // the half-life refresh fails: a 5m pause, old credentials still served
+	if got := h.sts.calls(); got != 2 {
+		t.Fatalf("%d exchanges, want 2", got)
+	}
+	h.sts.fail(nil)
+	src.changed <- struct{}{}
+	eventually(t, "the attempt the new token caused", func() bool { return h.sts.calls() == 3 })
+	h.asleep()
+	if st := h.r.State(); st.LastError != nil {
+		t.Fatalf("LastError = %+v after the new token", st.LastError)
+	}
+}
