@@ -1,23 +1,21 @@
 package source_test
 
 import (
-	"os/exec"
-	"strings"
 	"testing"
+
+	"github.com/credd-dev/credd/daemon/internal/deptest"
 )
 
-// TestImports keeps token sources independent of STS and the endpoint.
-func TestImports(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", "github.com/credd-dev/credd/daemon/source").CombinedOutput()
-	if err != nil {
-		t.Skipf("go list: %v\n%s", err, out)
-	}
-	forbidden := []string{"github.com/aws/", "/daemon/sts", "/daemon/server", "/daemon/refresh", "/daemon/agent", "/daemon/cli"}
-	for _, dep := range strings.Fields(string(out)) {
-		for _, f := range forbidden {
-			if strings.Contains(dep, f) {
-				t.Errorf("source depends on %s", dep)
-			}
-		}
-	}
+func TestDeps(t *testing.T) {
+	const independent = "a token source only gets identity tokens: it knows nothing of the exchange, the endpoint, the refresher or the wiring that uses it"
+	deptest.DepChecker{
+		BadDeps: map[string]string{
+			"github.com/aws/...":                            "token sources never talk to AWS; only daemon/sts knows the AWS SDK",
+			"github.com/credd-dev/credd/daemon/sts/...":     independent,
+			"github.com/credd-dev/credd/daemon/server/...":  independent,
+			"github.com/credd-dev/credd/daemon/refresh/...": independent,
+			"github.com/credd-dev/credd/daemon/agent/...":   independent,
+			"github.com/credd-dev/credd/daemon/cli/...":     independent,
+		},
+	}.Check(t)
 }

@@ -2,8 +2,6 @@ package sts
 
 import (
 	"net/http"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
@@ -59,39 +57,5 @@ func TestNewUsesTheGivenHTTPClientAndEndpoint(t *testing.T) {
 	}
 	if aws.ToString(o.BaseEndpoint) != "http://127.0.0.1:4566" || o.Region != "eu-west-1" {
 		t.Errorf("BaseEndpoint = %q, Region = %q", aws.ToString(o.BaseEndpoint), o.Region)
-	}
-}
-
-// The default credential chain must be unreachable from this package: inside
-// the container it points at credd itself.
-func TestPackageDoesNotLinkTheDefaultCredentialChain(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs go list")
-	}
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("go command not found")
-	}
-	out, err := exec.Command(gobin, "list", "-deps", ".").Output()
-	if err != nil {
-		t.Fatalf("go list: %v", err)
-	}
-	// The credentials root package (static providers) is fine; the
-	// providers that make up the chain are not.
-	forbidden := []string{
-		"github.com/aws/aws-sdk-go-v2/config",
-		"github.com/aws/aws-sdk-go-v2/credentials/ec2rolecreds",
-		"github.com/aws/aws-sdk-go-v2/credentials/endpointcreds",
-		"github.com/aws/aws-sdk-go-v2/credentials/processcreds",
-		"github.com/aws/aws-sdk-go-v2/credentials/ssocreds",
-		"github.com/aws/aws-sdk-go-v2/credentials/stscreds",
-		"github.com/aws/aws-sdk-go-v2/feature/ec2/imds",
-	}
-	for _, dep := range strings.Fields(string(out)) {
-		for _, f := range forbidden {
-			if dep == f || strings.HasPrefix(dep, f+"/") {
-				t.Errorf("daemon/sts imports %s", dep)
-			}
-		}
 	}
 }
