@@ -19,6 +19,7 @@ fi
 
 echo "== go vet"
 go vet ./...
+go vet -C test/compat/goclient/v1 ./... # a module of its own, outside ./...
 
 echo "== go test -race"
 go test -race -count=1 -timeout 20m $(go list ./... | grep -v -e '/test/reliability' -e '/test/container')

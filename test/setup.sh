@@ -8,8 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "== go modules"
+echo "== go modules (credd's, and the aws-sdk-go v1 client's, a module of its own)"
 go mod download
+go mod download -C test/compat/goclient/v1
 
 missing=""
 for t in debootstrap jq shellcheck; do command -v "$t" >/dev/null 2>&1 || missing="$missing $t"; done

@@ -92,7 +92,7 @@ var clients = []client{
 		notes: "The file wins when both are set.",
 	},
 	{
-		name: "AWS SDK for Go v1", installed: "Go module `github.com/aws/aws-sdk-go` (go.mod), test/compat/goclient/v1",
+		name: "AWS SDK for Go v1", installed: "Go module `github.com/aws/aws-sdk-go` (its own go.mod), test/compat/goclient/v1",
 		find:             goClient("v1"),
 		explicitEndpoint: true, endpointHow: "`aws.Config.Endpoint`",
 		readsTokenFile: true, showsMessage: false, longLived: true,

@@ -21,11 +21,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/credd-dev/credd/test/internal/harness"
 )
 
 var (
 	// binary is the credd binary, built with the race detector.
-	binary string
+	binary harness.Binary
 	// goClients are the Go client programs by name ("v1", "v2").
 	goClients = map[string]string{}
 )
@@ -41,28 +43,30 @@ func TestMain(m *testing.M) {
 	}
 
 	start := time.Now()
+	binary = harness.MustBuild()
 	dir, err := os.MkdirTemp("", "credd-compat-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
+		harness.Remove()
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "credd")
-	builds := [][]string{{"-race", "-o", binary, "../../cmd/credd"}}
+	// Each Go client builds in its own directory: v1 is a module of its
+	// own, so that the deprecated aws-sdk-go stays out of credd's go.mod.
 	for _, v := range []string{"v1", "v2"} {
 		goClients[v] = filepath.Join(dir, "goclient-"+v)
-		builds = append(builds, []string{"-o", goClients[v], "./goclient/" + v})
-	}
-	for _, args := range builds {
-		build := exec.Command("go", append([]string{"build"}, args...)...)
+		build := exec.Command("go", "build", "-C", "goclient/"+v, "-o", goClients[v], ".")
 		build.Stdout, build.Stderr = os.Stdout, os.Stderr
 		if err := build.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "go build", args, err)
+			fmt.Fprintln(os.Stderr, "go build goclient/"+v, err)
+			os.RemoveAll(dir)
+			harness.Remove()
 			os.Exit(1)
 		}
 	}
 
 	code := m.Run()
 	os.RemoveAll(dir)
+	harness.Remove()
 	if err := writeMatrix(code == 0, time.Since(start)); err != nil {
 		fmt.Fprintln(os.Stderr, "compat: write the matrix:", err)
 		if code == 0 {
@@ -94,7 +98,7 @@ func TestClients(t *testing.T) {
 			if res.version, err = c.version(argv); err != nil {
 				t.Fatal(err)
 			}
-			h := newHarness(t, 0)
+			h := newFixture(t, 0)
 			for _, s := range setups {
 				t.Run(s.name, func(t *testing.T) { testSetup(t, c, argv, h, s, res.cell(s.name)) })
 			}
@@ -111,7 +115,7 @@ func TestClients(t *testing.T) {
 // testSetup makes two GetCallerIdentity calls with the token handed over
 // as s says, or checks that a client that cannot read the token file
 // fails without sending a token.
-func testSetup(t *testing.T, c client, argv []string, h *harness, s setup, cell *string) {
+func testSetup(t *testing.T, c client, argv []string, h *fixture, s setup, cell *string) {
 	fail := failer(t, cell)
 	served := fetchServed(t, h)
 	env := h.clientEnv(t, s)
@@ -120,9 +124,9 @@ func testSetup(t *testing.T, c client, argv []string, h *harness, s setup, cell 
 	if !supported {
 		n = 1 // each run waits for the client's retries of the 401
 	}
-	before, verified := h.daemon.requests(t), h.sb.STS.VerifiedCalls()
+	before, verified := requests(t, h.daemon), h.sb.STS.VerifiedCalls()
 	r := c.calls(t, argv, env, h.stsURL, n)
-	after := h.daemon.requests(t)
+	after := requests(t, h.daemon)
 	fetches, unauthorized := after[200]-before[200], after[401]-before[401]
 	t.Logf("%s, %s: %d fetches, %d unauthorized; output:\n%s", c.name, s.name, fetches, unauthorized, r.output)
 
@@ -168,13 +172,13 @@ func testSetup(t *testing.T, c client, argv []string, h *harness, s setup, cell 
 
 // testWrongToken checks that a client with a token credd does not know
 // fails, and records what its user sees.
-func testWrongToken(t *testing.T, c client, argv []string, h *harness, cell *string) {
+func testWrongToken(t *testing.T, c client, argv []string, h *fixture, cell *string) {
 	fail := failer(t, cell)
 	env := h.wrongTokenEnv(t)
 	message := unauthorizedMessage(t, h, "not-the-token")
-	before := h.daemon.requests(t)
+	before := requests(t, h.daemon)
 	r := c.calls(t, argv, env, h.stsURL, 1)
-	after := h.daemon.requests(t)
+	after := requests(t, h.daemon)
 	fetches, unauthorized := after[200]-before[200], after[401]-before[401]
 	t.Logf("%s, wrong token: %d fetches, %d unauthorized; output:\n%s", c.name, fetches, unauthorized, r.output)
 	if r.ok || fetches != 0 || unauthorized == 0 {
@@ -188,7 +192,7 @@ func testWrongToken(t *testing.T, c client, argv []string, h *harness, cell *str
 			seen = strings.ReplaceAll(seen, m, "<credd's message>")
 		}
 	}
-	seen = sanitize(seen, h.daemon.stateDir)
+	seen = sanitize(seen, h.daemon.StateDir)
 	switch {
 	case c.showsMessage && !shown:
 		fail("credd's message does not reach the user: %s", seen)
@@ -206,7 +210,7 @@ func testWrongToken(t *testing.T, c client, argv []string, h *harness, cell *str
 // restarted on the same port and state directory.
 func testLongLived(t *testing.T, c client, argv []string, refreshCell, restartCell *string) {
 	const lifetime = 30 * time.Second // credd refreshes at about 15 s
-	h := newHarness(t, lifetime)
+	h := newFixture(t, lifetime)
 	env := h.clientEnv(t, setups[0])
 	lines, stderr := c.loop(t, argv, env, h.stsURL, 170)
 	next := func(deadline <-chan time.Time, what string, fail func(string, ...any)) line {
@@ -249,9 +253,9 @@ func testLongLived(t *testing.T, c client, argv []string, refreshCell, restartCe
 	fail = failer(t, restartCell)
 	tokenFile := h.exports["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"]
 	tokenBefore, _ := os.ReadFile(tokenFile)
-	h.daemon.stop(t)
+	h.daemon.Stop(t)
 	time.Sleep(2 * time.Second)
-	h.daemon.start(t)
+	h.daemon = restart(t, h.daemon)
 	if tokenAfter, _ := os.ReadFile(tokenFile); string(tokenAfter) != string(tokenBefore) || len(tokenAfter) == 0 {
 		fail("the restarted daemon changed the authorization token")
 	}
@@ -300,7 +304,7 @@ func errorOf(r run) string {
 }
 
 // fetchServed gets the access key credd serves now, as an SDK would.
-func fetchServed(t *testing.T, h *harness) string {
+func fetchServed(t *testing.T, h *fixture) string {
 	t.Helper()
 	status, body := get(t, h, h.exports["AWS_CONTAINER_AUTHORIZATION_TOKEN"])
 	var creds struct{ AccessKeyId string }
@@ -313,7 +317,7 @@ func fetchServed(t *testing.T, h *harness) string {
 // unauthorizedMessage is credd's 401 message for a request with token ("" =
 // without an Authorization header), as JSON text (what botocore shows) and
 // decoded (what Go shows).
-func unauthorizedMessage(t *testing.T, h *harness, token string) []string {
+func unauthorizedMessage(t *testing.T, h *fixture, token string) []string {
 	t.Helper()
 	status, body := get(t, h, token)
 	var e struct{ Code, Message string }
@@ -333,7 +337,7 @@ func containsAny(s string, subs []string) bool {
 	return false
 }
 
-func get(t *testing.T, h *harness, token string) (int, []byte) {
+func get(t *testing.T, h *fixture, token string) (int, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, h.exports["AWS_CONTAINER_CREDENTIALS_FULL_URI"], nil)
 	if err != nil {

@@ -1,22 +1,18 @@
 package compat
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/credd-dev/credd/daemon"
 	"github.com/credd-dev/credd/daemon/sandbox"
+	"github.com/credd-dev/credd/test/internal/harness"
 )
 
 // sessionName is the role session name every daemon of the suite uses, so
@@ -27,21 +23,21 @@ const sessionName = "credd-compat"
 // the sandbox.
 var wantARN = "arn:aws:sts::" + sandbox.DefaultAccountID + ":assumed-role/credd-sandbox/" + sessionName
 
-// harness is a sandbox (OIDC issuer and STS emulator, in the test process)
+// fixture is a sandbox (OIDC issuer and STS emulator, in the test process)
 // and one credd daemon exchanging the sandbox's GitHub Actions tokens with
 // it. The sandbox outlives daemon restarts, so a client keeps one STS
 // endpoint while the daemon under it is restarted.
-type harness struct {
+type fixture struct {
 	sb     *sandbox.Sandbox
 	stsURL string // where clients send GetCallerIdentity
-	daemon *daemonProc
+	daemon *harness.Daemon
 	// exports is what `credd env` printed, as name → value.
 	exports map[string]string
 }
 
-// newHarness starts a sandbox whose credentials live at most lifetime
-// (0 = as the daemon asks, 1 h) and a daemon for it on a fixed port.
-func newHarness(t *testing.T, lifetime time.Duration) *harness {
+// newFixture starts a sandbox whose credentials live at most lifetime
+// (0 = as the daemon asks, 1 h) and a daemon for it.
+func newFixture(t *testing.T, lifetime time.Duration) *fixture {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	sb, err := sandbox.Start(ctx, sandbox.Options{STS: sandbox.STSOptions{MaxLifetime: lifetime}})
@@ -58,14 +54,14 @@ func newHarness(t *testing.T, lifetime time.Duration) *harness {
 		"ACTIONS_ID_TOKEN_REQUEST_URL=" + sb.ActionsTokenURL(),
 		"ACTIONS_ID_TOKEN_REQUEST_TOKEN=" + sb.Issuer.RequestToken(),
 	}
-	h := &harness{sb: sb, stsURL: sb.STSURL}
+	h := &fixture{sb: sb, stsURL: sb.STSURL}
 	h.daemon = startDaemon(t, env,
 		"--token-source", "actions",
 		"--role-arn", sandbox.DefaultRoleARN,
 		"--session-name", sessionName,
 		"--sts-endpoint", sb.STSURL,
 		"--region", "us-east-1")
-	h.exports = credEnv(t, h.daemon.stateDir)
+	h.exports = credEnv(t, h.daemon)
 	return h
 }
 
@@ -85,7 +81,7 @@ var setups = []setup{
 // printed (less the token variables the setup leaves out), the region, the
 // emulator's STS endpoint, a fresh HOME and no AWS config or credentials
 // files, IMDS off and PATH.
-func (h *harness) clientEnv(t *testing.T, s setup) []string {
+func (h *fixture) clientEnv(t *testing.T, s setup) []string {
 	t.Helper()
 	home := t.TempDir()
 	env := []string{
@@ -111,7 +107,7 @@ func (h *harness) clientEnv(t *testing.T, s setup) []string {
 
 // wrongTokenEnv is clientEnv with both token variables replaced by a token
 // the daemon does not know.
-func (h *harness) wrongTokenEnv(t *testing.T) []string {
+func (h *fixture) wrongTokenEnv(t *testing.T) []string {
 	t.Helper()
 	const wrong = "not-the-token-credd-wrote"
 	file := filepath.Join(t.TempDir(), "token")
@@ -123,23 +119,48 @@ func (h *harness) wrongTokenEnv(t *testing.T) []string {
 }
 
 // credEnv runs `credd env` and returns what it exports.
-func credEnv(t *testing.T, stateDir string) map[string]string {
+func credEnv(t *testing.T, d *harness.Daemon) map[string]string {
 	t.Helper()
-	out, err := credd(t, "env", "--state-dir", stateDir)
-	if err != nil {
-		t.Fatalf("credd env: %v: %s", err, out)
-	}
-	exports := map[string]string{}
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		if rest, ok := strings.CutPrefix(line, "export "); ok {
-			k, v, _ := strings.Cut(rest, "=")
-			exports[k] = strings.Trim(v, "'")
-		}
-	}
+	exports := d.Exports(t)
 	if u := exports["AWS_CONTAINER_CREDENTIALS_FULL_URI"]; !strings.HasPrefix(u, "http://127.0.0.1:") {
 		t.Fatalf("credd env: FULL_URI = %q, want http://127.0.0.1:...", u)
 	}
 	return exports
+}
+
+// startDaemon starts `credd daemon` on 127.0.0.1:0 with a new state
+// directory and waits until it serves credentials. When the test ends it
+// stops the daemon, which must exit 0 with no data race.
+func startDaemon(t *testing.T, env []string, args ...string) *harness.Daemon {
+	t.Helper()
+	return serving(t, binary.StartDaemon(t, env, args...))
+}
+
+// restart starts d again, once stopped, on the same port and state
+// directory, and waits until it serves credentials.
+func restart(t *testing.T, d *harness.Daemon) *harness.Daemon {
+	t.Helper()
+	return serving(t, d.Restart(t))
+}
+
+// serving waits until d serves credentials, and has it stopped and its
+// exit checked when the test ends.
+func serving(t *testing.T, d *harness.Daemon) *harness.Daemon {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		select {
+		case <-d.Exited():
+			t.Fatalf("daemon exited early:\n%s", d.Logs())
+		default:
+		}
+		if st, err := status(t, d); err == nil && len(st.Roles) > 0 && st.Roles[0].Serving {
+			t.Cleanup(func() { d.Stop(t); d.CheckStopped(t) })
+			return d
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("daemon did not serve credentials within 20s:\n%s", d.Logs())
+		}
+	}
 }
 
 // cliEnv is the environment of short credd commands. The race detector
@@ -148,170 +169,21 @@ func cliEnv() []string {
 	return []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir(), "GORACE=atexit_sleep_ms=0"}
 }
 
-// credd runs the credd binary to completion and returns its combined output.
-func credd(t *testing.T, args ...string) (string, error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Env = cliEnv()
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
-
-// daemonProc is a credd daemon on a fixed address and state directory, so
-// that it can be restarted under running clients.
-type daemonProc struct {
-	args     []string
-	env      []string
-	stateDir string
-
-	mu     sync.Mutex
-	logs   bytes.Buffer
-	cmd    *exec.Cmd
-	exited chan struct{}
-	// stopped is the process stop was called for.
-	stopped *exec.Cmd
-}
-
-// startDaemon starts `credd daemon` on a free loopback port with a new state
-// directory and waits until it serves credentials. It stops the daemon when
-// the test ends.
-func startDaemon(t *testing.T, env []string, args ...string) *daemonProc {
-	t.Helper()
-	d := &daemonProc{env: env, stateDir: stateDir(t)}
-	t.Cleanup(func() {
-		d.stop(t)
-		if t.Failed() {
-			t.Logf("daemon logs:\n%s", d.Logs())
-		}
-	})
-	for attempt := 1; ; attempt++ {
-		// The port was free a moment ago; another test may take it first.
-		d.args = append([]string{"daemon", "--state-dir", d.stateDir, "--listen", freeAddr(t), "--log-level", "debug"}, args...)
-		err := d.tryStart()
-		if err == nil {
-			return d
-		}
-		if attempt == 3 || !strings.Contains(d.Logs(), "address already in use") {
-			t.Fatal(err)
-		}
-	}
-}
-
-// start starts the daemon again with the same arguments.
-func (d *daemonProc) start(t *testing.T) {
-	t.Helper()
-	if err := d.tryStart(); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// tryStart starts the daemon and waits until it serves credentials.
-func (d *daemonProc) tryStart() error {
-	cmd := exec.Command(binary, d.args...)
-	cmd.Env = d.env
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		return err
-	}
-	cmd.Stdout, cmd.Stderr = pw, pw
-	if err := cmd.Start(); err != nil {
-		pw.Close()
-		pr.Close()
-		return err
-	}
-	pw.Close()
-	exited := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			d.mu.Lock()
-			d.logs.WriteString(sc.Text() + "\n")
-			d.mu.Unlock()
-		}
-	}()
-	go func() { cmd.Wait(); close(exited) }()
-	d.mu.Lock()
-	d.cmd, d.exited = cmd, exited
-	d.mu.Unlock()
-
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-exited:
-			d.stopped = cmd // not to be stopped again
-			return fmt.Errorf("daemon exited early:\n%s", d.Logs())
-		default:
-		}
-		if st, err := d.status(); err == nil && len(st.Roles) > 0 && st.Roles[0].Serving {
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	cmd.Process.Kill()
-	<-exited
-	d.stopped = cmd
-	return fmt.Errorf("daemon did not serve credentials within 20s:\n%s", d.Logs())
-}
-
-// stop sends SIGINT and waits for a graceful exit.
-func (d *daemonProc) stop(t *testing.T) {
-	t.Helper()
-	d.mu.Lock()
-	cmd, exited := d.cmd, d.exited
-	d.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	select {
-	case <-exited:
-		if d.stopped == cmd {
-			return
-		}
-		t.Errorf("daemon exited by itself (%v)", cmd.ProcessState)
-		return
-	default:
-	}
-	d.stopped = cmd
-	_ = cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-exited:
-	case <-time.After(10 * time.Second):
-		cmd.Process.Kill()
-		t.Errorf("daemon did not stop within 10s of SIGINT")
-		return
-	}
-	// The binary is built with -race: a data race makes it exit 66.
-	if code := cmd.ProcessState.ExitCode(); code != 0 || strings.Contains(d.Logs(), "WARNING: DATA RACE") {
-		t.Errorf("daemon exited %d after SIGINT, want 0", code)
-	}
-}
-
-func (d *daemonProc) Logs() string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.logs.String()
-}
-
 // status asks the daemon with `credd status --json`.
-func (d *daemonProc) status() (daemon.Status, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, "status", "--json", "--state-dir", d.stateDir)
-	cmd.Env = cliEnv()
-	out, _ := cmd.Output() // exit 1 or 2 still prints the document
+func status(t *testing.T, d *harness.Daemon) (daemon.Status, error) {
+	t.Helper()
+	out, _, _ := binary.Run(t, cliEnv(), "status", "--json", "--state-dir", d.StateDir) // exit 1 or 2 still prints the document
 	var st daemon.Status
-	if err := json.Unmarshal(out, &st); err != nil {
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
 		return st, fmt.Errorf("credd status --json: %v: %q", err, out)
 	}
 	return st, nil
 }
 
 // requests counts the daemon's answers on the default role's path by status code.
-func (d *daemonProc) requests(t *testing.T) map[int]int64 {
+func requests(t *testing.T, d *harness.Daemon) map[int]int64 {
 	t.Helper()
-	st, err := d.status()
+	st, err := status(t, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,27 +194,4 @@ func (d *daemonProc) requests(t *testing.T) map[int]int64 {
 		}
 	}
 	return n
-}
-
-// stateDir returns a short temporary directory: unix socket paths must stay
-// under about 100 bytes, which t.TempDir() can exceed.
-func stateDir(t *testing.T) string {
-	t.Helper()
-	d, err := os.MkdirTemp("", "credd-compat-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(d) })
-	return filepath.Join(d, "state")
-}
-
-// freeAddr returns a loopback address with a port that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }

@@ -69,7 +69,7 @@ func TestThirdPartySTS(t *testing.T) {
 		"--role-arn", roleARN,
 		"--session-name", sessionName,
 		"--region", "us-east-1")
-	h := &harness{sb: sb, daemon: d, exports: credEnv(t, d.stateDir)}
+	h := &fixture{sb: sb, daemon: d, exports: credEnv(t, d)}
 
 	// credd serves the expiry in the one format every SDK accepts.
 	failServed := fail(&res.served)

@@ -15,10 +15,9 @@ import (
 var binary harness.Binary
 
 func TestMain(m *testing.M) {
-	bin, cleanup := harness.MustBuild()
-	binary = bin
+	binary = harness.MustBuild()
 	code := m.Run()
-	cleanup()
+	harness.Remove()
 	os.Exit(code)
 }
 
@@ -26,17 +25,7 @@ func TestMain(m *testing.M) {
 // `eval "$(credd env)"` would.
 func clientEnv(t *testing.T, d *harness.Daemon, extra ...string) map[string]string {
 	t.Helper()
-	out, stderr, code := binary.Run(t, d.Env, "env", "--state-dir", d.StateDir)
-	if code != 0 {
-		t.Fatalf("credd env: exit %d: %s", code, stderr)
-	}
-	env := map[string]string{}
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		if rest, ok := strings.CutPrefix(line, "export "); ok {
-			k, v, _ := strings.Cut(rest, "=")
-			env[k] = strings.Trim(v, "'")
-		}
-	}
+	env := d.Exports(t)
 	for _, kv := range extra {
 		k, v, _ := strings.Cut(kv, "=")
 		env[k] = v

@@ -59,7 +59,7 @@ duration = "2h"
 	}
 
 	def := clientEnv(t, d)
-	prod := profileEnv(t, d, "prod-readonly")
+	prod := d.Exports(t, "--profile", "prod-readonly")
 	if !strings.HasSuffix(def["AWS_CONTAINER_CREDENTIALS_FULL_URI"], "/v1/credentials") ||
 		!strings.HasSuffix(prod["AWS_CONTAINER_CREDENTIALS_FULL_URI"], "/v1/credentials/prod-readonly") {
 		t.Fatalf("credd env URLs: default %s, prod-readonly %s", def["AWS_CONTAINER_CREDENTIALS_FULL_URI"], prod["AWS_CONTAINER_CREDENTIALS_FULL_URI"])
@@ -94,21 +94,4 @@ duration = "2h"
 	if _, stderr, exit := binary.Run(t, d.Env, "env", "--profile", "nope", "--state-dir", d.StateDir); exit == 0 || !strings.Contains(stderr, "prod-readonly") {
 		t.Errorf("env --profile nope: exit %d, want non-zero naming the roles: %s", exit, stderr)
 	}
-}
-
-// profileEnv evaluates `credd env --profile name`.
-func profileEnv(t *testing.T, d *harness.Daemon, name string) map[string]string {
-	t.Helper()
-	out, stderr, code := binary.Run(t, d.Env, "env", "--profile", name, "--state-dir", d.StateDir)
-	if code != 0 {
-		t.Fatalf("credd env --profile %s: exit %d: %s", name, code, stderr)
-	}
-	env := map[string]string{}
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		if rest, ok := strings.CutPrefix(line, "export "); ok {
-			k, v, _ := strings.Cut(rest, "=")
-			env[k] = strings.Trim(v, "'")
-		}
-	}
-	return env
 }

@@ -14,9 +14,8 @@ import (
 var binary harness.Binary
 
 func TestMain(m *testing.M) {
-	bin, cleanup := harness.MustBuild()
-	binary = bin
+	binary = harness.MustBuild()
 	code := m.Run()
-	cleanup()
+	harness.Remove()
 	os.Exit(code)
 }

@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,129 +14,17 @@ import (
 
 	"github.com/credd-dev/credd/daemon/control"
 	"github.com/credd-dev/credd/daemon/sandbox"
+	"github.com/credd-dev/credd/test/internal/harness"
 )
 
-var built struct {
-	once sync.Once
-	dir  string
-	path string
-	err  error
-}
-
-// binary builds credd once (with -race, as the e2e suite does) and returns
-// its path, in a directory other users can read: the control-socket test
-// runs it as nobody.
-func binary(t testing.TB) string {
+// binary is the credd binary of this test process, built on first use.
+func binary(t testing.TB) harness.Binary {
 	t.Helper()
-	built.once.Do(func() {
-		built.dir, built.err = os.MkdirTemp("", "credd-rel-bin-")
-		if built.err != nil {
-			return
-		}
-		os.Chmod(built.dir, 0o755)
-		built.path = filepath.Join(built.dir, "credd")
-		cmd := exec.Command("go", "build", "-race", "-o", built.path, "../../cmd/credd")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			built.err = &buildError{out: string(out), err: err}
-		}
-	})
-	if built.err != nil {
-		t.Fatalf("build credd: %v", built.err)
-	}
-	return built.path
-}
-
-type buildError struct {
-	out string
-	err error
-}
-
-func (e *buildError) Error() string { return e.err.Error() + ": " + e.out }
-
-func cleanupBinary() {
-	if built.dir != "" {
-		os.RemoveAll(built.dir)
-	}
-}
-
-// proc is a credd daemon process started by a test.
-type proc struct {
-	cmd      *exec.Cmd
-	stateDir string
-	logs     *syncBuffer
-	started  time.Time
-	exited   chan struct{}
-	exitCode int
-}
-
-func startProc(t *testing.T, stateDir string, env []string) *proc {
-	t.Helper()
-	p := &proc{stateDir: stateDir, logs: &syncBuffer{}, exited: make(chan struct{})}
-	p.cmd = exec.Command(binary(t), "daemon", "--state-dir", stateDir, "--listen", "127.0.0.1:0", "--log-level", "debug")
-	// The race runtime sleeps 1s at exit by default; the timings measured
-	// here are credd's, not the detector's.
-	p.cmd.Env = append(env, "GORACE=atexit_sleep_ms=0")
-	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
-	p.started = time.Now()
-	if err := p.cmd.Start(); err != nil {
+	bin, err := harness.Build()
+	if err != nil {
 		t.Fatal(err)
 	}
-	go func() {
-		p.cmd.Wait()
-		p.exitCode = p.cmd.ProcessState.ExitCode()
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.exited:
-		default:
-			p.cmd.Process.Kill()
-			<-p.exited
-		}
-	})
-	return p
-}
-
-// endpoint waits for the control socket and returns the credentials URL
-// and the authorization token.
-func (p *proc) endpoint(t *testing.T) (url, token string) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		select {
-		case <-p.exited:
-			t.Fatalf("daemon exited: %s", p.logs.String())
-		default:
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		st, err := control.Client{StateDir: p.stateDir}.Status(ctx)
-		cancel()
-		if err == nil {
-			tok, err := os.ReadFile(filepath.Join(p.stateDir, "token"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return st.Endpoint, string(tok)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("daemon not up after 20s: %v\n%s", err, p.logs.String())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// terminate sends SIGTERM and waits for the exit.
-func (p *proc) terminate(t *testing.T) time.Duration {
-	t.Helper()
-	start := time.Now()
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("no exit within 10s of SIGTERM")
-	}
-	return time.Since(start)
+	return bin
 }
 
 // stsRecorder passes requests to the sandbox STS and remembers when it
@@ -225,13 +112,10 @@ func TestSIGTERMAndRestartOfTheBinary(t *testing.T) {
 		"CREDD_ROLE_ARN=" + sandbox.DefaultRoleARN,
 		"AWS_ENDPOINT_URL_STS=" + front.URL(),
 		"GITHUB_ACTOR=octocat",
+		// The race runtime sleeps 1s at exit by default; the timings
+		// measured here are credd's, not the detector's.
+		"GORACE=atexit_sleep_ms=0",
 	}
-	dir, err := os.MkdirTemp("", "credd-rel-bin-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	stateDir := filepath.Join(dir, "s")
 	var allLogs []string
 	defer func() {
 		for _, l := range allLogs {
@@ -251,8 +135,9 @@ func TestSIGTERMAndRestartOfTheBinary(t *testing.T) {
 	}()
 
 	// First run: serve, then SIGTERM with a silent connection open.
-	p := startProc(t, stateDir, env)
-	url, tok := p.endpoint(t)
+	d := binary(t).StartDaemon(t, env)
+	stateDir := d.StateDir
+	url, tok := d.Endpoint(t)
 	r.addSecret(tok, "authorization token")
 	firstServed(t, r, url, tok, 10*time.Second)
 	r.getWith(http.DefaultClient, url, "wrong")
@@ -262,10 +147,10 @@ func TestSIGTERMAndRestartOfTheBinary(t *testing.T) {
 	}
 	defer silent.Close()
 	time.Sleep(50 * time.Millisecond)
-	took := p.terminate(t)
-	allLogs = append(allLogs, p.logs.String())
-	if p.exitCode != 0 || took > 2*time.Second {
-		t.Errorf("SIGTERM: exit %d after %v, want 0 within 2s\n%s", p.exitCode, took, p.logs.String())
+	took := d.StopWith(t, syscall.SIGTERM)
+	allLogs = append(allLogs, d.Logs())
+	if d.ExitCode() != 0 || took > 2*time.Second {
+		t.Errorf("SIGTERM: exit %d after %v, want 0 within 2s\n%s", d.ExitCode(), took, d.Logs())
 	}
 	if _, err := os.Lstat(control.SocketPath(stateDir)); !os.IsNotExist(err) {
 		t.Errorf("control socket after exit: %v", err)
@@ -277,32 +162,32 @@ func TestSIGTERMAndRestartOfTheBinary(t *testing.T) {
 	if res := r.getWith(http.DefaultClient, url, tok); res.err == nil {
 		t.Errorf("the endpoint still answers after exit: %d", res.status)
 	}
-	if !strings.Contains(p.logs.String(), "credd stopped") {
+	if !strings.Contains(d.Logs(), "credd stopped") {
 		t.Errorf("no 'credd stopped' in the log")
 	}
-	stopRow.Observe("exit %d %v after SIGTERM; port refuses; socket removed; token file kept unchanged", p.exitCode, took.Round(10*time.Millisecond))
+	stopRow.Observe("exit %d %v after SIGTERM; port refuses; socket removed; token file kept unchanged", d.ExitCode(), took.Round(10*time.Millisecond))
 
-	// Warm restart: STS answers at once.
-	p = startProc(t, stateDir, env)
-	url, tok2 := p.endpoint(t)
+	// Warm restart, on the same port: STS answers at once.
+	d = d.Restart(t)
+	url, tok2 := d.Endpoint(t)
 	servedAt, _ := firstServed(t, r, url, tok2, 10*time.Second)
-	stsAt := rec.firstOKAfter(p.started)
+	stsAt := rec.firstOKAfter(d.Started)
 	if tok2 != tok {
 		t.Errorf("the authorization token changed across the restart")
 	}
 	if lag := servedAt.Sub(stsAt); stsAt.IsZero() || lag > time.Second {
 		t.Errorf("served %v after STS answered, want ≤ 1s", lag)
 	}
-	warmRow.Observe("serving %v after exec, %v after STS answered; same token", servedAt.Sub(p.started).Round(time.Millisecond), servedAt.Sub(stsAt).Round(time.Millisecond))
-	if took := p.terminate(t); p.exitCode != 0 {
-		t.Errorf("second SIGTERM: exit %d after %v", p.exitCode, took)
+	warmRow.Observe("serving %v after exec, %v after STS answered; same token", servedAt.Sub(d.Started).Round(time.Millisecond), servedAt.Sub(stsAt).Round(time.Millisecond))
+	if took := d.StopWith(t, syscall.SIGTERM); d.ExitCode() != 0 {
+		t.Errorf("second SIGTERM: exit %d after %v", d.ExitCode(), took)
 	}
-	allLogs = append(allLogs, p.logs.String())
+	allLogs = append(allLogs, d.Logs())
 
-	// Cold restart during an outage.
+	// Cold restart during an outage, on the same port.
 	sb.STS.InjectFault(sandbox.Fault{Kind: sandbox.FaultServiceUnavailable})
-	p = startProc(t, stateDir, env)
-	url, _ = p.endpoint(t)
+	d = d.Restart(t)
+	url, _ = d.Endpoint(t)
 	waitFor(t, 10*time.Second, "two failed STS calls", func() bool { return sb.STS.Calls("AssumeRoleWithWebIdentity") >= 5 })
 	res := r.getWith(http.DefaultClient, url, tok)
 	if res.status != http.StatusServiceUnavailable || res.code != "CredentialsUnavailable" {
@@ -317,8 +202,8 @@ func TestSIGTERMAndRestartOfTheBinary(t *testing.T) {
 	}
 	coldRow.Observe("503 %s while down; STS's first success %v after the heal (the next backoff step); serving %v after it",
 		res.code, stsAt.Sub(healAt).Round(time.Millisecond), servedAt.Sub(stsAt).Round(time.Millisecond))
-	if took := p.terminate(t); p.exitCode != 0 {
-		t.Errorf("third SIGTERM: exit %d after %v", p.exitCode, took)
+	if took := d.StopWith(t, syscall.SIGTERM); d.ExitCode() != 0 {
+		t.Errorf("third SIGTERM: exit %d after %v", d.ExitCode(), took)
 	}
-	allLogs = append(allLogs, p.logs.String())
+	allLogs = append(allLogs, d.Logs())
 }

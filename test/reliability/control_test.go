@@ -41,7 +41,7 @@ func TestControlSocketIsPrivate(t *testing.T) {
 	asNobody := func(args ...string) (string, int) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, bin, args...)
+		cmd := exec.CommandContext(ctx, string(bin), args...)
 		cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=/tmp"}
 		cmd.Dir = "/"
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}

@@ -17,7 +17,7 @@ import (
 // stsFault is one way STS can fail, and how to make it stop.
 type stsFault struct {
 	key, name string
-	code      string // the classified error credd must report
+	code      daemon.Code // the classified error credd must report
 	kind      daemon.Kind
 	start     func(*rig)
 	heal      func(*rig)
@@ -224,7 +224,7 @@ func checkLastError(t *testing.T, st daemon.RoleStatus, f stsFault) {
 	if e == nil {
 		t.Fatalf("status has no last error during %s", f.name)
 	}
-	if string(e.Code) != f.code || e.Kind != f.kind || e.Message == "" || e.Hint == "" {
+	if e.Code != f.code || e.Kind != f.kind || e.Message == "" || e.Hint == "" {
 		t.Errorf("last error = %+v, want code %s, kind %s, a message and a hint", e, f.code, f.kind)
 	}
 }
@@ -301,7 +301,7 @@ func gapsText(at []time.Time) string {
 // tokenFault is one way the token file can be wrong.
 type tokenFault struct {
 	key, name string
-	code      string
+	code      daemon.Code
 	kind      daemon.Kind
 	breakIt   func(*rig)
 }
@@ -403,7 +403,7 @@ func checkTokenError(t *testing.T, st daemon.RoleStatus, f tokenFault) {
 	if e == nil {
 		t.Fatalf("no last error with %s", f.name)
 	}
-	if string(e.Code) != f.code || e.Kind != f.kind || e.Hint == "" {
+	if e.Code != f.code || e.Kind != f.kind || e.Hint == "" {
 		t.Errorf("last error = %+v, want %s (%s) with a hint", e, f.code, f.kind)
 	}
 }

@@ -15,6 +15,8 @@ import (
 	"runtime/pprof"
 	"testing"
 	"time"
+
+	"github.com/credd-dev/credd/test/internal/harness"
 )
 
 func TestMain(m *testing.M) {
@@ -23,7 +25,7 @@ func TestMain(m *testing.M) {
 	start := time.Now()
 	code := m.Run()
 	elapsed := time.Since(start)
-	cleanupBinary()
+	harness.Remove()
 
 	// Whole-suite leak check: every daemon, sandbox, client and connection
 	// the tests made must be gone.

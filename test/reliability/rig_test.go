@@ -81,7 +81,7 @@ type poll struct {
 	lastAttempt time.Time
 	calls       int64
 	serving     bool
-	lastCode    string
+	lastCode    daemon.Code
 }
 
 func newRig(t testing.TB, o rigOptions) *rig {
@@ -203,7 +203,7 @@ func (r *rig) pollStatus(ctx context.Context) {
 		rs := r.agent.Status().Roles[0]
 		p := poll{at: time.Now(), lastAttempt: rs.LastAttempt, calls: rs.STSCalls, serving: rs.Serving}
 		if rs.LastError != nil {
-			p.lastCode = string(rs.LastError.Code)
+			p.lastCode = rs.LastError.Code
 		}
 		r.mu.Lock()
 		if n := len(r.polls); n == 0 || r.polls[n-1].calls != p.calls || !r.polls[n-1].lastAttempt.Equal(p.lastAttempt) || r.polls[n-1].serving != p.serving || r.polls[n-1].lastCode != p.lastCode {

@@ -3,46 +3,77 @@
 package harness
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/credd-dev/credd/daemon/authtoken"
+	"github.com/credd-dev/credd/daemon/control"
 )
 
 // Binary is the path of a built credd binary.
 type Binary string
 
-// Build compiles ../../cmd/credd (relative to a suite's directory) with the
-// race detector into a temporary directory. Call cleanup when done.
-func Build() (bin Binary, cleanup func(), err error) {
-	dir, err := os.MkdirTemp("", "credd-bin-")
-	if err != nil {
-		return "", nil, err
-	}
-	path := filepath.Join(dir, "credd")
-	build := exec.Command("go", "build", "-race", "-o", path, "../../cmd/credd")
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
-		os.RemoveAll(dir)
-		return "", nil, fmt.Errorf("build credd: %w", err)
-	}
-	return Binary(path), func() { os.RemoveAll(dir) }, nil
+// built is the binary of this test process, made by the first Build.
+var built struct {
+	once sync.Once
+	dir  string
+	bin  Binary
+	err  error
+}
+
+// Build returns the credd binary of this test process: the first call
+// compiles ./cmd/credd with the race detector into a temporary directory
+// that other users can read (a suite runs it as nobody); later calls
+// return the same binary. TestMain calls Remove once the tests are done.
+func Build() (Binary, error) {
+	built.once.Do(func() {
+		dir, err := os.MkdirTemp("", "credd-bin-")
+		if err != nil {
+			built.err = err
+			return
+		}
+		built.dir = dir
+		if err := os.Chmod(dir, 0o755); err != nil {
+			built.err = err
+			return
+		}
+		path := filepath.Join(dir, "credd")
+		out, err := exec.Command("go", "build", "-race", "-o", path, "github.com/credd-dev/credd/cmd/credd").CombinedOutput()
+		if err != nil {
+			built.err = fmt.Errorf("build credd: %w\n%s", err, out)
+			return
+		}
+		built.bin = Binary(path)
+	})
+	return built.bin, built.err
 }
 
 // MustBuild is Build for TestMain: it exits the process on failure.
-func MustBuild() (Binary, func()) {
-	bin, cleanup, err := Build()
+func MustBuild() Binary {
+	bin, err := Build()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
+		Remove()
 		os.Exit(1)
 	}
-	return bin, cleanup
+	return bin
+}
+
+// Remove deletes the binary Build made, if it made one.
+func Remove() {
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
 }
 
 // StateDir returns a short temporary state directory: unix socket paths
@@ -82,49 +113,68 @@ func (b Binary) Run(t *testing.T, env []string, args ...string) (string, string,
 	return stdout.String(), stderr.String(), code
 }
 
-// Daemon is a `credd daemon` started by a test.
+// Daemon is one `credd daemon` process started by a test.
 type Daemon struct {
 	Cmd      *exec.Cmd
 	StateDir string
 	Env      []string
+	// Started is when the process was started.
+	Started time.Time
 
-	mu     sync.Mutex
-	logs   bytes.Buffer
+	bin  Binary
+	args []string // the test's own arguments
+	url  string   // the credentials endpoint the daemon advertised
+
+	logs   lockedBuffer
 	exited chan struct{}
+	asked  atomic.Bool // StopWith sent the daemon a signal to stop
 }
 
 // StartDaemon starts `credd daemon` on 127.0.0.1:0 with a fresh state dir,
-// debug logs and args, and waits until its control socket exists. The
+// debug logs and args, and waits until its control socket answers. The
 // daemon is stopped, and its logs shown on failure, when the test ends.
 func (b Binary) StartDaemon(t *testing.T, env []string, args ...string) *Daemon {
 	t.Helper()
 	return b.StartDaemonIn(t, StateDir(t), env, args...)
 }
 
-// StartDaemonIn is StartDaemon on a given state dir: a restart that finds
-// what an earlier daemon left there.
+// StartDaemonIn is StartDaemon on a given state dir: a daemon that finds
+// what an earlier one left there. Restart also keeps the earlier port.
 func (b Binary) StartDaemonIn(t *testing.T, dir string, env []string, args ...string) *Daemon {
 	t.Helper()
-	d := &Daemon{StateDir: dir, Env: env, exited: make(chan struct{})}
-	d.Cmd = exec.Command(string(b), append([]string{"daemon", "--state-dir", dir, "--listen", "127.0.0.1:0", "--log-level", "debug"}, args...)...)
-	d.Cmd.Env = env
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
+	return b.start(t, dir, "127.0.0.1:0", env, args)
+}
+
+// Restart starts d's daemon again, once it has exited, with the same
+// state dir, environment and arguments, on the address the exited one
+// bound: clients that hold its URL reach the new daemon.
+func (d *Daemon) Restart(t *testing.T) *Daemon {
+	t.Helper()
+	select {
+	case <-d.exited:
+	default:
+		t.Fatal("restart: the daemon still runs; stop it first")
 	}
-	d.Cmd.Stdout, d.Cmd.Stderr = pw, pw
+	u, err := url.Parse(d.url)
+	if err != nil || u.Host == "" {
+		t.Fatalf("restart: the daemon advertised %q, not a URL with host and port: %v", d.url, err)
+	}
+	return d.bin.start(t, d.StateDir, u.Host, d.Env, d.args)
+}
+
+func (b Binary) start(t *testing.T, dir, listen string, env, args []string) *Daemon {
+	t.Helper()
+	d := &Daemon{StateDir: dir, Env: env, bin: b, args: args, exited: make(chan struct{})}
+	d.Cmd = exec.Command(string(b), append([]string{"daemon", "--state-dir", dir, "--listen", listen, "--log-level", "debug"}, args...)...)
+	d.Cmd.Env = env
+	// exec copies the output, so Logs is complete once the daemon has
+	// exited; WaitDelay bounds the wait for a child that kept the pipe.
+	d.Cmd.Stdout, d.Cmd.Stderr = &d.logs, &d.logs
+	d.Cmd.WaitDelay = 5 * time.Second
+	d.Started = time.Now()
 	if err := d.Cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	pw.Close()
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			d.mu.Lock()
-			d.logs.WriteString(sc.Text() + "\n")
-			d.mu.Unlock()
-		}
-	}()
 	go func() { d.Cmd.Wait(); close(d.exited) }()
 	t.Cleanup(func() {
 		d.Stop(t)
@@ -132,43 +182,133 @@ func (b Binary) StartDaemonIn(t *testing.T, dir string, env []string, args ...st
 			t.Logf("daemon logs:\n%s", d.Logs())
 		}
 	})
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	// Up means answering on the control socket: a socket an earlier
+	// daemon left in dir does not answer, nor with this pid.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(5 * time.Millisecond) {
 		select {
 		case <-d.exited:
 			t.Fatalf("daemon exited early: %s", d.Logs())
 		default:
 		}
-		if _, err := os.Stat(filepath.Join(dir, "control.sock")); err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		st, err := control.Client{StateDir: dir}.Status(ctx)
+		cancel()
+		if err == nil && st.PID == d.Cmd.Process.Pid {
+			d.url = st.Endpoint
 			return d
 		}
+		if time.Now().After(deadline) {
+			t.Fatalf("daemon did not start within 20s: %v\n%s", err, d.Logs())
+		}
 	}
-	t.Fatalf("daemon did not start: %s", d.Logs())
-	return nil
+}
+
+// Endpoint returns the credentials URL the daemon advertises and the
+// authorization token it wrote to its state dir.
+func (d *Daemon) Endpoint(t *testing.T) (endpoint, token string) {
+	t.Helper()
+	tok, err := os.ReadFile(filepath.Join(d.StateDir, authtoken.FileName))
+	if err != nil {
+		t.Fatalf("read the authorization token: %v", err)
+	}
+	return d.url, string(tok)
+}
+
+// Exports runs `credd env` (with args, such as --profile) against the
+// daemon and returns what it exports, name → value, as
+// `eval "$(credd env)"` would set them.
+func (d *Daemon) Exports(t *testing.T, args ...string) map[string]string {
+	t.Helper()
+	out, stderr, code := d.bin.Run(t, d.Env, append(append([]string{"env"}, args...), "--state-dir", d.StateDir)...)
+	if code != 0 {
+		t.Fatalf("credd env %s: exit %d: %s", strings.Join(args, " "), code, stderr)
+	}
+	exports := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if rest, ok := strings.CutPrefix(line, "export "); ok {
+			k, v, _ := strings.Cut(rest, "=")
+			exports[k] = strings.Trim(v, "'")
+		}
+	}
+	return exports
 }
 
 // Exited is closed when the daemon has exited.
 func (d *Daemon) Exited() <-chan struct{} { return d.exited }
 
-// Logs returns everything the daemon printed so far.
-func (d *Daemon) Logs() string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.logs.String()
+// ExitCode is the daemon's exit code, or -1 while it runs.
+func (d *Daemon) ExitCode() int {
+	select {
+	case <-d.exited:
+		return d.Cmd.ProcessState.ExitCode()
+	default:
+		return -1
+	}
 }
 
+// Logs returns everything the daemon printed so far.
+func (d *Daemon) Logs() string { return d.logs.String() }
+
 // Stop sends SIGINT and waits for a graceful exit.
-func (d *Daemon) Stop(t *testing.T) {
+func (d *Daemon) Stop(t *testing.T) { t.Helper(); d.StopWith(t, os.Interrupt) }
+
+// StopWith sends sig and waits for the daemon to exit, killing it (and
+// failing the test) after 10s. It returns how long the exit took, and
+// does nothing if the daemon has exited already.
+func (d *Daemon) StopWith(t *testing.T, sig os.Signal) time.Duration {
 	t.Helper()
 	select {
 	case <-d.exited:
-		return
+		return 0
 	default:
 	}
-	_ = d.Cmd.Process.Signal(os.Interrupt)
+	d.asked.Store(true)
+	start := time.Now()
+	_ = d.Cmd.Process.Signal(sig)
 	select {
 	case <-d.exited:
 	case <-time.After(10 * time.Second):
 		d.Cmd.Process.Kill()
-		t.Errorf("daemon did not stop within 10s of SIGINT")
+		<-d.exited
+		t.Errorf("daemon did not stop within 10s of %v", sig)
 	}
+	return time.Since(start)
+}
+
+// CheckStopped fails the test unless the daemon exited as a graceful stop
+// must: when Stop asked, with exit code 0 and no data race reported (the
+// binary is built with -race, which exits 66 on one).
+func (d *Daemon) CheckStopped(t *testing.T) {
+	t.Helper()
+	select {
+	case <-d.exited:
+	default:
+		t.Errorf("daemon still runs")
+		return
+	}
+	code := d.Cmd.ProcessState.ExitCode()
+	switch {
+	case !d.asked.Load():
+		t.Errorf("daemon exited by itself (%v)", d.Cmd.ProcessState)
+	case code != 0 || strings.Contains(d.Logs(), "WARNING: DATA RACE"):
+		t.Errorf("daemon exited %d after the signal to stop, want 0 and no data race", code)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer for a writer and concurrent readers.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
