@@ -19,6 +19,7 @@ import (
 	"github.com/credd-dev/credd/daemon/control"
 	"github.com/credd-dev/credd/daemon/doctor"
 	"github.com/credd-dev/credd/daemon/envcheck"
+	"github.com/credd-dev/credd/daemon/refresh"
 )
 
 // refetchWarnPerMinute is how many credentials requests from one client
@@ -26,11 +27,6 @@ import (
 // minutes before they expire, so a healthy process fetches about once an
 // hour.
 const refetchWarnPerMinute = 5
-
-// shortDurationWarn is the credential lifetime under which clients refetch:
-// refreshed at half-life, shorter credentials fall under botocore's, .NET's
-// and Java's 15-minute window.
-const shortDurationWarn = 35 * time.Minute
 
 func runStatus(ctx context.Context, args []string, io IO) int {
 	fs := newFlagSet("status", io)
@@ -184,8 +180,8 @@ func statusWarnings(st *daemon.Status) []string {
 		return out
 	}
 	for _, r := range st.Roles {
-		if d := time.Duration(r.Duration); d > 0 && d < shortDurationWarn {
-			out = append(out, fmt.Sprintf("role %s: %s credentials are refreshed with about %s left, under the 15 minutes at which botocore, .NET and Java refetch on every call: use --duration 1h or more", r.Name, human(d), human(d/2)))
+		if d := time.Duration(r.Duration); d > 0 && refresh.LeftAtRefresh(d) <= refresh.ClientWindow {
+			out = append(out, fmt.Sprintf("role %s: %s credentials are refreshed with about %s left, within the 15 minutes in which botocore, .NET and Java refetch on every call: use --duration 30m or more (1h recommended)", r.Name, human(d), human(refresh.LeftAtRefresh(d))))
 		}
 		if r.LastError != nil && r.Serving && !r.Expiration.IsZero() {
 			out = append(out, fmt.Sprintf("role %s: refreshing fails (%s); the current credentials are served until they expire %s", r.Name, r.LastError.Code, doctor.Relative(st.Now, r.Expiration)))

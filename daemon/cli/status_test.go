@@ -304,3 +304,26 @@ func noSecrets(t *testing.T, out string) {
 		}
 	}
 }
+
+// A role's duration earns a warning only when the refresher cannot keep
+// what it serves above the SDKs' 15-minute window (refresh.LeftAtRefresh).
+func TestShortDurationsAreWarnedAboutOnlyWhenClientsWouldRefetch(t *testing.T) {
+	for _, tt := range []struct {
+		duration time.Duration
+		warn     bool
+	}{
+		{15 * time.Minute, true},
+		{20 * time.Minute, true},
+		{30 * time.Minute, false},
+		{time.Hour, false},
+	} {
+		st := &daemon.Status{Roles: []daemon.RoleStatus{{Name: "default", Duration: daemon.Duration(tt.duration)}}}
+		warned := false
+		for _, w := range statusWarnings(st) {
+			warned = warned || strings.Contains(w, "refetch on every call")
+		}
+		if warned != tt.warn {
+			t.Errorf("duration %v: warned = %v, want %v (%q)", tt.duration, warned, tt.warn, statusWarnings(st))
+		}
+	}
+}

@@ -79,7 +79,8 @@ type Config struct {
 	//
 	// that is, uniformly within ±Jitter of half the lifetime: with the
 	// default 0.05, between 47.5% and 52.5% of L. It must be in [0, 0.1]
-	// (0 means 0.05), so a refresh always falls within 45%–55% of L.
+	// (0 means 0.05), so a refresh always falls within 45%–55% of L, or
+	// earlier for credentials under 40 minutes (see RefreshLead).
 	Jitter float64
 	// BackoffBase and BackoffMax shape the retry delay after the n-th
 	// consecutive failure (n ≥ 1): with d = min(BackoffMax, BackoffBase·2^(n-1))
@@ -535,13 +536,50 @@ func (r *Refresher) exchange(ctx context.Context) (*daemon.Credentials, error) {
 	return &c, nil
 }
 
-// refreshAt is when to refresh c while healthy: half its lifetime, jittered,
-// but never sooner than BackoffBase from now (guards against a skewed
-// Obtained turning into a tight loop).
+// The SDKs' refetch windows (SDK-COMPAT.md, section 6 and rule 9):
+// botocore (the AWS CLI, boto3), .NET and Java fetch again on every call
+// once credentials have less than 15 minutes left, and botocore raises
+// "Credentials were refreshed, but the refreshed credentials are still
+// expired" when a fetch in its last 10 minutes brings no more than that.
+const (
+	// ClientWindow is the widest window: served credentials should keep
+	// more than this left.
+	ClientWindow = 15 * time.Minute
+	// RefreshLead is how long before expiry healthy credentials are
+	// refreshed at the latest: ClientWindow plus 5 minutes for a failing
+	// STS to recover in before clients see less than ClientWindow.
+	RefreshLead = 20 * time.Minute
+	// stsMinLifetime is the shortest lifetime STS issues (DurationSeconds
+	// 900); shorter ones are test lifetimes (the sandbox's cap), refreshed
+	// at plain half-life.
+	stsMinLifetime = 15 * time.Minute
+)
+
+// refreshAt is when to refresh c while healthy: half its lifetime,
+// jittered; but for credentials STS could have issued, no later than
+// RefreshLead before expiry, and for that no sooner than a quarter of the
+// lifetime (so 15-minute credentials are refreshed with 11¼ minutes left,
+// above botocore's 10). Never sooner than BackoffBase from now: that guards
+// against a skewed Obtained turning into a tight loop.
 func (r *Refresher) refreshAt(c *daemon.Credentials, now time.Time) time.Time {
-	half := c.Lifetime() / 2
+	lifetime := c.Lifetime()
+	half := lifetime / 2
 	at := c.Obtained.Add(half + time.Duration((2*r.u()-1)*r.jitter*float64(half)))
+	if lead := c.Expiration.Add(-RefreshLead); lifetime >= stsMinLifetime && lead.Before(at) {
+		at = later(lead, c.Obtained.Add(lifetime/4))
+	}
 	return later(at, now.Add(r.base))
+}
+
+// LeftAtRefresh is about how long credentials of the given lifetime have
+// left when a healthy refresher replaces them (ignoring jitter): the least
+// a client is served.
+func LeftAtRefresh(lifetime time.Duration) time.Duration {
+	at := lifetime / 2
+	if lifetime >= stsMinLifetime && lifetime-RefreshLead < at {
+		at = max(lifetime-RefreshLead, lifetime/4)
+	}
+	return lifetime - at
 }
 
 // backoff is the delay after the n-th consecutive failure (see Config).

@@ -209,7 +209,9 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // --- tests -----------------------------------------------------------------
 
 func TestItRefreshesAtHalfLife(t *testing.T) {
-	for _, lifetime := range []time.Duration{time.Hour, 15 * time.Minute, 12 * time.Hour} {
+	// 40m and more: half-life is at least RefreshLead before expiry. Under
+	// STS's 15m minimum: test lifetimes, plain half-life too.
+	for _, lifetime := range []time.Duration{time.Hour, 45 * time.Minute, 12 * time.Hour, 30 * time.Second} {
 		for _, u := range []float64{0, 0.5, 0.999999} {
 			t.Run(fmt.Sprintf("for %v credentials with rand %v", lifetime, u), func(t *testing.T) {
 				h := setup(t, lifetime, Config{Rand: func() float64 { return u }})
@@ -252,6 +254,43 @@ func TestItRefreshesAtHalfLife(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// Short-lived credentials are refreshed early enough that clients are
+// never served less than botocore's windows allow: more than 15 minutes
+// left where the lifetime permits, and always more than the 10 minutes
+// below which botocore raises "refreshed credentials are still expired"
+// (SDK-COMPAT.md, section 6; botocore/credentials.py,
+// _advisory_refresh_timeout 15 min, _mandatory_refresh_timeout 10 min).
+func TestShortCredentialsAreRefreshedAheadOfTheClientsWindows(t *testing.T) {
+	tests := []struct {
+		lifetime, left time.Duration
+	}{
+		{15 * time.Minute, 11*time.Minute + 15*time.Second}, // a quarter in
+		{20 * time.Minute, 15 * time.Minute},                // a quarter in
+		{30 * time.Minute, RefreshLead},
+		{35 * time.Minute, RefreshLead},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%v credentials are replaced with %v left", tt.lifetime, tt.left), func(t *testing.T) {
+			if got := LeftAtRefresh(tt.lifetime); got != tt.left {
+				t.Errorf("LeftAtRefresh = %v, want %v", got, tt.left)
+			}
+			for _, u := range []float64{0, 0.5, 0.999999} {
+				h := setup(t, tt.lifetime, Config{Rand: func() float64 { return u }})
+				h.run()
+				h.asleep()
+				st := h.r.State()
+				if got := st.Credentials.Expiration.Sub(st.NextRefresh); got != tt.left {
+					t.Errorf("rand %v: next refresh with %v left, want %v", u, got, tt.left)
+				}
+				if left := st.Credentials.Expiration.Sub(st.NextRefresh); left <= 10*time.Minute {
+					t.Errorf("rand %v: served until %v before expiry, inside botocore's mandatory window", u, left)
+				}
+				h.stop()
+			}
+		})
 	}
 }
 
