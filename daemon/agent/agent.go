@@ -232,15 +232,10 @@ func (a *Agent) buildRole(ctx context.Context, rc config.Role) (*role, error) {
 	}
 	r.source = source.NewChecked(b.src, token.Checks{Audience: b.audience, Issuer: rc.Issuer, Now: a.opts.Clock.Now})
 
-	exchanger, err := sts.New(sts.Config{
-		RoleARN:     rc.RoleARN,
-		SessionName: rc.SessionName,
-		Duration:    rc.Duration,
-		Region:      rc.Region,
-		Endpoint:    rc.STSEndpoint,
-		// 0 keeps the default; tests shorten it to provoke timeouts.
-		AttemptTimeout: a.opts.STSAttemptTimeout,
-	})
+	stsCfg := r.stsConfig()
+	// 0 keeps the default; tests shorten it to provoke timeouts.
+	stsCfg.AttemptTimeout = a.opts.STSAttemptTimeout
+	exchanger, err := sts.New(stsCfg)
 	if err != nil {
 		return nil, err
 	}
@@ -453,6 +448,19 @@ func (a *Agent) Status() daemon.Status {
 	return st
 }
 
+// stsConfig is the role's STS client configuration.
+func (r *role) stsConfig() sts.Config {
+	return sts.Config{
+		RoleARN:      r.cfg.RoleARN,
+		SessionName:  r.cfg.SessionName,
+		Duration:     r.cfg.Duration,
+		Region:       r.cfg.Region,
+		Endpoint:     r.cfg.STSEndpoint,
+		UseFIPS:      r.cfg.UseFIPS,
+		UseDualStack: r.cfg.UseDualStack,
+	}
+}
+
 func (r *role) status() daemon.RoleStatus {
 	s := r.refresher.State()
 	rs := daemon.RoleStatus{
@@ -469,7 +477,7 @@ func (r *role) status() daemon.RoleStatus {
 		LastError:   s.LastError,
 		STSCalls:    s.Attempts,
 		Claims:      r.source.LastClaims(),
-		STSEndpoint: sts.EndpointURL(r.cfg.Region, r.cfg.STSEndpoint),
+		STSEndpoint: sts.EndpointURL(r.stsConfig()),
 		Audience:    r.cfg.Audience,
 		Settings:    r.cfg.Settings(),
 	}

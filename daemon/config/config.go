@@ -48,8 +48,11 @@ type Role struct {
 	Scopes       string // login scopes, space-separated; "" = openid offline_access
 	Region       string
 	STSEndpoint  string
-	SessionName  string
-	Duration     time.Duration
+	// UseFIPS and UseDualStack pick the region's FIPS or dual-stack STS
+	// endpoint.
+	UseFIPS, UseDualStack bool
+	SessionName           string
+	Duration              time.Duration
 	// SourceReason says why TokenSource was chosen when it was not set.
 	SourceReason string
 	// Origins maps a setting's name (role-arn, region, ...) to the layer
@@ -97,13 +100,15 @@ var roleSettings = []struct{ name, usage string }{
 	{"token-source", "where the identity token comes from: " + strings.Join(Sources, ", ") + " (default: chosen from what is present)"},
 	{"token-file", "file holding the identity token (falls back to AWS_WEB_IDENTITY_TOKEN_FILE)"},
 	{"token-command", "shell command that prints an identity token"},
-	{"audience", "audience the identity token must carry (default sts.amazonaws.com)"},
+	{"audience", "audience the identity token must carry (default sts.amazonaws.com; sts.amazonaws.com.cn for a role in aws-cn)"},
 	{"issuer", "OIDC issuer URL of the token (checked locally when set; the IdP for login)"},
 	{"client-id", "OAuth client ID for --token-source login"},
 	{"client-secret", "OAuth client secret for a confidential login client (prefer CREDD_CLIENT_SECRET or the config file: a flag shows in ps)"},
 	{"scopes", "scopes the login asks for, space-separated (default \"openid offline_access\")"},
-	{"region", "AWS region of the STS endpoint (falls back to AWS_REGION, AWS_DEFAULT_REGION, us-east-1)"},
-	{"sts-endpoint", "STS endpoint URL (falls back to AWS_ENDPOINT_URL_STS)"},
+	{"region", "AWS region of the STS endpoint (falls back to AWS_REGION, AWS_DEFAULT_REGION, then the role partition's: us-east-1, cn-north-1, us-gov-west-1 ...)"},
+	{"sts-endpoint", "STS endpoint URL (falls back to AWS_ENDPOINT_URL_STS, then AWS_ENDPOINT_URL, unless AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true)"},
+	{"use-fips-endpoint", "use the region's FIPS STS endpoint: true or false (falls back to AWS_USE_FIPS_ENDPOINT)"},
+	{"use-dualstack-endpoint", "use the region's dual-stack (IPv6) STS endpoint: true or false (falls back to AWS_USE_DUALSTACK_ENDPOINT)"},
 	{"session-name", "role session name (default derived from GITHUB_USER, CODESPACE_NAME or user@host)"},
 	{"duration", "lifetime of the credentials STS issues, 15m to 12h (default 1h)"},
 }
@@ -257,13 +262,26 @@ func buildRole(name string, l *layered) (Role, error) {
 	}
 	r.TokenSource = get("token-source")
 	r.TokenCommand = get("token-command")
-	r.Audience = get("audience", value{DefaultAudience, originDefault})
+	partition := sts.PartitionOfARN(r.RoleARN)
+	defaultRegion, defaultAudience := sts.PartitionDefaults(partition)
+	defaultOrigin := originDefault
+	if partition != "aws" {
+		defaultOrigin = originDefault + " for partition " + partition
+	}
+	r.Audience = get("audience", value{defaultAudience, defaultOrigin})
 	r.Issuer = get("issuer")
 	r.ClientID = get("client-id")
 	r.ClientSecret = get("client-secret")
 	r.Scopes = strings.Join(strings.FieldsFunc(get("scopes"), func(r rune) bool { return r == ' ' || r == ',' }), " ")
-	r.Region = get("region", firstVar(e, "AWS_REGION", "AWS_DEFAULT_REGION"), value{sts.DefaultRegion, originDefault})
-	r.STSEndpoint = get("sts-endpoint", firstVar(e, "AWS_ENDPOINT_URL_STS"))
+	r.Region = get("region", firstVar(e, "AWS_REGION", "AWS_DEFAULT_REGION"), value{defaultRegion, defaultOrigin})
+	r.STSEndpoint = get("sts-endpoint", configuredEndpoint(e))
+	var err error
+	if r.UseFIPS, err = parseBool("use-fips-endpoint", get("use-fips-endpoint", firstVar(e, "AWS_USE_FIPS_ENDPOINT"))); err != nil {
+		return Role{}, err
+	}
+	if r.UseDualStack, err = parseBool("use-dualstack-endpoint", get("use-dualstack-endpoint", firstVar(e, "AWS_USE_DUALSTACK_ENDPOINT"))); err != nil {
+		return Role{}, err
+	}
 	r.SessionName = get("session-name")
 	if err := chooseSource(&r, e.get); err != nil {
 		return Role{}, err
@@ -295,6 +313,10 @@ func buildRole(name string, l *layered) (Role, error) {
 	}
 	if err := sts.CheckRegion(r.Region); err != nil {
 		return Role{}, fmt.Errorf("--region: %w", err)
+	}
+	if rp := sts.PartitionOfRegion(r.Region); r.RoleARN != "" && r.STSEndpoint == "" && rp != "" && rp != partition {
+		return Role{}, fmt.Errorf("--region %s (from %s) is in partition %s, but the role %s is in %s, whose STS will not answer there: set --region to a region of %s, such as %s",
+			r.Region, r.Origins["region"], rp, r.RoleARN, partition, partition, defaultRegion)
 	}
 	if r.STSEndpoint != "" {
 		if err := validateURL("--sts-endpoint", r.STSEndpoint); err != nil {
@@ -338,6 +360,29 @@ func validateListen(addr string) error {
 		return fmt.Errorf("--listen: %w", err)
 	}
 	return nil
+}
+
+// configuredEndpoint is the STS endpoint the environment configures, as the
+// AWS SDKs read it: AWS_ENDPOINT_URL_STS, else AWS_ENDPOINT_URL, and
+// neither when AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is true (AWS SDKs and
+// Tools Reference Guide, "Service-specific endpoints").
+func configuredEndpoint(e env) value {
+	if ignore, _ := strconv.ParseBool(e.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")); ignore {
+		return value{}
+	}
+	return firstVar(e, "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL")
+}
+
+// parseBool reads a true/false setting; "" is false.
+func parseBool(setting, v string) (bool, error) {
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("--%s %q: use true or false", setting, v)
+	}
+	return b, nil
 }
 
 // parseKeepLogin reads --keep-login. Unset, a login is kept inside a

@@ -82,7 +82,7 @@ func flatten(path, prefix string, table map[string]any, allowed []string) (map[s
 		switch val := v.(type) {
 		case string:
 			out[name] = val
-		case int64:
+		case int64, bool:
 			out[name] = fmt.Sprint(val)
 		default:
 			return nil, fmt.Errorf("config file %s: %s%s must be a string", path, prefix, k)

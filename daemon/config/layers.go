@@ -63,7 +63,8 @@ func (e env) get(name string) string {
 // read from the environment.
 var handOffVars = []string{
 	"AWS_ROLE_ARN", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_WEB_IDENTITY_TOKEN_FILE",
-	"AWS_ENDPOINT_URL_STS", "GITHUB_USER", "CODESPACE_NAME", "CODESPACES",
+	"AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+	"AWS_USE_FIPS_ENDPOINT", "AWS_USE_DUALSTACK_ENDPOINT", "GITHUB_USER", "CODESPACE_NAME", "CODESPACES",
 	"GITHUB_REPOSITORY", "GITHUB_TOKEN", "GITHUB_ACTOR",
 	"ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
 }
@@ -221,6 +222,10 @@ func (r Role) settingValue(name string) string {
 		return r.Region
 	case "sts-endpoint":
 		return r.STSEndpoint
+	case "use-fips-endpoint":
+		return trueOrEmpty(r.UseFIPS)
+	case "use-dualstack-endpoint":
+		return trueOrEmpty(r.UseDualStack)
 	case "session-name":
 		return r.SessionName
 	case "duration":
@@ -270,4 +275,11 @@ func firstVar(e env, names ...string) value {
 		}
 	}
 	return value{}
+}
+
+func trueOrEmpty(b bool) string {
+	if b {
+		return "true"
+	}
+	return ""
 }

@@ -71,18 +71,23 @@ func CheckRegion(region string) error {
 	return nil
 }
 
-// EndpointURL is where a Client with this region and endpoint sends its
-// calls: endpoint when set, else the regional STS endpoint the SDK's own
-// resolver picks for region (so partitions such as aws-cn or aws-us-gov
-// are right without a copy of the SDK's tables here).
-func EndpointURL(region, endpoint string) string {
-	if endpoint != "" {
-		return endpoint
+// EndpointURL is where a Client made with cfg sends its calls: cfg.Endpoint
+// when set, else the STS endpoint the SDK's own resolver picks for the
+// region, FIPS and dual-stack settings (so partitions such as aws-cn,
+// aws-us-gov or aws-iso are right without a copy of the SDK's tables here).
+func EndpointURL(cfg Config) string {
+	if cfg.Endpoint != "" {
+		return cfg.Endpoint
 	}
-	region = RegionOrDefault(region)
-	ep, err := awssts.NewDefaultEndpointResolverV2().ResolveEndpoint(context.Background(), awssts.EndpointParameters{Region: &region})
+	region := RegionOrDefault(cfg.Region)
+	ep, err := awssts.NewDefaultEndpointResolverV2().ResolveEndpoint(context.Background(), awssts.EndpointParameters{
+		Region:       &region,
+		UseFIPS:      &cfg.UseFIPS,
+		UseDualStack: &cfg.UseDualStack,
+	})
 	if err != nil {
-		// Only an invalid region fails, and New refuses those first.
+		// An invalid region fails, which New refuses first, or a
+		// partition without FIPS or dual-stack endpoints.
 		return ""
 	}
 	return ep.URI.String()

@@ -50,6 +50,11 @@ type Config struct {
 	Duration time.Duration
 	// Region selects the regional STS endpoint; "" means us-east-1.
 	Region string
+	// UseFIPS and UseDualStack select the region's FIPS or dual-stack STS
+	// endpoint, as AWS_USE_FIPS_ENDPOINT and AWS_USE_DUALSTACK_ENDPOINT do
+	// for the SDKs (the caller reads them; this package reads no
+	// environment).
+	UseFIPS, UseDualStack bool
 	// Endpoint, if set, is the base URL of STS, such as http://127.0.0.1:1234.
 	// It is used as given: the caller resolves --sts-endpoint and
 	// AWS_ENDPOINT_URL_STS (this package reads no environment).
@@ -156,7 +161,17 @@ func New(cfg Config) (*Client, error) {
 		Retryer:    aws.NopRetryer{},
 		HTTPClient: hc,
 		AppID:      appID,
+		EndpointOptions: awssts.EndpointResolverOptions{
+			UseFIPSEndpoint:      fipsState(cfg.UseFIPS),
+			UseDualStackEndpoint: dualStackState(cfg.UseDualStack),
+		},
 	})
+	if baseEndpoint == nil {
+		if EndpointURL(cfg) == "" {
+			return nil, invalidConfig(fmt.Sprintf("region %s has no STS endpoint with these settings (FIPS %t, dual-stack %t)", region, cfg.UseFIPS, cfg.UseDualStack),
+				"unset AWS_USE_FIPS_ENDPOINT or AWS_USE_DUALSTACK_ENDPOINT, or set --sts-endpoint")
+		}
+	}
 
 	return &Client{
 		api:            api,
@@ -259,4 +274,18 @@ func (c *Client) credentials(out *awssts.AssumeRoleWithWebIdentityOutput, obtain
 		}
 	}
 	return creds, nil
+}
+
+func fipsState(on bool) aws.FIPSEndpointState {
+	if on {
+		return aws.FIPSEndpointStateEnabled
+	}
+	return aws.FIPSEndpointStateUnset
+}
+
+func dualStackState(on bool) aws.DualStackEndpointState {
+	if on {
+		return aws.DualStackEndpointStateEnabled
+	}
+	return aws.DualStackEndpointStateUnset
 }
