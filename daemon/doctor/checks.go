@@ -240,6 +240,10 @@ func trustFix(fs []policy.Failure) string {
 	}
 	f := fs[0]
 	s := "in " + f.Statement + " of the trust policy, change " + f.What + " to match the token"
+	if f.KeyUnavailable {
+		// No token can match it: the condition itself must go.
+		s = "in " + f.Statement + " of the trust policy, replace " + f.What
+	}
 	if f.Note != "" {
 		s += ": " + f.Note
 	}

@@ -57,6 +57,9 @@ type ConditionResult struct {
 	Actual []string `json:"actual,omitempty"`
 	// Note explains a failure in terms of its usual cause.
 	Note string `json:"note,omitempty"`
+	// KeyUnavailable is set when the condition failed on a key IAM does not
+	// provide for the token's provider: no token can satisfy it.
+	KeyUnavailable bool `json:"keyUnavailable,omitempty"`
 }
 
 // Name names the statement for people: its Sid, or its position.
@@ -144,6 +147,8 @@ func principalNote(want []string, got string) string {
 		switch {
 		case strings.EqualFold(w, got):
 			return "the ARNs differ only in case; IAM compares them exactly"
+		case acct == gotAcct && prov != gotProv && strings.TrimSuffix(prov, "/") == strings.TrimSuffix(gotProv, "/"):
+			return "the provider names differ in a trailing slash: IAM names the provider by the token's iss exactly, so trust " + got
 		case prov == gotProv && acct != gotAcct:
 			return fmt.Sprintf("the provider is in account %s, but the role is in account %s: each account needs its own OIDC provider", acct, gotAcct)
 		case acct == gotAcct && prov != "" && strings.TrimPrefix(prov, "https://") != prov:
@@ -244,6 +249,7 @@ func evalCondition(c Condition, r Request) ConditionResult {
 		}
 		if !cr.OK {
 			cr.Note = nullNote(present)
+			missingKeyNote(&cr, r)
 		}
 		return cr
 	}
@@ -268,8 +274,26 @@ func evalCondition(c Condition, r Request) ConditionResult {
 	}
 	if !cr.OK {
 		cr.Note = conditionNote(op, c, cr.Actual)
+		missingKeyNote(&cr, r)
 	}
 	return cr
+}
+
+// missingKeyNote replaces the note of a failing condition whose key is
+// absent because IAM does not provide it, or because it names the provider
+// without the trailing slash the issuer has.
+func missingKeyNote(cr *ConditionResult, r Request) {
+	if len(cr.Actual) > 0 || r.Provider == "" {
+		return
+	}
+	prov, claim := splitKey(cr.Key)
+	switch {
+	case r.lacksKey(cr.Key):
+		cr.Note, cr.KeyUnavailable = r.unavailableNote(cr.Condition), true
+	case !strings.EqualFold(prov, r.Provider) && strings.EqualFold(strings.TrimSuffix(prov, "/"), strings.TrimSuffix(r.Provider, "/")):
+		cr.Note = "IAM names the provider by the token's iss exactly, trailing slash included, so the key is " +
+			strconv.Quote(r.Provider+":"+claim)
+	}
 }
 
 func nullNote(present bool) string {

@@ -19,14 +19,20 @@ type Failure struct {
 	Got  []string `json:"got"`
 	Want []string `json:"want"`
 	Note string   `json:"note,omitempty"`
+	// KeyUnavailable is set for a condition on a key IAM does not provide
+	// for the token's provider: it must be rewritten, not matched.
+	KeyUnavailable bool `json:"keyUnavailable,omitempty"`
 }
 
 func (f Failure) String() string {
-	got := "absent"
-	if len(f.Got) > 0 {
-		got = quoteList(f.Got)
+	got := "the token has absent"
+	switch {
+	case f.KeyUnavailable:
+		got = "IAM has no such key for this provider"
+	case len(f.Got) > 0:
+		got = "the token has " + quoteList(f.Got)
 	}
-	s := fmt.Sprintf("%s: %s: the token has %s, the policy wants %s", f.Statement, f.What, got, quoteList(f.Want))
+	s := fmt.Sprintf("%s: %s: %s, the policy wants %s", f.Statement, f.What, got, quoteList(f.Want))
 	if f.Note != "" {
 		s += " (" + f.Note + ")"
 	}
@@ -89,7 +95,8 @@ func (r Result) Failures() []Failure {
 	}
 	for _, c := range s.Conditions {
 		if !c.OK {
-			out = append(out, Failure{Statement: s.Name(), What: c.Operator + " " + strconv.Quote(c.Key), Got: c.Actual, Want: c.Values, Note: c.Note})
+			out = append(out, Failure{Statement: s.Name(), What: c.Operator + " " + strconv.Quote(c.Key), Got: c.Actual, Want: c.Values,
+				Note: c.Note, KeyUnavailable: c.KeyUnavailable})
 		}
 	}
 	return out
@@ -125,7 +132,7 @@ type Suggestion struct {
 // ("repo:OWNER/REPO:...") a broader StringLike on the repository.
 func Suggest(c daemon.Claims, account string) Suggestion {
 	req := NewRequest(c, account)
-	prov := ProviderName(c.Issuer)
+	prov := req.Provider
 	s := Suggestion{Federated: req.Federated, Condition: map[string]map[string]string{"StringEquals": {}}}
 	aud := req.Lookup(prov + ":aud")
 	if len(aud) > 0 {

@@ -1,8 +1,6 @@
 package policy
 
 import (
-	"maps"
-	"slices"
 	"strings"
 
 	"github.com/credd-dev/credd/daemon"
@@ -13,8 +11,11 @@ import (
 // condition keys the token provides.
 type Request struct {
 	Action string
-	// Federated is arn:aws:iam::ACCOUNT:oidc-provider/<issuer host and path>.
+	// Federated is arn:aws:iam::ACCOUNT:oidc-provider/<Provider>.
 	Federated string
+	// Provider is the token issuer's OIDC provider name (see ProviderName),
+	// the prefix of its condition keys.
+	Provider string
 	// Context maps lower-cased condition keys to their values; a key with
 	// no values is absent.
 	Context map[string][]string
@@ -25,13 +26,21 @@ type Request struct {
 func (r Request) Lookup(key string) []string { return r.Context[strings.ToLower(key)] }
 
 // ProviderName is the OIDC provider's name in IAM: the issuer URL without
-// its scheme and trailing slash, e.g. token.actions.githubusercontent.com.
-// It prefixes the provider's condition keys.
+// its scheme, e.g. token.actions.githubusercontent.com. It prefixes the
+// provider's condition keys. A trailing slash stays: IAM matches the
+// provider URL to the token's iss exactly, so Auth0's issuer
+// https://TENANT.auth0.com/ is the provider TENANT.auth0.com/, with the ARN
+// arn:aws:iam::ACCOUNT:oidc-provider/TENANT.auth0.com/ and the keys
+// TENANT.auth0.com/:aud and TENANT.auth0.com/:sub (a working trust policy
+// for an Auth0 issuer: https://gist.github.com/gene1wood/54611c45a3298504f8e33d95e317ae5c;
+// the URL must match iss: IAM User Guide, "Create an OpenID Connect (OIDC)
+// identity provider in IAM",
+// https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_providers_create_oidc.html).
 func ProviderName(issuer string) string {
 	if _, rest, ok := strings.Cut(issuer, "://"); ok {
-		issuer = rest
+		return rest
 	}
-	return strings.TrimSuffix(issuer, "/")
+	return issuer
 }
 
 // ProviderARN is the ARN of the IAM OIDC provider for issuer in account.
@@ -40,22 +49,27 @@ func ProviderARN(account, issuer string) string {
 }
 
 // NewRequest builds the request AssumeRoleWithWebIdentity makes with a
-// token carrying claims, for a role in account. As IAM does, <provider>:aud
-// holds azp when the token has one (and <provider>:oaud then holds aud);
-// sub and, when present, amr are keys too. Every other string claim (GitHub's
-// repository, actor, ref, environment, job_workflow_ref, repository_owner,
-// ...) is offered as <provider>:<claim>: IAM provides such keys for the
-// providers it knows, and a key it does not provide behaves as a missing one.
+// token carrying claims, for a role in account. Only the keys IAM provides
+// for the issuer's provider exist (see providerClaims): <provider>:sub;
+// <provider>:aud, which holds azp when the token has one (and then
+// <provider>:oaud holds aud); amr and email when present; and, for GitHub
+// Actions, the GitHub claims IAM lists. A condition on any other claim
+// meets a missing key, as at STS.
 func NewRequest(c daemon.Claims, account string) Request {
-	prov := strings.ToLower(ProviderName(c.Issuer))
+	name := ProviderName(c.Issuer)
+	prov := strings.ToLower(name)
 	ctx := map[string][]string{}
 	set := func(claim string, values ...string) {
 		if len(values) > 0 && !(len(values) == 1 && values[0] == "") {
-			ctx[prov+":"+strings.ToLower(claim)] = values
+			ctx[prov+":"+claim] = values
 		}
 	}
-	for _, k := range slices.Sorted(maps.Keys(c.Extra)) {
-		set(k, c.Extra[k])
+	for _, claim := range providerClaims(prov) {
+		switch claim {
+		case "sub", "aud", "oaud":
+		default:
+			set(claim, c.Extra[claim])
+		}
 	}
 	set("sub", c.Subject)
 	if azp := c.Extra["azp"]; azp != "" {
@@ -64,7 +78,7 @@ func NewRequest(c daemon.Claims, account string) Request {
 	} else {
 		set("aud", c.Audience...)
 	}
-	return Request{Action: ActionAssumeRoleWithWebIdentity, Federated: ProviderARN(account, c.Issuer), Context: ctx}
+	return Request{Action: ActionAssumeRoleWithWebIdentity, Federated: ProviderARN(account, c.Issuer), Provider: name, Context: ctx}
 }
 
 // AccountOf returns the account of an ARN such as arn:aws:iam::123456789012:role/x.
