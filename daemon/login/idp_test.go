@@ -25,7 +25,9 @@ import (
 //   - refresh: RFC 6749 §6, answering an unknown or revoked refresh token
 //     with 400 invalid_grant (§5.2); with rotation on, the old token is
 //     revoked as it is used (OAuth 2.0 Security BCP, RFC 9700 §4.14.2);
-//     the answer carries a new ID token (OpenID Connect Core §12.2).
+//     the answer carries a new ID token unless told to leave it out, which
+//     OpenID Connect Core 1.0 §12.2 allows ("except that it might not
+//     contain an id_token").
 //
 // ID tokens are signed RS256 and dated by the test's fake clock.
 type fakeIdP struct {
@@ -37,6 +39,7 @@ type fakeIdP struct {
 	mu       sync.Mutex
 	valid    map[string]bool // refresh tokens the IdP honours
 	rotate   bool
+	noIDTok  bool     // refresh answers carry no id_token
 	down     bool     // answer 503 to token requests
 	grants   []string // grant_type of every token request
 	refreshN int
@@ -79,6 +82,9 @@ func (p *fakeIdP) revokeAll() {
 
 func (p *fakeIdP) setDown(down bool) { p.mu.Lock(); p.down = down; p.mu.Unlock() }
 func (p *fakeIdP) setRotate(on bool) { p.mu.Lock(); p.rotate = on; p.mu.Unlock() }
+
+// setNoIDTokenOnRefresh makes refresh answers leave out the id_token.
+func (p *fakeIdP) setNoIDTokenOnRefresh(on bool) { p.mu.Lock(); p.noIDTok = on; p.mu.Unlock() }
 
 func (p *fakeIdP) grantTypes() []string {
 	p.mu.Lock()
@@ -131,7 +137,7 @@ func (p *fakeIdP) token(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if !p.rotate {
-			writeJSON(w, 200, p.tokens(rt))
+			writeJSON(w, 200, p.refreshed(p.tokens(rt)))
 			return
 		}
 		delete(p.valid, rt)
@@ -142,7 +148,19 @@ func (p *fakeIdP) token(w http.ResponseWriter, r *http.Request) {
 	p.refreshN++
 	rt := fmt.Sprintf("rt-%d-%s", p.refreshN, rand.Text())
 	p.valid[rt] = true
+	if gt == "refresh_token" {
+		writeJSON(w, 200, p.refreshed(p.tokens(rt)))
+		return
+	}
 	writeJSON(w, 200, p.tokens(rt))
+}
+
+// refreshed is a refresh grant's answer; called with p.mu held.
+func (p *fakeIdP) refreshed(resp map[string]any) map[string]any {
+	if p.noIDTok {
+		delete(resp, "id_token")
+	}
+	return resp
 }
 
 // tokens is a token response; called with p.mu held.

@@ -452,7 +452,7 @@ func (s *Session) discover(ctx context.Context) (*oidc.Provider, *oidc.IDTokenVe
 	if err != nil {
 		return nil, nil, &daemon.Error{Kind: daemon.KindRetryable, Code: CodeDiscoveryFailed,
 			Message: "cannot read the OIDC discovery document of " + s.opts.Issuer + ": " + err.Error(),
-			Hint:    "check --issuer: it must be the IdP's issuer URL, serving /.well-known/openid-configuration", Err: err}
+			Hint:    "check --issuer: it must be exactly the issuer URL that the IdP's discovery document and ID tokens name (a trailing slash counts), serving /.well-known/openid-configuration", Err: err}
 	}
 	v = p.Verifier(&oidc.Config{ClientID: s.opts.ClientID, Now: s.clock.Now})
 	s.mu.Lock()
@@ -704,11 +704,11 @@ func (s *Session) renew(ctx context.Context) error {
 		s.log.Warn("login renewal refused; run credd login", "resuming", resuming, "err", e.Error())
 		return e
 	}
+	if raw, _ := tok.Extra("id_token").(string); raw == "" {
+		return s.renewedWithoutIDToken(rt, tok.RefreshToken)
+	}
 	raw, idt, e := s.idTokenFrom(ctx, verifier, tok)
 	if e != nil {
-		if raw == "" && idt == nil && strings.Contains(e.Message, "without an ID token") {
-			e = loginRequired("the IdP renewed the session but returned no new ID token", nil)
-		}
 		s.end(rt, e)
 		s.log.Warn("login renewal gave no usable ID token; run credd login", "err", e.Error())
 		return e
@@ -733,6 +733,46 @@ func (s *Session) renew(ctx context.Context) error {
 		msg = "kept login resumed"
 	}
 	s.log.Info(msg, "sub", idt.Subject, "id_token_expires", idt.Expiry, "refresh_token_rotated", tok.RefreshToken != "" && tok.RefreshToken != rt)
+	return nil
+}
+
+// renewedWithoutIDToken takes a refresh answer without an ID token, which
+// OpenID Connect Core 1.0 §12.2 allows ("it might not contain an
+// id_token"): the new refresh token is kept, and so is the current ID
+// token, used until it expires. Renewal is tried again shortly before
+// then and at expiry; only an ID token that has expired (or none, when a
+// kept login resumes) with still no new one ends the login.
+func (s *Session) renewedWithoutIDToken(rt, newRT string) error {
+	now := s.clock.Now()
+	s.mu.Lock()
+	if s.refresh != rt {
+		s.mu.Unlock()
+		return nil // a logout or a new login replaced this one meanwhile
+	}
+	if s.idToken == "" || !now.Before(s.expires) {
+		s.mu.Unlock()
+		e := &daemon.Error{Kind: daemon.KindPermanent, Code: CodeLoginRequired,
+			Message: "login required: the IdP renewed the login without an ID token, and no unexpired one is left to use",
+			Hint:    "run `credd login`: this IdP does not send an ID token when renewing (OpenID Connect Core 1.0 §12.2 allows that), so each login lasts as long as its ID token; if the IdP can be set to return one on refresh, do so"}
+		s.end(rt, e)
+		s.log.Warn("login renewal gave no ID token and the last one has expired; run credd login")
+		return e
+	}
+	if newRT != "" {
+		s.refresh = newRT
+	}
+	s.status = StatusLoggedIn
+	s.nextRenewal = s.expires.Add(-s.opts.MinValidity)
+	if !s.nextRenewal.After(now) {
+		s.nextRenewal = s.expires
+	}
+	s.lastErr = nil
+	s.changedLocked(false)
+	exp := s.expires
+	s.mu.Unlock()
+	s.keep()
+	s.log.Info("login renewed without a new ID token; the current one is used until it expires",
+		"id_token_expires", exp, "refresh_token_rotated", newRT != "" && newRT != rt)
 	return nil
 }
 

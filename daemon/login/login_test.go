@@ -3,6 +3,7 @@ package login
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -85,5 +86,94 @@ func TestNewRefusesAMissingIssuerOrClient(t *testing.T) {
 	}
 	if _, err := New(Options{Issuer: "http://x"}); err == nil {
 		t.Error("no client ID: no error")
+	}
+}
+
+// OpenID Connect Core 1.0 §12.2: a refresh answer "is the Token Response
+// of Section 3.1.3.3 except that it might not contain an id_token". The
+// current ID token then serves until it expires; only a refresh that
+// still brings none once it has expired ends the login.
+func TestARefreshWithoutAnIDTokenKeepsTheCurrentOneUntilItExpires(t *testing.T) {
+	f := newFixture(t)
+	f.idp.setRotate(true)
+	f.keep(f.idp.issue())
+	s, logs := f.session(f.store())
+	run(t, s)
+	first := waitFor(t, s, "the kept login is resumed", loggedIn)
+	idToken, err := s.Token(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.idp.setNoIDTokenOnRefresh(true)
+
+	// At 80% of the ID token's life, then MinValidity before it expires:
+	// renewed without an ID token, so the same one is served and the new
+	// refresh token kept.
+	for i, wantNext := range []time.Time{first.IDTokenExpires.Add(-DefaultMinValidity), first.IDTokenExpires} {
+		kept := f.keptToken()
+		f.advanceToRenewal(s)
+		st := waitFor(t, s, "the rotated refresh token is kept", func(State) bool { return f.keptToken() != kept })
+		st = waitFor(t, s, "the next renewal is scheduled", func(st State) bool { return st.NextRenewal.Equal(wantNext) })
+		if st.Status != StatusLoggedIn || !st.CanRenew || st.LastError != nil || !st.IDTokenExpires.Equal(first.IDTokenExpires) {
+			t.Fatalf("renewal %d without an ID token: state %+v, want logged in with the same ID token", i+1, st)
+		}
+		if got, err := s.Token(context.Background()); err != nil || got != idToken {
+			t.Fatalf("renewal %d: Token = %.12q…, %v; want the current ID token", i+1, got, err)
+		}
+	}
+
+	// At expiry, still no ID token: a new login is needed.
+	f.advanceToRenewal(s)
+	st := waitFor(t, s, "the login is required", func(st State) bool { return st.Status == StatusLoginRequired })
+	if e := st.LastError; e == nil || e.Code != CodeLoginRequired || !strings.Contains(e.Message, "without an ID token") || !strings.Contains(e.Hint, "credd login") {
+		t.Errorf("last error %+v, want LoginRequired saying the IdP renews without an ID token, and to run credd login", st.LastError)
+	}
+	_, err = s.Token(context.Background())
+	var de *daemon.Error
+	if !errors.As(err, &de) || de.Code != CodeLoginRequired || de.Kind != daemon.KindPermanent || !strings.Contains(de.Hint, "credd login") {
+		t.Errorf("Token after expiry = %v, want a permanent LoginRequired", err)
+	}
+	if f.keptToken() != "" {
+		t.Error("the ended login is still kept")
+	}
+	if n := len(f.idp.grantTypes()); n != 4 {
+		t.Errorf("the IdP saw %d token requests, want 4 (resume and three renewals)", n)
+	}
+	if strings.Contains(logs.String(), idToken) {
+		t.Errorf("the ID token reached the log:\n%s", logs)
+	}
+}
+
+func TestARefreshWithoutAnIDTokenThenWithOneRenewsTheIDToken(t *testing.T) {
+	f := newFixture(t)
+	f.keep(f.idp.issue())
+	s, _ := f.session(f.store())
+	run(t, s)
+	first := waitFor(t, s, "the kept login is resumed", loggedIn)
+	f.idp.setNoIDTokenOnRefresh(true)
+	f.advanceToRenewal(s)
+	waitFor(t, s, "the renewal without an ID token", func(st State) bool {
+		return st.NextRenewal.Equal(first.IDTokenExpires.Add(-DefaultMinValidity))
+	})
+	f.idp.setNoIDTokenOnRefresh(false)
+	f.advanceToRenewal(s)
+	st := waitFor(t, s, "a new ID token", func(st State) bool { return st.IDTokenExpires.After(first.IDTokenExpires) })
+	if st.Status != StatusLoggedIn || st.Renewals != 2 {
+		t.Errorf("state %+v, want logged in after the resume and one real renewal", st)
+	}
+}
+
+func TestAResumedLoginWhoseRefreshHasNoIDTokenAsksForANewLogin(t *testing.T) {
+	f := newFixture(t)
+	f.keep(f.idp.issue())
+	f.idp.setNoIDTokenOnRefresh(true)
+	s, _ := f.session(f.store())
+	run(t, s)
+	st := waitFor(t, s, "the login is required", func(st State) bool { return st.Status == StatusLoginRequired })
+	if e := st.LastError; e == nil || e.Code != CodeLoginRequired || !strings.Contains(e.Hint, "credd login") {
+		t.Errorf("last error %+v, want LoginRequired with the hint to run credd login", st.LastError)
+	}
+	if f.keptToken() != "" {
+		t.Error("a login that cannot give an ID token is still kept")
 	}
 }
