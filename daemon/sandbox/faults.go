@@ -16,7 +16,8 @@ const (
 	FaultServiceUnavailable   FaultKind = "ServiceUnavailable"   // 503 ServiceUnavailable
 	FaultThrottling           FaultKind = "Throttling"           // 400 Throttling "Rate exceeded"
 	FaultHang                 FaultKind = "Hang"                 // no answer; see Fault.Delay
-	FaultIDPCommunication     FaultKind = "IDPCommunication"     // 400 IDPCommunicationError
+	FaultIDPCommunication     FaultKind = "IDPCommunication"     // 400 IDPCommunicationError: the IdP could not be reached
+	FaultIDPKeysUnreachable   FaultKind = "IDPKeysUnreachable"   // 400 InvalidIdentityToken "Couldn't retrieve verification key…"
 	FaultInvalidIdentityToken FaultKind = "InvalidIdentityToken" // 400 InvalidIdentityToken
 	FaultExpiredToken         FaultKind = "ExpiredToken"         // 400 ExpiredTokenException
 	FaultAccessDenied         FaultKind = "AccessDenied"         // 403 AccessDenied
@@ -110,6 +111,8 @@ func faultError(k FaultKind, now time.Time) *apiError {
 		return &apiError{http.StatusBadRequest, "Throttling", "Rate exceeded"}
 	case FaultIDPCommunication:
 		return errIDPCommunication
+	case FaultIDPKeysUnreachable:
+		return errVerificationKey
 	case FaultInvalidIdentityToken:
 		return &apiError{http.StatusBadRequest, "InvalidIdentityToken", "Couldn't verify the identity token (injected fault)."}
 	case FaultExpiredToken:

@@ -1,9 +1,9 @@
 package sandbox
 
 import (
+	"cmp"
 	"crypto"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
@@ -41,15 +41,20 @@ type IssuerOptions struct {
 	// URL is the issuer URL when it is known up front; Start sets it once
 	// the listener is bound. Mint fails while it is empty.
 	URL string
+	// Algorithm signs the tokens: one of the JWS algorithms STS accepts
+	// (RS256, RS384, RS512, ES256, ES384, ES512); "" = RS256, as GitHub.
+	Algorithm jose.SignatureAlgorithm
 }
 
 // Issuer is an OIDC issuer that mints GitHub-Actions-shaped ID tokens signed
-// with an RS256 key made at construction. It is safe for concurrent use.
+// with a key made at construction (RS256 unless IssuerOptions.Algorithm
+// says otherwise). It is safe for concurrent use.
 type Issuer struct {
 	clock        clock.Clock
 	log          *slog.Logger
 	lifetime     time.Duration
 	subject      string
+	alg          jose.SignatureAlgorithm
 	public       jose.JSONWebKey
 	signer       jose.Signer
 	requestToken string
@@ -58,23 +63,25 @@ type Issuer struct {
 	url string
 }
 
-// NewIssuer makes an issuer with a fresh 2048-bit RSA key.
+// NewIssuer makes an issuer with a fresh key: 2048-bit RSA, or for ES*
+// the algorithm's curve.
 func NewIssuer(opts IssuerOptions) (*Issuer, error) {
 	if opts.TokenLifetime < 0 {
 		return nil, fmt.Errorf("sandbox: negative token lifetime %s", opts.TokenLifetime)
 	}
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	alg := cmp.Or(opts.Algorithm, jose.RS256)
+	key, err := newSigningKey(alg)
 	if err != nil {
-		return nil, fmt.Errorf("sandbox: generate issuer key: %w", err)
+		return nil, fmt.Errorf("sandbox: issuer key: %w", err)
 	}
-	public := jose.JSONWebKey{Key: &key.PublicKey, Algorithm: string(jose.RS256), Use: "sig"}
+	public := jose.JSONWebKey{Key: key.Public(), Algorithm: string(alg), Use: "sig"}
 	thumb, err := public.Thumbprint(crypto.SHA256)
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: key thumbprint: %w", err)
 	}
 	public.KeyID = base64.RawURLEncoding.EncodeToString(thumb)
 	signer, err := jose.NewSigner(
-		jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: public.KeyID}},
+		jose.SigningKey{Algorithm: alg, Key: jose.JSONWebKey{Key: key, KeyID: public.KeyID}},
 		(&jose.SignerOptions{}).WithType("JWT"))
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: token signer: %w", err)
@@ -84,6 +91,7 @@ func NewIssuer(opts IssuerOptions) (*Issuer, error) {
 		log:          opts.Logger,
 		lifetime:     opts.TokenLifetime,
 		subject:      opts.Subject,
+		alg:          alg,
 		public:       public,
 		signer:       signer,
 		requestToken: randomString(40, alphaNum),
@@ -215,7 +223,7 @@ func (i *Issuer) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 		"jwks_uri":                              iss + "/.well-known/jwks",
 		"subject_types_supported":               []string{"public", "pairwise"},
 		"response_types_supported":              []string{"id_token"},
-		"id_token_signing_alg_values_supported": []string{"RS256"},
+		"id_token_signing_alg_values_supported": []string{string(i.alg)},
 		"scopes_supported":                      []string{"openid"},
 		"claims_supported": []string{"sub", "aud", "exp", "iat", "iss", "jti", "nbf", "ref", "sha",
 			"repository", "repository_id", "repository_owner", "repository_owner_id", "run_id",

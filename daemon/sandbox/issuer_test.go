@@ -225,3 +225,32 @@ func TestSandboxStopsWhenItsContextEnds(t *testing.T) {
 		t.Errorf("Close after the context ended: %v", err)
 	}
 }
+
+func TestIssuerSignsWithTheChosenAlgorithmAndAdvertisesIt(t *testing.T) {
+	sb := startSandbox(t, Options{Issuer: IssuerOptions{Algorithm: jose.ES384}})
+	provider, err := oidc.NewProvider(t.Context(), sb.IssuerURL)
+	if err != nil {
+		t.Fatalf("discovery: %v", err)
+	}
+	var doc struct {
+		Algs []string `json:"id_token_signing_alg_values_supported"`
+	}
+	if err := provider.Claims(&doc); err != nil || len(doc.Algs) != 1 || doc.Algs[0] != "ES384" {
+		t.Errorf("discovery advertises %v (%v), want [ES384]", doc.Algs, err)
+	}
+	if k := sb.Issuer.KeySet().Keys[0]; k.Algorithm != "ES384" || k.KeyID == "" {
+		t.Errorf("JWKS key alg %q kid %q", k.Algorithm, k.KeyID)
+	}
+	token, err := sb.Issuer.Mint(DefaultAudience, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := provider.Verifier(&oidc.Config{ClientID: DefaultAudience}).Verify(t.Context(), token); err != nil {
+		t.Errorf("go-oidc does not verify the ES384 token: %v", err)
+	}
+	for _, alg := range []jose.SignatureAlgorithm{jose.HS256, jose.PS256, "none"} {
+		if _, err := NewIssuer(IssuerOptions{Algorithm: alg}); err == nil {
+			t.Errorf("NewIssuer accepted %s, which STS refuses", alg)
+		}
+	}
+}

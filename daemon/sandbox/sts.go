@@ -121,7 +121,6 @@ func NewSTS(opts STSOptions) (*STS, error) {
 		roles:       map[string]*role{},
 		clientIDs:   map[string]bool{},
 		maxLifetime: opts.MaxLifetime,
-		external:    newExternalIssuers(opts.TrustedIssuers),
 		sessions:    map[string]*session{},
 		calls:       map[string]int64{},
 	}
@@ -132,6 +131,7 @@ func NewSTS(opts STSOptions) (*STS, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.log = s.log.With("component", "sandbox-sts")
+	s.external = newExternalIssuers(opts.TrustedIssuers, s.log)
 	roles := opts.Roles
 	if len(roles) == 0 {
 		account := cmp.Or(opts.AccountID, DefaultAccountID)
@@ -383,8 +383,22 @@ func (e *apiError) Error() string { return e.code + ": " + e.message }
 var (
 	errAccessDenied = &apiError{http.StatusForbidden, "AccessDenied",
 		"Not authorized to perform sts:AssumeRoleWithWebIdentity"}
+	// errIDPCommunication: STS could not reach the IdP. Its words are the
+	// STS API reference's for IDPCommunicationError (the STS API model, as
+	// in aws/aws-sdk-go-v2 service/sts/types/errors.go).
 	errIDPCommunication = &apiError{http.StatusBadRequest, "IDPCommunicationError",
-		"Couldn't retrieve verification key from your identity provider, please reference AssumeRoleWithWebIdentity documentation for requirements"}
+		"The request could not be fulfilled because the identity provider (IDP) that was asked to verify the incoming identity token could not be reached. " +
+			"This is often a transient error caused by network conditions. Retry the request a limited number of times so that you don't exceed the request rate. " +
+			"If the error persists, the identity provider might be down or not responding."}
+	// errVerificationKey: STS could not get the key that signed the token:
+	// the issuer's discovery document or JWKS could not be fetched
+	// (aws/aws-cli#7194, awslabs/aws-sdk-rust#827 with the raw 400), or
+	// the JWKS has no key for the token's kid (radkawar/stackd
+	// internal/services/sts/testdata/oidc/aws.json, unknown-key-id). It is
+	// InvalidIdentityToken, not IDPCommunicationError, and has two spaces
+	// after the comma.
+	errVerificationKey = &apiError{http.StatusBadRequest, "InvalidIdentityToken",
+		"Couldn't retrieve verification key from your identity provider,  please reference AssumeRoleWithWebIdentity documentation for requirements"}
 )
 
 func errTokenExpired(now, exp time.Time) *apiError {

@@ -310,6 +310,7 @@ func TestFaultsAreAnsweredAsTheSDKExpects(t *testing.T) {
 		{FaultServiceUnavailable, "ServiceUnavailable", 503, true},
 		{FaultThrottling, "Throttling", 400, true},
 		{FaultIDPCommunication, "IDPCommunicationError", 400, true},
+		{FaultIDPKeysUnreachable, "InvalidIdentityToken", 400, false},
 		{FaultInvalidIdentityToken, "InvalidIdentityToken", 400, false},
 		{FaultExpiredToken, "ExpiredTokenException", 400, false},
 		{FaultAccessDenied, "AccessDenied", 403, false},

@@ -64,6 +64,19 @@ const (
 	hintParameter = "STS rejected a parameter: check --duration against the role's maximum session duration, --session-name and --role-arn"
 )
 
+// Hints for STS failing to verify the token with the IdP.
+const (
+	// hintIDPCommunication: STS reached for the IdP and got no answer in
+	// time, "often a transient error caused by network conditions" (the
+	// STS API model, aws/aws-sdk-go-v2 service/sts/types/errors.go,
+	// IDPCommunicationErrorException).
+	hintIDPCommunication = "STS could not reach the identity provider to verify the token, often a passing network problem; credd retries with backoff — if it persists, the IdP may be down or not answering AWS"
+	// hintVerificationKey: STS could not get the key that signed the token:
+	// the issuer's discovery document or JWKS was unreachable from AWS, or
+	// the JWKS has no key with the token's kid.
+	hintVerificationKey = "STS could not fetch the IdP's OIDC discovery document or JWKS: the issuer's /.well-known/openid-configuration and its jwks_uri must be reachable from the internet (not only from this network), and the JWKS must hold the key (kid) that signed the token; credd retries with backoff"
+)
+
 type rule struct {
 	kind daemon.Kind
 	hint string
@@ -76,7 +89,7 @@ var stsCodes = map[daemon.Code]rule{
 	CodeThrottling:            {daemon.KindRetryable, "STS is throttling requests; credd retries with backoff"},
 	CodeThrottlingException:   {daemon.KindRetryable, "STS is throttling requests; credd retries with backoff"},
 	CodeRequestLimitExceeded:  {daemon.KindRetryable, "STS is throttling requests; credd retries with backoff"},
-	CodeIDPCommunicationError: {daemon.KindRetryable, "STS could not reach the identity provider's OIDC discovery or JWKS endpoint; credd retries — if it persists, check the issuer is reachable from the internet"},
+	CodeIDPCommunicationError: {daemon.KindRetryable, hintIDPCommunication},
 	CodeInternalFailure:       {daemon.KindRetryable, hintRetry},
 	CodeInternalError:         {daemon.KindRetryable, hintRetry},
 	CodeServiceUnavailable:    {daemon.KindRetryable, hintRetry},
@@ -105,8 +118,10 @@ func lookupCode(code string) (canonical daemon.Code, r rule, ok bool) {
 }
 
 // classify turns an SDK error into a *daemon.Error. It relies on error types
-// (smithy.APIError, ResponseError, DeserializationError, net errors), never
-// on message texts. ctx is the caller's context, actx the attempt's.
+// (smithy.APIError, ResponseError, DeserializationError, net errors) and
+// STS's codes; a message text matters only where STS gives one code two
+// meanings (see refineInvalidToken). ctx is the caller's context, actx the
+// attempt's.
 func (c *Client) classify(ctx, actx context.Context, token string, err error) *daemon.Error {
 	// The caller's own deadline reads as a timeout (STS was too slow for
 	// it); its cancellation (shutdown, say) as Canceled.
@@ -139,7 +154,7 @@ func (c *Client) classify(ctx, actx context.Context, token string, err error) *d
 		}
 		msg := sanitize(apiErr.ErrorMessage(), token)
 		if code == CodeInvalidIdentityToken {
-			r.hint = refineTokenHint(msg, r.hint)
+			r = refineInvalidToken(msg, r)
 		}
 		if msg == "" {
 			msg = "STS refused the request"
@@ -185,17 +200,30 @@ func (c *Client) classify(ctx, actx context.Context, token string, err error) *d
 		Hint:    "credd retries with backoff; if it persists, run `credd doctor`", Err: err}
 }
 
-// refineTokenHint names the two set-up mistakes behind most
-// InvalidIdentityToken errors. Only the hint depends on the message text;
-// the kind never does.
-func refineTokenHint(msg, hint string) string {
+// verificationKeyMessage is how STS words the InvalidIdentityToken it
+// answers when it cannot get the key that signed the token
+// (aws/aws-cli#7194, awslabs/aws-sdk-rust#827; with an unknown kid too,
+// radkawar/stackd internal/services/sts/testdata/oidc/aws.json). STS sends
+// two spaces after the comma; sanitize has made them one.
+const verificationKeyMessage = "couldn't retrieve verification key from your identity provider"
+
+// refineInvalidToken sorts InvalidIdentityToken by its message, the only
+// thing that tells its causes apart: STS uses the one code both for a token
+// that a new one would replace and for an IdP whose keys it cannot fetch.
+// The latter is retryable (the IdP may come back, AWS may refetch its
+// JWKS; a new token alone would not help), so the refresher backs off
+// rather than give up after a few new tokens. The code stays STS's, so
+// status shows what STS sent. The other cases only get a sharper hint.
+func refineInvalidToken(msg string, r rule) rule {
 	switch {
+	case strings.Contains(strings.ToLower(msg), verificationKeyMessage):
+		return rule{daemon.KindRetryable, hintVerificationKey}
 	case strings.Contains(msg, "No OpenIDConnect provider found"):
-		return "no IAM OIDC identity provider in the role's account matches the token's issuer: create one for the token's iss URL, or check --role-arn's account; run `credd doctor`"
+		r.hint = "no IAM OIDC identity provider in the role's account matches the token's issuer: create one for the token's iss URL, or check --role-arn's account; run `credd doctor`"
 	case strings.Contains(msg, "Incorrect token audience"):
-		return "the token's aud is not a client ID of the IAM OIDC identity provider: add it there, or set --audience to one it accepts; run `credd doctor`"
+		r.hint = "the token's aud is not a client ID of the IAM OIDC identity provider: add it there, or set --audience to one it accepts; run `credd doctor`"
 	}
-	return hint
+	return r
 }
 
 func ruleForStatus(status int, fault smithy.ErrorFault) rule {

@@ -321,7 +321,8 @@ func TestExchangeClassifiesFailures(t *testing.T) {
 		{"Throttling is retryable", sender(400, "Throttling", "Rate exceeded"), false, daemon.KindRetryable, "Throttling"},
 		{"ThrottlingException is retryable", sender(400, "ThrottlingException", "Rate exceeded"), false, daemon.KindRetryable, "ThrottlingException"},
 		{"RequestLimitExceeded is retryable", sender(400, "RequestLimitExceeded", "Request limit exceeded."), false, daemon.KindRetryable, "RequestLimitExceeded"},
-		{"IDPCommunicationError is retryable", sender(400, "IDPCommunicationError", "Couldn't retrieve verification key from your identity provider"), false, daemon.KindRetryable, "IDPCommunicationError"},
+		{"IDPCommunicationError is retryable", sender(400, "IDPCommunicationError", idpCommunicationMessage), false, daemon.KindRetryable, "IDPCommunicationError"},
+		{"InvalidIdentityToken for a verification key STS could not retrieve is retryable", sender(400, "InvalidIdentityToken", verificationKeyMessage), false, daemon.KindRetryable, "InvalidIdentityToken"},
 		{"InternalFailure is retryable", receiver(500, "InternalFailure", "An internal error occurred"), false, daemon.KindRetryable, "InternalFailure"},
 		{"InternalError is retryable", receiver(500, "InternalError", "We encountered an internal error. Please try again."), false, daemon.KindRetryable, "InternalError"},
 		{"ServiceUnavailable is retryable", receiver(503, "ServiceUnavailable", "Service is unavailable"), false, daemon.KindRetryable, "ServiceUnavailable"},
@@ -406,6 +407,80 @@ func TestExchangeGivesAccessDeniedItsTrustPolicyHint(t *testing.T) {
 		"check Principal.Federated matches the token issuer, the aud condition and the sub condition; run `credd doctor`)"
 	if err == nil || err.Error() != want {
 		t.Errorf("error:\n got %v\nwant %s", err, want)
+	}
+}
+
+// How real STS words the two ways it fails to check a token with the IdP.
+const (
+	// verificationKeyMessage comes with code InvalidIdentityToken and HTTP
+	// 400, two spaces after the comma included: aws/aws-cli#7194 and
+	// aws-actions/configure-aws-credentials#299 (GitHub's issuer),
+	// awslabs/aws-sdk-rust#827 (the raw 400 response). STS sends it when it
+	// cannot fetch the issuer's discovery document or JWKS, and also for a
+	// kid the JWKS lacks: radkawar/stackd
+	// internal/services/sts/testdata/oidc/aws.json, scenarios
+	// unknown-key-id, missing-key-id and empty-key-id, recorded against
+	// sts.us-east-1.amazonaws.com.
+	verificationKeyMessage = "Couldn't retrieve verification key from your identity provider,  please reference AssumeRoleWithWebIdentity documentation for requirements"
+	// idpCommunicationMessage is the STS API reference's description of
+	// IDPCommunicationError (aws/aws-sdk-go-v2 service/sts/types/errors.go,
+	// generated from the STS API model).
+	idpCommunicationMessage = "The request could not be fulfilled because the identity provider (IDP) that was asked to verify the incoming identity token could not be reached. This is often a transient error caused by network conditions. Retry the request a limited number of times so that you don't exceed the request rate. If the error persists, the identity provider might be down or not responding."
+)
+
+func TestExchangeTellsAnUnreachableIdPFromARefusedToken(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		code      string
+		message   string
+		wantKind  daemon.Kind
+		wantHints []string
+		notHints  []string
+	}{
+		{
+			name: "keys STS could not retrieve are retried and the hint names discovery and the JWKS",
+			code: "InvalidIdentityToken", message: verificationKeyMessage, wantKind: daemon.KindRetryable,
+			wantHints: []string{"/.well-known/openid-configuration", "jwks_uri", "reachable from the internet", "kid", "retries with backoff"},
+			notHints:  []string{"fetch a new one"},
+		},
+		{
+			name: "the verification-key message is recognised in any case and spacing",
+			code: "InvalidIdentityToken", message: "couldn't retrieve verification key from your identity provider, please reference AssumeRoleWithWebIdentity documentation for requirements", wantKind: daemon.KindRetryable,
+			wantHints: []string{"jwks_uri"},
+		},
+		{
+			name: "an IdP STS could not reach is retried as a passing network problem",
+			code: "IDPCommunicationError", message: idpCommunicationMessage, wantKind: daemon.KindRetryable,
+			wantHints: []string{"could not reach the identity provider", "retries with backoff"},
+			notHints:  []string{"jwks_uri", "fetch a new one"},
+		},
+		{
+			name: "any other InvalidIdentityToken still asks for a new token",
+			code: "InvalidIdentityToken", message: "Couldn't verify the signature of the ID token", wantKind: daemon.KindNewToken,
+			wantHints: []string{"fetch a new one"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newSTSServer(t, reply{status: 400, body: errorBody("Sender", tc.code, tc.message)})
+			_, err := newClient(t, srv.URL, nil).Exchange(context.Background(), testToken)
+			var de *daemon.Error
+			if !errors.As(err, &de) {
+				t.Fatalf("error %v is not a *daemon.Error", err)
+			}
+			if de.Kind != tc.wantKind || string(de.Code) != tc.code {
+				t.Errorf("got %s/%s, want %s/%s (STS's code kept as it came)", de.Kind, de.Code, tc.wantKind, tc.code)
+			}
+			for _, h := range tc.wantHints {
+				if !strings.Contains(de.Hint, h) {
+					t.Errorf("hint %q lacks %q", de.Hint, h)
+				}
+			}
+			for _, h := range tc.notHints {
+				if strings.Contains(de.Hint, h) {
+					t.Errorf("hint %q says %q", de.Hint, h)
+				}
+			}
+		})
 	}
 }
 

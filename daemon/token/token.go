@@ -24,6 +24,9 @@ const (
 	CodeNotYetValid daemon.Code = "TokenNotYetValid"
 	CodeAudience    daemon.Code = "AudienceMismatch"
 	CodeIssuer      daemon.Code = "IssuerMismatch"
+	// CodeFractionalDate: exp, iat or nbf is not a whole number of
+	// seconds. JWT allows it (RFC 7519 §2, NumericDate); STS does not.
+	CodeFractionalDate daemon.Code = "TokenDateNotInteger"
 )
 
 const (
@@ -39,24 +42,31 @@ const (
 // Errors are *daemon.Error with code MalformedToken (KindPermanent); they
 // describe the token's shape and never contain the token.
 func Parse(raw string) (daemon.Claims, error) {
+	c, _, err := parse(raw)
+	return c, err
+}
+
+// parse is Parse that also names the date claims written with a fraction,
+// which Parse accepts (RFC 7519 does) and Check refuses (STS does).
+func parse(raw string) (daemon.Claims, []fractional, error) {
 	raw = strings.TrimSpace(raw)
 	if err := shape(raw); err != nil {
-		return daemon.Claims{}, err
+		return daemon.Claims{}, nil, err
 	}
 	parts := strings.Split(raw, ".")
 	var header map[string]any
 	if err := decodePart(parts[0], "header", &header); err != nil {
-		return daemon.Claims{}, err
+		return daemon.Claims{}, nil, err
 	}
 	if parts[2] == "" {
-		return daemon.Claims{}, malformed("the token has no signature", "credd needs a signed ID token from the issuer, not an unsecured JWT")
+		return daemon.Claims{}, nil, malformed("the token has no signature", "credd needs a signed ID token from the issuer, not an unsecured JWT")
 	}
 	if _, err := decodeBase64(parts[2]); err != nil {
-		return daemon.Claims{}, malformed("the signature part is not base64url", hintOneJWT)
+		return daemon.Claims{}, nil, malformed("the signature part is not base64url", hintOneJWT)
 	}
 	var payload map[string]any
 	if err := decodePart(parts[1], "payload", &payload); err != nil {
-		return daemon.Claims{}, err
+		return daemon.Claims{}, nil, err
 	}
 	return claimsOf(payload)
 }
@@ -107,29 +117,37 @@ func decodeBase64(s string) ([]byte, error) {
 	return base64.RawURLEncoding.Strict().DecodeString(strings.TrimRight(s, "="))
 }
 
-func claimsOf(p map[string]any) (daemon.Claims, error) {
+// fractional is a date claim written with a fraction or an exponent, as
+// the token has it.
+type fractional struct{ name, value string }
+
+func claimsOf(p map[string]any) (daemon.Claims, []fractional, error) {
 	var c daemon.Claims
 	var err error
 	if c.Issuer, err = stringClaim(p, "iss"); err != nil {
-		return daemon.Claims{}, err
+		return daemon.Claims{}, nil, err
 	}
 	if c.Subject, err = stringClaim(p, "sub"); err != nil {
-		return daemon.Claims{}, err
+		return daemon.Claims{}, nil, err
 	}
 	if c.Audience, err = audienceClaim(p); err != nil {
-		return daemon.Claims{}, err
+		return daemon.Claims{}, nil, err
 	}
 	if p["exp"] == nil {
-		return daemon.Claims{}, malformed("the token has no exp claim", "credd only accepts ID tokens that expire; check the issuer")
+		return daemon.Claims{}, nil, malformed("the token has no exp claim", "credd only accepts ID tokens that expire; check the issuer")
 	}
-	if c.Expiry, err = timeClaim(p, "exp"); err != nil {
-		return daemon.Claims{}, err
-	}
-	if c.IssuedAt, err = timeClaim(p, "iat"); err != nil {
-		return daemon.Claims{}, err
-	}
-	if c.NotBefore, err = timeClaim(p, "nbf"); err != nil {
-		return daemon.Claims{}, err
+	var frac []fractional
+	for _, d := range []struct {
+		name string
+		to   *time.Time
+	}{{"exp", &c.Expiry}, {"iat", &c.IssuedAt}, {"nbf", &c.NotBefore}} {
+		var whole bool
+		if *d.to, whole, err = timeClaim(p, d.name); err != nil {
+			return daemon.Claims{}, nil, err
+		}
+		if !whole {
+			frac = append(frac, fractional{d.name, string(p[d.name].(json.Number))})
+		}
 	}
 	for k, v := range p {
 		s, ok := v.(string)
@@ -141,7 +159,7 @@ func claimsOf(p map[string]any) (daemon.Claims, error) {
 		}
 		c.Extra[k] = s
 	}
-	return c, nil
+	return c, frac, nil
 }
 
 // registered reports whether name is a claim Claims has a field for.
@@ -187,22 +205,24 @@ func audienceClaim(p map[string]any) ([]string, error) {
 }
 
 // timeClaim reads a NumericDate: seconds since the epoch, possibly with a
-// fraction.
-func timeClaim(p map[string]any, name string) (time.Time, error) {
+// fraction. whole reports whether it is written as an integer (an absent
+// claim is whole).
+func timeClaim(p map[string]any, name string) (t time.Time, whole bool, err error) {
 	v, ok := p[name]
 	if !ok || v == nil {
-		return time.Time{}, nil
+		return time.Time{}, true, nil
 	}
 	n, ok := v.(json.Number)
 	if !ok {
-		return time.Time{}, malformed(fmt.Sprintf("the %s claim is not a number", name), "check the issuer")
+		return time.Time{}, false, malformed(fmt.Sprintf("the %s claim is not a number", name), "check the issuer")
 	}
 	f, err := strconv.ParseFloat(string(n), 64)
 	if err != nil || math.IsNaN(f) || f < 0 || f > maxUnixSeconds {
-		return time.Time{}, malformed(fmt.Sprintf("the %s claim is not a date between 1970 and 9999", name), "check the issuer")
+		return time.Time{}, false, malformed(fmt.Sprintf("the %s claim is not a date between 1970 and 9999", name), "check the issuer")
 	}
+	_, err = strconv.ParseInt(string(n), 10, 64)
 	sec, frac := math.Modf(f)
-	return time.Unix(int64(sec), int64(frac*1e9)).UTC(), nil
+	return time.Unix(int64(sec), int64(frac*1e9)).UTC(), err == nil, nil
 }
 
 func malformed(msg, hint string) *daemon.Error {
@@ -214,8 +234,9 @@ func malformed(msg, hint string) *daemon.Error {
 type Checks struct {
 	// Audience, if set, must be among the token's aud.
 	Audience string
-	// Issuer, if set, must equal iss; one trailing slash of difference is
-	// ignored, as issuers are inconsistent about it.
+	// Issuer, if set, must equal iss exactly, trailing slash included: OIDC
+	// discovery (go-oidc) and IAM's OIDC provider take the issuer as the IdP
+	// writes it.
 	Issuer string
 	// Skew is the safety margin (0 means 30s; negative means none): a token
 	// that expires within Skew counts as expired, and one whose nbf or iat is
@@ -226,11 +247,12 @@ type Checks struct {
 }
 
 // Check parses raw and checks its claims. Errors are *daemon.Error:
-// MalformedToken, IssuerMismatch and AudienceMismatch (KindPermanent: a new
-// token of the same kind will not help), TokenExpired and TokenNotYetValid
-// (KindNewToken). Permanent problems are reported first.
+// MalformedToken, IssuerMismatch, AudienceMismatch and TokenDateNotInteger
+// (KindPermanent: a new token of the same kind will not help), TokenExpired
+// and TokenNotYetValid (KindNewToken). Permanent problems are reported
+// first.
 func Check(raw string, c Checks) (daemon.Claims, error) {
-	claims, err := Parse(raw)
+	claims, frac, err := parse(raw)
 	if err != nil {
 		return daemon.Claims{}, err
 	}
@@ -245,13 +267,8 @@ func Check(raw string, c Checks) (daemon.Claims, error) {
 	case skew < 0:
 		skew = 0
 	}
-	if c.Issuer != "" && strings.TrimSuffix(claims.Issuer, "/") != strings.TrimSuffix(c.Issuer, "/") {
-		return claims, &daemon.Error{
-			Kind:    daemon.KindPermanent,
-			Code:    CodeIssuer,
-			Message: fmt.Sprintf("the token's issuer is %q, want %q", claims.Issuer, c.Issuer),
-			Hint:    "set --issuer to the issuer the role trusts and get the token from that issuer",
-		}
+	if c.Issuer != "" && claims.Issuer != c.Issuer {
+		return claims, issuerMismatch(claims.Issuer, c.Issuer)
 	}
 	if c.Audience != "" && !slices.Contains(claims.Audience, c.Audience) {
 		return claims, &daemon.Error{
@@ -259,6 +276,18 @@ func Check(raw string, c Checks) (daemon.Claims, error) {
 			Code:    CodeAudience,
 			Message: fmt.Sprintf("the token's audience is %s, want %q", quoteAll(claims.Audience), c.Audience),
 			Hint:    "request the token for the audience the role's trust policy names, or set --audience to match it",
+		}
+	}
+	if len(frac) > 0 {
+		var what []string
+		for _, f := range frac {
+			what = append(what, f.name+" "+f.value)
+		}
+		return claims, &daemon.Error{
+			Kind:    daemon.KindPermanent,
+			Code:    CodeFractionalDate,
+			Message: fmt.Sprintf("the token's dates are not whole seconds (%s); STS refuses such a token as InvalidIdentityToken (%q)", strings.Join(what, ", "), "Invalid timestamp in token claims."),
+			Hint:    "make whatever issues the token write exp, iat and nbf as whole seconds since 1970: integers, without a fraction or an exponent",
 		}
 	}
 	t := now()
@@ -288,6 +317,21 @@ func Check(raw string, c Checks) (daemon.Claims, error) {
 		}
 	}
 	return claims, nil
+}
+
+// issuerMismatch says how the token's iss and the configured issuer
+// differ; a trailing slash is named, as it is the usual way they do.
+func issuerMismatch(got, want string) *daemon.Error {
+	msg := fmt.Sprintf("the token's issuer is %q, want %q", got, want)
+	if strings.TrimSuffix(got, "/") == strings.TrimSuffix(want, "/") {
+		msg += ": they differ only in the trailing slash, which counts"
+	}
+	return &daemon.Error{
+		Kind:    daemon.KindPermanent,
+		Code:    CodeIssuer,
+		Message: msg,
+		Hint:    "the configured issuer (--issuer) must match the token's iss exactly, including any trailing slash: set it to the iss the IdP writes, which the role's IAM OIDC provider must name too",
+	}
 }
 
 func quoteAll(ss []string) string {

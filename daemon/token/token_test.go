@@ -184,8 +184,18 @@ func TestCheck(t *testing.T) {
 	}{
 		{name: "a valid token passes every check", claims: c,
 			checks: token.Checks{Audience: "sts.amazonaws.com", Issuer: "https://token.actions.githubusercontent.com"}},
-		{name: "an issuer differing by a trailing slash passes", claims: c,
-			checks: token.Checks{Issuer: "https://token.actions.githubusercontent.com/"}},
+		// go-oidc's discovery and IAM's OIDC provider both take the issuer
+		// exactly as the IdP writes it (OpenID Connect Discovery 1.0 §4.3:
+		// the discovered issuer "MUST be identical" to the one used).
+		{name: "an issuer differing by a trailing slash is a mismatch that says so", claims: c,
+			checks:   token.Checks{Issuer: "https://token.actions.githubusercontent.com/"},
+			wantCode: token.CodeIssuer, wantKind: daemon.KindPermanent,
+			wantMessage: `issuer is "https://token.actions.githubusercontent.com", want "https://token.actions.githubusercontent.com/": they differ only in the trailing slash`},
+		{name: "a token's trailing slash must be configured too", claims: with(c, "iss", "https://idp.example.com/"),
+			checks:   token.Checks{Issuer: "https://idp.example.com"},
+			wantCode: token.CodeIssuer, wantKind: daemon.KindPermanent, wantMessage: `issuer is "https://idp.example.com/", want "https://idp.example.com"`},
+		{name: "an issuer with its trailing slash configured passes", claims: with(c, "iss", "https://idp.example.com/"),
+			checks: token.Checks{Issuer: "https://idp.example.com/"}},
 		{name: "an audience found in an array passes", claims: with(c, "aud", []string{"x", "sts.amazonaws.com"}),
 			checks: token.Checks{Audience: "sts.amazonaws.com"}},
 		{name: "empty checks skip audience and issuer", claims: with(c, "aud", nil, "iss", nil)},
@@ -217,6 +227,21 @@ func TestCheck(t *testing.T) {
 		{name: "a wrong issuer is reported before expiry", claims: with(c, "exp", now.Add(-time.Hour).Unix()),
 			checks:   token.Checks{Issuer: "https://idp.example.com"},
 			wantCode: token.CodeIssuer, wantKind: daemon.KindPermanent},
+		// STS answers a fractional exp or iat with InvalidIdentityToken
+		// "Invalid timestamp in token claims." (radkawar/stackd
+		// internal/services/sts/testdata/oidc/aws.json, scenarios
+		// exp-fraction and iat-fraction, recorded against real STS).
+		{name: "a fractional exp is refused for good, naming the claim", claims: with(c, "exp", float64(now.Add(time.Hour).Unix())+0.5),
+			wantCode: token.CodeFractionalDate, wantKind: daemon.KindPermanent, wantMessage: "not whole seconds (exp 1748782800.5)"},
+		{name: "every fractional date is named", claims: with(c, "iat", 1748778000.25, "nbf", 1748778000.75),
+			wantCode: token.CodeFractionalDate, wantKind: daemon.KindPermanent, wantMessage: "(iat 1748778000.25, nbf 1748778000.75)"},
+		{name: "a date with an exponent is no integer either", claims: with(c, "iat", json.Number("1.748778e9")),
+			wantCode: token.CodeFractionalDate, wantKind: daemon.KindPermanent, wantMessage: "iat 1.748778e9"},
+		{name: "a fractional date is reported before expiry", claims: with(c, "exp", 1000.5),
+			wantCode: token.CodeFractionalDate, wantKind: daemon.KindPermanent},
+		{name: "a wrong audience is reported before a fractional date", claims: with(c, "aud", "x", "exp", float64(now.Add(time.Hour).Unix())+0.5),
+			checks:   token.Checks{Audience: "sts.amazonaws.com"},
+			wantCode: token.CodeAudience, wantKind: daemon.KindPermanent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -278,5 +303,39 @@ func assertNoToken(t *testing.T, err error, raw string) {
 		if len(part) >= 16 && strings.Contains(err.Error(), part) {
 			t.Errorf("error %q contains part of the token", err)
 		}
+	}
+}
+
+func TestCheckHintsSayWhatToFix(t *testing.T) {
+	checks := token.Checks{Now: func() time.Time { return now }}
+	tests := []struct {
+		name     string
+		claims   map[string]any
+		issuer   string
+		wantHint []string
+	}{
+		{"an issuer mismatch asks for the exact iss", githubClaims(), "https://token.actions.githubusercontent.com/",
+			[]string{"must match the token's iss exactly", "trailing slash"}},
+		{"a fractional date asks for whole seconds", with(githubClaims(), "exp", 1748782800.5), "",
+			[]string{"exp, iat and nbf", "whole seconds"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := checks
+			c.Issuer = tt.issuer
+			claims, err := token.Check(jwt(t, tt.claims), c)
+			var e *daemon.Error
+			if !errors.As(err, &e) {
+				t.Fatalf("Check = %v, want a *daemon.Error", err)
+			}
+			for _, h := range tt.wantHint {
+				if !strings.Contains(e.Hint, h) {
+					t.Errorf("hint %q lacks %q", e.Hint, h)
+				}
+			}
+			if claims.Subject == "" {
+				t.Error("the refused token's claims are not returned")
+			}
+		})
 	}
 }
