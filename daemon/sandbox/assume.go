@@ -62,7 +62,7 @@ func fakeAssumeResult(s *STS, now time.Time) assumeResult {
 		AssumedRoleID: roleID(DefaultRoleARN) + ":fault",
 		SessionToken:  newSessionToken(), SecretKey: randomString(40, secretAlphabet),
 		Expiration:  now.Add(time.Hour).UTC().Format(daemon.ExpirationLayout),
-		AccessKeyID: "ASIA" + randomString(16, upperAlphaNum), Provider: providerName(s.issuer.URL()),
+		AccessKeyID: "ASIA" + randomString(16, upperAlphaNum), Provider: policy.ProviderName(s.issuer.URL()),
 	}
 }
 
@@ -137,7 +137,7 @@ func (s *STS) assumeRoleWithWebIdentity(w http.ResponseWriter, reqID string, par
 		SecretKey:     sess.secret,
 		Expiration:    sess.expires.Format(daemon.ExpirationLayout),
 		AccessKeyID:   akid,
-		Provider:      providerName(claims.Issuer),
+		Provider:      policy.ProviderName(claims.Issuer),
 	}))
 }
 
@@ -295,14 +295,6 @@ func (d *numericDate) UnmarshalJSON(b []byte) error {
 	}
 	d.t, d.set = time.Unix(n, 0), true
 	return nil
-}
-
-// providerName is what AWS reports as Provider: the issuer without scheme.
-func providerName(issuer string) string {
-	if _, rest, ok := strings.Cut(issuer, "://"); ok {
-		return rest
-	}
-	return issuer
 }
 
 // roleID is a stable AROA… unique ID for a role ARN, like IAM's.

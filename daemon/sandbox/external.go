@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -29,14 +28,15 @@ type externalIssuers struct {
 
 func newExternalIssuers(urls []string, log *slog.Logger) *externalIssuers {
 	e := &externalIssuers{log: log, keys: map[string]*jose.JSONWebKeySet{}}
-	for _, u := range urls {
-		e.urls = append(e.urls, strings.TrimSuffix(u, "/"))
-	}
+	e.urls = slices.Clone(urls)
 	return e
 }
 
+// trusts reports whether an IAM OIDC provider exists for iss. IAM finds the
+// provider by the token's iss exactly, trailing slash included: Auth0's
+// https://tenant.auth0.com/ needs the provider tenant.auth0.com/.
 func (e *externalIssuers) trusts(iss string) bool {
-	return slices.Contains(e.urls, strings.TrimSuffix(iss, "/"))
+	return slices.Contains(e.urls, iss)
 }
 
 // verify checks the token's signature with the issuer's keys. Keys that

@@ -95,7 +95,7 @@ func NewIssuer(opts IssuerOptions) (*Issuer, error) {
 		public:       public,
 		signer:       signer,
 		requestToken: randomString(40, alphaNum),
-		url:          strings.TrimSuffix(opts.URL, "/"),
+		url:          opts.URL,
 	}
 	if i.clock == nil {
 		i.clock = clock.Real{}
@@ -114,11 +114,13 @@ func NewIssuer(opts IssuerOptions) (*Issuer, error) {
 }
 
 // SetURL sets the issuer URL, e.g. http://127.0.0.1:41234, used in "iss" and
-// in the discovery document.
+// in the discovery document. It is kept as given: with a trailing slash the
+// sandbox is an issuer like Auth0's (https://tenant.auth0.com/), whose IAM
+// provider name keeps the slash.
 func (i *Issuer) SetURL(u string) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	i.url = strings.TrimSuffix(u, "/")
+	i.url = u
 }
 
 // URL returns the issuer URL ("" until known).
@@ -219,8 +221,10 @@ func (i *Issuer) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
-		"issuer":                                iss,
-		"jwks_uri":                              iss + "/.well-known/jwks",
+		"issuer": iss,
+		// OpenID Connect Discovery 1.0 section 4: a terminating "/" of the
+		// issuer is removed before a path is appended.
+		"jwks_uri":                              strings.TrimSuffix(iss, "/") + "/.well-known/jwks",
 		"subject_types_supported":               []string{"public", "pairwise"},
 		"response_types_supported":              []string{"id_token"},
 		"id_token_signing_alg_values_supported": []string{string(i.alg)},

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/coreos/go-oidc/v3/oidc"
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
@@ -189,8 +190,46 @@ func TestMintNeedsTheIssuerURL(t *testing.T) {
 		t.Fatal("Mint without a URL succeeded")
 	}
 	is.SetURL("http://127.0.0.1:1/")
-	if got := is.URL(); got != "http://127.0.0.1:1" {
-		t.Errorf("URL() = %q, want the trailing slash trimmed", got)
+	if got := is.URL(); got != "http://127.0.0.1:1/" {
+		t.Errorf("URL() = %q, want it kept as given, trailing slash included", got)
+	}
+}
+
+// An issuer whose URL ends in a slash, as Auth0's does
+// (https://tenant.auth0.com/), keeps it in iss and discovery, and its IAM
+// provider keeps it too: the provider is found by iss exactly, and its ARN
+// and condition keys name tenant.auth0.com/ (issue 14, item 3; OpenID
+// Connect Discovery 1.0 section 4 for the jwks_uri).
+func TestAnIssuerWithATrailingSlashKeepsItEverywhere(t *testing.T) {
+	sb := startSandbox(t, Options{})
+	slashed := sb.IssuerURL + "/"
+	sb.Issuer.SetURL(slashed)
+
+	resp, err := http.Get(sb.IssuerURL + "/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		Issuer  string `json:"issuer"`
+		JWKSURI string `json:"jwks_uri"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Issuer != slashed || doc.JWKSURI != sb.IssuerURL+"/.well-known/jwks" {
+		t.Errorf("discovery: issuer %q, jwks_uri %q", doc.Issuer, doc.JWKSURI)
+	}
+	token := mintToken(t, sb, nil)
+	if got := unverifiedClaims(t, token)["iss"]; got != slashed {
+		t.Errorf("iss = %v, want %q", got, slashed)
+	}
+	out, err := assumeRole(t.Context(), sb, token, 0)
+	if err != nil {
+		t.Fatalf("AssumeRoleWithWebIdentity: %v", err)
+	}
+	if want := strings.TrimPrefix(slashed, "http://"); aws.ToString(out.Provider) != want {
+		t.Errorf("Provider = %q, want %q", aws.ToString(out.Provider), want)
 	}
 }
 
