@@ -10,7 +10,8 @@ import (
 type Kind string
 
 const (
-	// KindRetryable: throttling, 5xx, IDPCommunicationError, network trouble.
+	// KindRetryable: throttling, 5xx, IDPCommunicationError, network trouble,
+	// and an InvalidIdentityToken that says STS could not fetch the IdP's keys.
 	// Retry with backoff.
 	KindRetryable Kind = "retryable"
 	// KindNewToken: the identity token was refused as invalid or expired.

@@ -41,6 +41,10 @@ var stsFaults = []stsFault{
 	{"08", "STS InvalidIdentityToken", "InvalidIdentityToken", daemon.KindNewToken, inject(sandbox.FaultInvalidIdentityToken), clearFaults},
 	{"09", "STS ExpiredTokenException", "ExpiredTokenException", daemon.KindNewToken, inject(sandbox.FaultExpiredToken), clearFaults},
 	{"10", "STS AccessDenied (trust policy refuses)", "AccessDenied", daemon.KindPermanent, inject(sandbox.FaultAccessDenied), clearFaults},
+	// Real STS answers an IdP whose keys it cannot fetch with 400
+	// InvalidIdentityToken "Couldn't retrieve verification key from your
+	// identity provider" (aws/aws-cli#7194); a new token will not help.
+	{"11", "STS cannot retrieve the IdP's verification key", "InvalidIdentityToken", daemon.KindRetryable, inject(sandbox.FaultIDPKeysUnreachable), clearFaults},
 }
 
 // concurrently runs each scenario as a subtest on its own goroutine, at

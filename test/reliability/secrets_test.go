@@ -43,7 +43,7 @@ func TestNoSecretInLogsErrorsOrStatus(t *testing.T) {
 	}
 
 	// Every kind of STS error, one attempt each, in the refreshes to come.
-	for _, k := range []sandbox.FaultKind{sandbox.FaultInvalidIdentityToken, sandbox.FaultExpiredToken, sandbox.FaultIDPCommunication,
+	for _, k := range []sandbox.FaultKind{sandbox.FaultInvalidIdentityToken, sandbox.FaultExpiredToken, sandbox.FaultIDPCommunication, sandbox.FaultIDPKeysUnreachable,
 		sandbox.FaultMalformedXML, sandbox.FaultThrottling, sandbox.FaultInternalError, sandbox.FaultServiceUnavailable, sandbox.FaultAccessDenied} {
 		r.sb.STS.InjectFault(sandbox.Fault{Kind: k, Count: 1})
 	}
