@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -327,6 +328,9 @@ func conditionNote(op operator, c Condition, actual []string) string {
 		}
 	}
 	if claim == "sub" {
+		if note := immutableSubNote(op, c.Values, actual); note != "" {
+			return note
+		}
 		for _, v := range actual {
 			switch {
 			case strings.Contains(v, ":environment:"):
@@ -338,6 +342,38 @@ func conditionNote(op operator, c Condition, actual []string) string {
 	}
 	if claim == "aud" || claim == "oaud" {
 		return "the token was issued for another audience: request the token for the audience the condition names (credd --audience), or fix the condition"
+	}
+	return ""
+}
+
+// immutableSubRE finds the @ID GitHub's immutable sub form appends to the
+// owner and the repository: repo:OWNER@ID/REPO@ID:...
+var immutableSubRE = regexp.MustCompile(`@[0-9]+`)
+
+// immutableSubNote explains a sub condition written for the other of
+// GitHub's two sub forms: repositories created, renamed or transferred on
+// or after 15 July 2026 get repo:OWNER@OWNER_ID/REPO@REPO_ID:... instead of
+// repo:OWNER/REPO:... (aws-actions/configure-aws-credentials README).
+func immutableSubNote(op operator, patterns, actual []string) string {
+	matches := func(p, v string) bool {
+		if op.base == "StringLike" {
+			return Like(p, v, false)
+		}
+		return p == v
+	}
+	for _, v := range actual {
+		if !strings.HasPrefix(v, "repo:") {
+			continue
+		}
+		classic := immutableSubRE.ReplaceAllString(v, "")
+		for _, p := range patterns {
+			switch {
+			case classic != v && matches(p, classic):
+				return "GitHub sends this repository's sub in its immutable form, with the owner's and the repository's IDs (repositories created, renamed or transferred on or after 15 July 2026): allow " + strconv.Quote(v) + ", or list both forms"
+			case classic == v && immutableSubRE.MatchString(p) && matches(immutableSubRE.ReplaceAllString(p, ""), v):
+				return "the condition names GitHub's immutable sub form (with IDs), but this repository's tokens carry the classic one: allow " + strconv.Quote(v) + ", or list both forms"
+			}
+		}
 	}
 	return ""
 }

@@ -167,6 +167,13 @@ func TestFailuresNameTheConditionWithBothValues(t *testing.T) {
 			[]string{`StringLike "token.actions.githubusercontent.com:sub"`, `"repo:Acme/app:environment:prod"`, `"repo:Acme/app:ref:refs/heads/*"`, "names the environment"}},
 		{"pull_request sub", `{"StringEquals":{"` + gh + `:sub":"repo:Acme/app:ref:refs/heads/main"}}`,
 			"repo:Acme/app:pull_request", nil, "", []string{"pull_request workflow"}},
+		// Repositories created, renamed or transferred on or after 15 July
+		// 2026 get the immutable sub with IDs (configure-aws-credentials
+		// README), so a policy written for one form refuses the other.
+		{"an immutable sub against a classic pattern", `{"StringLike":{"` + gh + `:sub":"repo:Acme/app:*"}}`,
+			"repo:Acme@1234567/app@7654321:ref:refs/heads/main", nil, "", []string{"immutable form", `allow "repo:Acme@1234567/app@7654321:ref:refs/heads/main"`}},
+		{"a classic sub against an immutable pattern", `{"StringEquals":{"` + gh + `:sub":"repo:Acme@1234567/app@7654321:ref:refs/heads/main"}}`,
+			"repo:Acme/app:ref:refs/heads/main", nil, "", []string{"carry the classic one"}},
 		{"owner case", `{"StringLike":{"` + gh + `:sub":"repo:acme/app:*"}}`,
 			"repo:Acme/app:ref:refs/heads/main", nil, "", []string{"differ only in case"}},
 		{"wildcard under StringEquals", `{"StringEquals":{"` + gh + `:sub":"repo:Acme/app:*"}}`,
