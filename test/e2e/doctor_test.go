@@ -13,6 +13,7 @@ import (
 
 	"github.com/credd-dev/credd/daemon/policy"
 	"github.com/credd-dev/credd/daemon/sandbox"
+	"github.com/credd-dev/credd/test/internal/harness"
 )
 
 // TestDoctorNamesTheTrustPolicyConditionThatFails runs the classic case:
@@ -35,21 +36,9 @@ func TestDoctorNamesTheTrustPolicyConditionThatFails(t *testing.T) {
 	if err := sb.STS.SetTrustPolicy(sandbox.DefaultRoleARN, trust); err != nil {
 		t.Fatal(err)
 	}
-	policyFile := filepath.Join(t.TempDir(), "p.json")
-	if err := os.WriteFile(policyFile, []byte(trust), 0o600); err != nil {
-		t.Fatal(err)
-	}
-
+	policyFile := writePolicy(t, trust)
 	d := actionsDaemon(t, sb)
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		out, _, _ := binary.Run(t, d.Env, "status", "--state-dir", d.StateDir)
-		if strings.Contains(out, "AccessDenied") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the daemon never reported AccessDenied:\n%s", out)
-		}
-	}
+	awaitAccessDenied(t, d)
 
 	out, stderr, code := binary.Run(t, d.Env, "doctor", "--state-dir", d.StateDir, "--trust-policy", policyFile)
 	if code != 1 {
@@ -134,21 +123,9 @@ func TestDoctorAndTheEmulatorRefuseAConditionIAMCannotEvaluate(t *testing.T) {
 	if code := assumeStatus(t, sb); code != http.StatusForbidden {
 		t.Errorf("the emulator answered %d to a policy on repository_owner, want 403 AccessDenied", code)
 	}
-	policyFile := filepath.Join(t.TempDir(), "p.json")
-	if err := os.WriteFile(policyFile, []byte(byOwner), 0o600); err != nil {
-		t.Fatal(err)
-	}
-
+	policyFile := writePolicy(t, byOwner)
 	d := actionsDaemon(t, sb)
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		out, _, _ := binary.Run(t, d.Env, "status", "--state-dir", d.StateDir)
-		if strings.Contains(out, "AccessDenied") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the daemon never reported AccessDenied:\n%s", out)
-		}
-	}
+	awaitAccessDenied(t, d)
 	out, stderr, code := binary.Run(t, d.Env, "doctor", "--state-dir", d.StateDir, "--trust-policy", policyFile)
 	if code != 1 {
 		t.Errorf("doctor exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
@@ -185,6 +162,30 @@ func TestDoctorAndTheEmulatorRefuseAConditionIAMCannotEvaluate(t *testing.T) {
 // assumeStatus is the emulator's HTTP status for AssumeRoleWithWebIdentity
 // of the default role with a fresh sandbox token (the call is unsigned, as
 // at STS).
+// writePolicy writes a trust policy for doctor --trust-policy to read.
+func writePolicy(t *testing.T, doc string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "p.json")
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// awaitAccessDenied waits until the daemon's status reports STS's refusal.
+func awaitAccessDenied(t *testing.T, d *harness.Daemon) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		out, _, _ := binary.Run(t, d.Env, "status", "--state-dir", d.StateDir)
+		if strings.Contains(out, "AccessDenied") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the daemon never reported AccessDenied:\n%s", out)
+		}
+	}
+}
+
 func assumeStatus(t *testing.T, sb *sandbox.Sandbox) int {
 	t.Helper()
 	tok, err := sb.Issuer.Mint(sandbox.DefaultAudience, nil)

@@ -125,7 +125,7 @@ type Daemon struct {
 	args []string // the test's own arguments
 	url  string   // the credentials endpoint the daemon advertised
 
-	logs   lockedBuffer
+	logs   LockedBuffer
 	exited chan struct{}
 	asked  atomic.Bool // StopWith sent the daemon a signal to stop
 }
@@ -295,19 +295,20 @@ func (d *Daemon) CheckStopped(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer for a writer and concurrent readers.
-type lockedBuffer struct {
+// LockedBuffer is a bytes.Buffer for a writer and concurrent readers (a
+// process's output read while it runs).
+type LockedBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *lockedBuffer) Write(p []byte) (int, error) {
+func (b *LockedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *lockedBuffer) String() string {
+func (b *LockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
