@@ -62,7 +62,7 @@ func fakeAssumeResult(s *STS, now time.Time) assumeResult {
 		AssumedRoleID: roleID(DefaultRoleARN) + ":fault",
 		SessionToken:  newSessionToken(), SecretKey: randomString(40, secretAlphabet),
 		Expiration:  now.Add(time.Hour).UTC().Format(daemon.ExpirationLayout),
-		AccessKeyID: "ASIA" + randomString(16, upperAlphaNum), Provider: policy.ProviderName(s.issuer.URL()),
+		AccessKeyID: "ASIA" + randomString(16, upperAlphaNum), Provider: policy.ProviderARN(DefaultAccountID, s.issuer.URL()),
 	}
 }
 
@@ -137,7 +137,11 @@ func (s *STS) assumeRoleWithWebIdentity(w http.ResponseWriter, reqID string, par
 		SecretKey:     sess.secret,
 		Expiration:    sess.expires.Format(daemon.ExpirationLayout),
 		AccessKeyID:   akid,
-		Provider:      policy.ProviderName(claims.Issuer),
+		// Real STS names the IAM OIDC provider by its ARN, e.g.
+		// arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/...
+		// (captured answers quoted in public EKS write-ups; the API
+		// reference only says it comes from the token's iss).
+		Provider: policy.ProviderARN(r.account, claims.Issuer),
 	}))
 }
 

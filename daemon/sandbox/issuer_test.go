@@ -228,7 +228,7 @@ func TestAnIssuerWithATrailingSlashKeepsItEverywhere(t *testing.T) {
 	if err != nil {
 		t.Fatalf("AssumeRoleWithWebIdentity: %v", err)
 	}
-	if want := strings.TrimPrefix(slashed, "http://"); aws.ToString(out.Provider) != want {
+	if want := "arn:aws:iam::" + DefaultAccountID + ":oidc-provider/" + strings.TrimPrefix(slashed, "http://"); aws.ToString(out.Provider) != want {
 		t.Errorf("Provider = %q, want %q", aws.ToString(out.Provider), want)
 	}
 }

@@ -97,7 +97,7 @@ func TestSDKAssumesTheRoleAndSignsGetCallerIdentityWithTheCredentials(t *testing
 	if got := *out.AssumedRoleUser.AssumedRoleId; !regexp.MustCompile(`^AROA[A-Z0-9]{17}:alice@example.com$`).MatchString(got) {
 		t.Errorf("AssumedRoleId = %q", got)
 	}
-	if *out.SubjectFromWebIdentityToken != DefaultSubject || *out.Audience != DefaultAudience || *out.Provider != strings.TrimPrefix(sb.IssuerURL, "http://") {
+	if *out.SubjectFromWebIdentityToken != DefaultSubject || *out.Audience != DefaultAudience || *out.Provider != "arn:aws:iam::"+DefaultAccountID+":oidc-provider/"+strings.TrimPrefix(sb.IssuerURL, "http://") {
 		t.Errorf("subject %q, audience %q, provider %q", *out.SubjectFromWebIdentityToken, *out.Audience, *out.Provider)
 	}
 
