@@ -14,6 +14,7 @@ import (
 func FuzzParse(f *testing.F) {
 	f.Add(jwt(f, githubClaims()))
 	f.Add(rawJWT(`{"alg":"RS256"}`, `{"exp":1700000000.5,"aud":["a","b"]}`))
+	f.Add(rawJWT(`{"alg":"RS256"}`, `{"exp":"1700000000","iat":"x"}`))
 	f.Add("a.b.c")
 	f.Fuzz(func(t *testing.T, raw string) {
 		claims, err := token.Parse(raw)

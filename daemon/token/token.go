@@ -142,11 +142,12 @@ func claimsOf(p map[string]any) (daemon.Claims, []fractional, error) {
 		to   *time.Time
 	}{{"exp", &c.Expiry}, {"iat", &c.IssuedAt}, {"nbf", &c.NotBefore}} {
 		var whole bool
-		if *d.to, whole, err = timeClaim(p, d.name); err != nil {
+		var written string
+		if *d.to, written, whole, err = timeClaim(p, d.name); err != nil {
 			return daemon.Claims{}, nil, err
 		}
 		if !whole {
-			frac = append(frac, fractional{d.name, string(p[d.name].(json.Number))})
+			frac = append(frac, fractional{d.name, written})
 		}
 	}
 	for k, v := range p {
@@ -205,24 +206,35 @@ func audienceClaim(p map[string]any) ([]string, error) {
 }
 
 // timeClaim reads a NumericDate: seconds since the epoch, possibly with a
-// fraction. whole reports whether it is written as an integer (an absent
-// claim is whole).
-func timeClaim(p map[string]any, name string) (t time.Time, whole bool, err error) {
+// fraction, or a JSON string holding a decimal integer, which STS accepts
+// as that date (radkawar/stackd internal/services/sts/testdata/oidc/
+// aws.json, real STS: scenarios exp-string, iat-string and nbf-string
+// succeed, nbf-invalid, the string "invalid", is refused). written is the
+// number as the token has it; whole reports whether it is an integer (an
+// absent claim is whole).
+func timeClaim(p map[string]any, name string) (t time.Time, written string, whole bool, err error) {
 	v, ok := p[name]
 	if !ok || v == nil {
-		return time.Time{}, true, nil
+		return time.Time{}, "", true, nil
 	}
-	n, ok := v.(json.Number)
-	if !ok {
-		return time.Time{}, false, malformed(fmt.Sprintf("the %s claim is not a number", name), "check the issuer")
+	switch v := v.(type) {
+	case json.Number:
+		written = string(v)
+	case string:
+		if _, err := strconv.ParseInt(v, 10, 64); err != nil {
+			return time.Time{}, "", false, malformed(fmt.Sprintf("the %s claim is a string that is not a whole number of seconds", name), "check the issuer: dates are seconds since 1970, written as integers")
+		}
+		written = v
+	default:
+		return time.Time{}, "", false, malformed(fmt.Sprintf("the %s claim is not a number", name), "check the issuer")
 	}
-	f, err := strconv.ParseFloat(string(n), 64)
+	f, err := strconv.ParseFloat(written, 64)
 	if err != nil || math.IsNaN(f) || f < 0 || f > maxUnixSeconds {
-		return time.Time{}, false, malformed(fmt.Sprintf("the %s claim is not a date between 1970 and 9999", name), "check the issuer")
+		return time.Time{}, "", false, malformed(fmt.Sprintf("the %s claim is not a date between 1970 and 9999", name), "check the issuer")
 	}
-	_, err = strconv.ParseInt(string(n), 10, 64)
+	_, err = strconv.ParseInt(written, 10, 64)
 	sec, frac := math.Modf(f)
-	return time.Unix(int64(sec), int64(frac*1e9)).UTC(), err == nil, nil
+	return time.Unix(int64(sec), int64(frac*1e9)).UTC(), written, err == nil, nil
 }
 
 func malformed(msg, hint string) *daemon.Error {

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -106,6 +107,14 @@ func TestParse(t *testing.T) {
 			raw:  rawJWT(`{"alg":"RS256"}`, `{"exp":1700000000.5,"iat":1699999999.25}`),
 			want: daemon.Claims{Expiry: time.Unix(1700000000, 5e8).UTC(), IssuedAt: time.Unix(1699999999, 25e7).UTC()},
 		},
+		// STS reads a string of digits as that date (radkawar/stackd
+		// internal/services/sts/testdata/oidc/aws.json, real STS:
+		// exp-string, iat-string and nbf-string succeed), so Parse does too.
+		{
+			name: "dates written as strings of digits are read as those dates",
+			raw:  rawJWT(`{"alg":"RS256"}`, `{"exp":"1700000000","iat":"1699999999","nbf":"1699999998"}`),
+			want: daemon.Claims{Expiry: time.Unix(1700000000, 0).UTC(), IssuedAt: time.Unix(1699999999, 0).UTC(), NotBefore: time.Unix(1699999998, 0).UTC()},
+		},
 		{
 			name: "padded base64url parts are accepted",
 			raw: base64.URLEncoding.EncodeToString([]byte(`{"alg":"RS256"}`)) + "." +
@@ -149,7 +158,10 @@ func TestParseRejectsMalformedTokens(t *testing.T) {
 		{"a header that is not JSON", rawJWT(`RS256`, `{"exp":1}`), "header is not a JSON object"},
 		{"a token without exp", jwt(t, with(githubClaims(), "exp", nil)), "no exp claim"},
 		{"a token whose exp is null", rawJWT(`{"alg":"RS256"}`, `{"exp":null}`), "no exp claim"},
-		{"a token whose exp is a string", jwt(t, with(githubClaims(), "exp", "tomorrow")), "exp claim is not a number"},
+		{"a token whose exp is a string of words", jwt(t, with(githubClaims(), "exp", "tomorrow")), "exp claim is a string that is not a whole number of seconds"},
+		{"a token whose iat is a string holding a fraction", jwt(t, with(githubClaims(), "iat", "1700000000.5")), "iat claim is a string that is not a whole number of seconds"},
+		{"a token whose nbf is a negative string", jwt(t, with(githubClaims(), "nbf", "-5")), "nbf claim is not a date"},
+		{"a token whose exp is a boolean", jwt(t, with(githubClaims(), "exp", true)), "exp claim is not a number"},
 		{"a token whose exp is beyond year 9999", rawJWT(`{"alg":"RS256"}`, `{"exp":1e300}`), "exp claim is not a date"},
 		{"a token whose iat is negative", rawJWT(`{"alg":"RS256"}`, `{"exp":1,"iat":-5}`), "iat claim is not a date"},
 		{"a token whose aud is a number", jwt(t, with(githubClaims(), "aud", 5)), "aud claim is neither"},
@@ -237,6 +249,10 @@ func TestCheck(t *testing.T) {
 			wantCode: token.CodeFractionalDate, wantKind: daemon.KindPermanent, wantMessage: "(iat 1748778000.25, nbf 1748778000.75)"},
 		{name: "a date with an exponent is no integer either", claims: with(c, "iat", json.Number("1.748778e9")),
 			wantCode: token.CodeFractionalDate, wantKind: daemon.KindPermanent, wantMessage: "iat 1.748778e9"},
+		{name: "dates written as strings of digits pass, as STS takes them",
+			claims: with(c, "exp", fmt.Sprint(now.Add(time.Hour).Unix()), "iat", fmt.Sprint(now.Unix()), "nbf", fmt.Sprint(now.Unix()))},
+		{name: "a date written as a string of digits is checked like a number", claims: with(c, "exp", fmt.Sprint(now.Add(-3*time.Minute).Unix())),
+			wantCode: token.CodeExpired, wantKind: daemon.KindNewToken, wantMessage: "expired at 2025-06-01T11:57:00Z"},
 		{name: "a fractional date is reported before expiry", claims: with(c, "exp", 1000.5),
 			wantCode: token.CodeFractionalDate, wantKind: daemon.KindPermanent},
 		{name: "a wrong audience is reported before a fractional date", claims: with(c, "aud", "x", "exp", float64(now.Add(time.Hour).Unix())+0.5),
