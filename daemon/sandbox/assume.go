@@ -3,25 +3,18 @@ package sandbox
 import (
 	"crypto/sha256"
 	"encoding/base32"
-	"encoding/json"
 	"encoding/xml"
-	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/credd-dev/credd/daemon"
 	"github.com/credd-dev/credd/daemon/policy"
-	"github.com/credd-dev/credd/daemon/token"
-	jose "github.com/go-jose/go-jose/v4"
-	"github.com/go-jose/go-jose/v4/jwt"
 )
-
-var sessionNamePattern = regexp.MustCompile(`^[\w+=,.@-]*$`)
 
 // session is a set of credentials the emulator issued.
 type session struct {
@@ -84,19 +77,15 @@ func (s *STS) assumeRoleWithWebIdentity(w http.ResponseWriter, reqID string, par
 		s.writeError(w, reqID, errAccessDenied)
 		return
 	}
-	// The same evaluator as credd doctor --trust-policy, so the two agree.
-	parsed, err := token.Parse(in.token)
-	if err != nil { // cannot happen: verifyToken read the same claims
-		s.writeError(w, reqID, errAccessDenied)
-		return
-	}
-	if res := s.trustPolicy(r).Evaluate(policy.NewRequest(parsed, r.account)); !res.Allowed() {
+	// The claims as STS read them, evaluated by the same evaluator as credd
+	// doctor --trust-policy, so the two agree.
+	if res := s.trustPolicy(r).Evaluate(policy.NewRequest(claims.policyClaims(), r.account)); !res.Allowed() {
 		var why []string
 		for _, f := range res.Failures() {
 			why = append(why, f.String())
 		}
 		s.log.Info("trust policy refused", "request_id", reqID, "role", in.roleARN,
-			"decision", res.Decision, "sub", claims.Subject, "aud", []string(claims.Audience), "why", why)
+			"decision", res.Decision, "sub", claims.Subject, "aud", claims.Audience, "why", why)
 		s.writeError(w, reqID, errAccessDenied)
 		return
 	}
@@ -130,17 +119,18 @@ func (s *STS) assumeRoleWithWebIdentity(w http.ResponseWriter, reqID string, par
 		"sub", claims.Subject, "access_key_id", akid, "expires", sess.expires)
 	s.writeXML(w, http.StatusOK, assumeResponse(reqID, assumeResult{
 		Subject:       claims.Subject,
-		Audience:      r.Audience,
+		Audience:      claims.audience(),
 		Arn:           sess.arn,
 		AssumedRoleID: sess.userID,
 		SessionToken:  sess.token,
 		SecretKey:     sess.secret,
 		Expiration:    sess.expires.Format(daemon.ExpirationLayout),
 		AccessKeyID:   akid,
-		// Real STS names the IAM OIDC provider by its ARN, e.g.
-		// arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/...
-		// (captured answers quoted in public EKS write-ups; the API
-		// reference only says it comes from the token's iss).
+		// Real STS names the IAM OIDC provider by its ARN:
+		// arn:aws:iam::ACCOUNT:oidc-provider/HOST for the token's iss
+		// (radkawar/stackd internal/services/sts/testdata/oidc/aws.json,
+		// baseline-2 and every other success; the API reference only says
+		// it comes from the token's iss).
 		Provider: policy.ProviderARN(r.account, claims.Issuer),
 	}))
 }
@@ -150,7 +140,65 @@ type assumeInput struct {
 	duration                    time.Duration
 }
 
-// validateAssume checks the parameters as AWS does, before the token.
+// stringParam is a string member of AssumeRoleWithWebIdentityRequest with
+// its constraints, as the STS API model gives them (botocore
+// data/sts/2011-06-15/service-2.json: arnType, roleSessionNameType,
+// clientTokenType).
+type stringParam struct {
+	param, member string // RoleArn, roleArn
+	pattern       *regexp.Regexp
+	patternText   string // as AWS quotes it
+	min, max      int
+	// sensitive values are not quoted back: "Value at 'webIdentityToken'
+	// failed to satisfy constraint: Member must have length greater than
+	// or equal to 4", captured for an empty token (iterate-ch/cyberduck,
+	// s3/src/main/java/ch/cyberduck/core/sts/AssumeRoleWithWebIdentitySTSCredentialsConfigurator.java);
+	// the model marks clientTokenType sensitive.
+	sensitive bool
+}
+
+var (
+	sessionNamePattern = regexp.MustCompile(`^[\w+=,.@-]*$`)
+	arnPattern         = regexp.MustCompile(`^[\t\n\r\x{20}-\x{7E}\x{85}\x{A0}-\x{D7FF}\x{E000}-\x{FFFD}\x{10000}-\x{10FFFF}]+$`)
+
+	assumeParams = []stringParam{
+		{param: "RoleArn", member: "roleArn", pattern: arnPattern, min: 20, max: 2048,
+			patternText: `[\u0009\u000A\u000D\u0020-\u007E\u0085\u00A0-\uD7FF\uE000-\uFFFD\u10000-\u10FFFF]+`},
+		{param: "RoleSessionName", member: "roleSessionName", pattern: sessionNamePattern, min: 2, max: 64,
+			patternText: `[\w+=,.@-]*`},
+		{param: "WebIdentityToken", member: "webIdentityToken", min: 4, max: 20000, sensitive: true},
+	}
+)
+
+// violations lists how value breaks p's constraints, in AWS's words: the
+// pattern before the length (newscorpaus/consigliere#18,
+// mmmorris1975/aws-runas#80). present is false for a parameter not sent,
+// which is null; one sent empty is a value, the empty string (the same
+// captures).
+func (p stringParam) violations(value string, present bool) []string {
+	if !present {
+		return []string{fmt.Sprintf("Value null at '%s' failed to satisfy constraint: Member must not be null", p.member)}
+	}
+	at := fmt.Sprintf("Value '%s' at '%s'", value, p.member)
+	if p.sensitive {
+		at = fmt.Sprintf("Value at '%s'", p.member)
+	}
+	var out []string
+	if p.pattern != nil && !p.pattern.MatchString(value) {
+		out = append(out, at+" failed to satisfy constraint: Member must satisfy regular expression pattern: "+p.patternText)
+	}
+	switch n := utf8.RuneCountInString(value); {
+	case n < p.min:
+		out = append(out, fmt.Sprintf("%s failed to satisfy constraint: Member must have length greater than or equal to %d", at, p.min))
+	case n > p.max:
+		out = append(out, fmt.Sprintf("%s failed to satisfy constraint: Member must have length less than or equal to %d", at, p.max))
+	}
+	return out
+}
+
+// validateAssume checks the parameters as AWS does, before the token,
+// and reports every violated constraint at once, in the model's member
+// order (RoleArn, RoleSessionName, WebIdentityToken, DurationSeconds).
 func (s *STS) validateAssume(params url.Values) (assumeInput, *apiError) {
 	in := assumeInput{
 		roleARN:     params.Get("RoleArn"),
@@ -158,147 +206,39 @@ func (s *STS) validateAssume(params url.Values) (assumeInput, *apiError) {
 		token:       params.Get("WebIdentityToken"),
 		duration:    time.Hour,
 	}
-	for _, p := range []struct{ name, value string }{
-		{"roleArn", in.roleARN}, {"roleSessionName", in.sessionName}, {"webIdentityToken", in.token},
-	} {
-		if p.value == "" {
-			return in, errValidation("1 validation error detected: Value null at '%s' failed to satisfy constraint: Member must not be null", p.name)
-		}
-	}
-	switch n := len(in.sessionName); {
-	case n < 2:
-		return in, errValidation("1 validation error detected: Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must have length greater than or equal to 2", in.sessionName)
-	case n > 64:
-		return in, errValidation("1 validation error detected: Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must have length less than or equal to 64", in.sessionName)
-	case !sessionNamePattern.MatchString(in.sessionName):
-		return in, errValidation(`1 validation error detected: Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\w+=,.@-]*`, in.sessionName)
-	}
-	if n := len(in.token); n < 4 || n > 20000 {
-		return in, errValidation("1 validation error detected: Value at 'webIdentityToken' failed to satisfy constraint: Member must have length between 4 and 20000")
-	}
-	if v := params.Get("DurationSeconds"); v != "" {
-		secs, err := strconv.ParseInt(v, 10, 32)
-		if err != nil {
+	var secs int64
+	v := params.Get("DurationSeconds")
+	if v != "" {
+		var err error
+		if secs, err = strconv.ParseInt(v, 10, 32); err != nil { // words credd's own
 			return in, errValidation("Value (%s) for parameter DurationSeconds is invalid. Must be an integer.", v)
 		}
+		in.duration = time.Duration(secs) * time.Second
+	}
+	var violations []string
+	for _, p := range assumeParams {
+		_, present := params[p.param]
+		violations = append(violations, p.violations(params.Get(p.param), present)...)
+	}
+	if v != "" {
 		lo, hi := int64(900), int64(43200)
 		if s.maxLifetime > 0 {
 			lo = 1
 		}
 		if secs < lo {
-			return in, errValidation("1 validation error detected: Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to %d", secs, lo)
+			violations = append(violations, fmt.Sprintf("Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to %d", secs, lo))
 		}
 		if secs > hi {
-			return in, errValidation("1 validation error detected: Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value less than or equal to %d", secs, hi)
+			violations = append(violations, fmt.Sprintf("Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value less than or equal to %d", secs, hi))
 		}
-		in.duration = time.Duration(secs) * time.Second
+	}
+	if len(violations) > 0 {
+		return in, errValidations(violations)
 	}
 	if _, _, ok := parseRoleARN(in.roleARN); !ok {
 		return in, errValidation("Request ARN is invalid")
 	}
 	return in, nil
-}
-
-// verifyToken checks the token as AWS checks one from a registered OIDC
-// provider: format and algorithm, issuer, signature, audience (the
-// provider's client IDs), then time. The trust policy is checked by the
-// caller.
-func (s *STS) verifyToken(token string, now time.Time) (*idClaims, *apiError) {
-	jws, err := jose.ParseSigned(token, signatureAlgorithms())
-	if err != nil || len(jws.Signatures) != 1 {
-		if unsupportedAlg(token) {
-			// STS's words for this case are not documented; the code is.
-			return nil, errInvalidToken("The web identity token provided could not be validated. See the AssumeRoleWithWebIdentity documentation for requirements.")
-		}
-		return nil, errInvalidToken("The ID Token provided is not a valid JWT. (You may see this error if you sent an Access Token)")
-	}
-	var claims idClaims
-	if err := json.Unmarshal(jws.UnsafePayloadWithoutVerification(), &claims); err != nil {
-		if errors.Is(err, errTimestamp) {
-			return nil, errInvalidToken("Invalid timestamp in token claims.")
-		}
-		return nil, errInvalidToken("The ID Token provided is not a valid JWT: its claims cannot be read.")
-	}
-	switch {
-	case claims.Issuer == s.issuer.URL():
-		if aerr := signatureError(checkSignature(jws, s.issuer.KeySet())); aerr != nil {
-			return nil, aerr
-		}
-	case s.external.trusts(claims.Issuer):
-		if aerr := s.external.verify(claims.Issuer, jws); aerr != nil {
-			return nil, aerr
-		}
-	default:
-		return nil, errInvalidToken("No OpenIDConnect provider found in your account for " + claims.Issuer)
-	}
-	if !slices.ContainsFunc(claims.Audience, s.isClientID) {
-		return nil, errInvalidToken("Incorrect token audience")
-	}
-	if !claims.Expiry.set {
-		return nil, errInvalidToken("Missing a required claim: exp")
-	}
-	if exp := claims.Expiry.t; !now.Before(exp) {
-		return nil, errTokenExpired(now, exp)
-	}
-	if claims.NotBefore.set && now.Before(claims.NotBefore.t) {
-		return nil, errInvalidToken("Token is not yet valid (nbf is in the future)")
-	}
-	if claims.Subject == "" {
-		return nil, errInvalidToken("Missing subject claim")
-	}
-	return &claims, nil
-}
-
-func errInvalidToken(msg string) *apiError {
-	return &apiError{http.StatusBadRequest, "InvalidIdentityToken", msg}
-}
-
-// signatureError is STS's answer to a signature check that did not pass.
-func signatureError(c sigCheck) *apiError {
-	switch c {
-	case signatureValid:
-		return nil
-	case signatureNoKey:
-		return errVerificationKey
-	}
-	return errInvalidToken("Couldn't verify the signature of the ID token with the provider's keys.")
-}
-
-// idClaims are the claims STS reads from an ID token; IssuedAt is read
-// only to refuse a date STS cannot read.
-type idClaims struct {
-	Issuer    string       `json:"iss"`
-	Subject   string       `json:"sub"`
-	Audience  jwt.Audience `json:"aud"`
-	Expiry    numericDate  `json:"exp"`
-	NotBefore numericDate  `json:"nbf"`
-	IssuedAt  numericDate  `json:"iat"`
-}
-
-// errTimestamp is a date claim STS cannot read.
-var errTimestamp = errors.New("invalid timestamp")
-
-// numericDate is a date claim as STS reads it: an integer, or a string
-// holding one. A fraction, an exponent or null is "Invalid timestamp in
-// token claims." (radkawar/stackd internal/services/sts/testdata/oidc/
-// aws.json: exp-fraction, iat-fraction and iat-null are refused so, while
-// exp-string and iat-string are accepted).
-type numericDate struct {
-	t   time.Time
-	set bool
-}
-
-func (d *numericDate) UnmarshalJSON(b []byte) error {
-	s := string(b)
-	if unq, err := strconv.Unquote(s); err == nil && strings.HasPrefix(s, `"`) {
-		s = unq
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return errTimestamp
-	}
-	d.t, d.set = time.Unix(n, 0), true
-	return nil
 }
 
 // roleID is a stable AROA… unique ID for a role ARN, like IAM's.

@@ -135,6 +135,29 @@ func (rig *conformanceRig) externalToken(t *testing.T, iss string, key *ecdsa.Pr
 	})
 }
 
+// signedByOneKey is a token of the IdP at rig.oneKey (kid "a") whose
+// payload is exactly payload, with header fields added to the JOSE header.
+func (rig *conformanceRig) signedByOneKey(t *testing.T, payload string, header map[jose.HeaderKey]any) string {
+	t.Helper()
+	opts := (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", "a")
+	for k, v := range header {
+		opts = opts.WithHeader(k, v)
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: rig.keyA}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj, err := signer.Sign([]byte(payload))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := obj.CompactSerialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
 // token is a sandbox token for DefaultAudience with claims overridden.
 func (rig *conformanceRig) token(t *testing.T, overrides map[string]any) string {
 	t.Helper()
@@ -393,6 +416,27 @@ func TestConformance(t *testing.T) {
 		}
 	})
 
+	t.Run("STS-44 every violated constraint is reported in one ValidationError", func(t *testing.T) {
+		form := rig.form(DefaultRoleARN, "a b", "abc", "DurationSeconds", "899")
+		form.Del("RoleArn")
+		rig.call(t, http.MethodPost, form).wantError(t, 400, "ValidationError", "4 validation errors detected: "+
+			"Value null at 'roleArn' failed to satisfy constraint: Member must not be null; "+
+			"Value 'a b' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*; "+
+			"Value at 'webIdentityToken' failed to satisfy constraint: Member must have length greater than or equal to 4; "+
+			"Value '899' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900")
+	})
+
+	t.Run("STS-45 a parameter sent empty is the empty string, not null", func(t *testing.T) {
+		rig.call(t, http.MethodPost, rig.form("", "alice", good)).wantError(t, 400, "ValidationError", "2 validation errors detected: "+
+			"Value '' at 'roleArn' failed to satisfy constraint: Member must satisfy regular expression pattern: "+
+			"[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u0085\\u00A0-\\uD7FF\\uE000-\\uFFFD\\u10000-\\u10FFFF]+; "+
+			"Value '' at 'roleArn' failed to satisfy constraint: Member must have length greater than or equal to 20")
+		rig.call(t, http.MethodPost, rig.form(DefaultRoleARN, "", good)).wantError(t, 400, "ValidationError",
+			"1 validation error detected: Value '' at 'roleSessionName' failed to satisfy constraint: Member must have length greater than or equal to 2")
+		rig.call(t, http.MethodPost, rig.form(DefaultRoleARN, "alice", "")).wantError(t, 400, "ValidationError",
+			"1 validation error detected: Value at 'webIdentityToken' failed to satisfy constraint: Member must have length greater than or equal to 4")
+	})
+
 	t.Run("STS-06 RoleSessionName must match [\\w+=,.@-]*", func(t *testing.T) {
 		for _, name := range []string{"alice smith", "dependabot[bot]"} {
 			rig.call(t, http.MethodPost, rig.form(DefaultRoleARN, name, good)).wantError(t, 400, "ValidationError",
@@ -410,9 +454,11 @@ func TestConformance(t *testing.T) {
 		rig.call(t, http.MethodPost, rig.form(DefaultRoleARN, long[:64], good)).assumed(t)
 	})
 
-	t.Run("STS-08 WebIdentityToken must be 4 to 20000 characters", func(t *testing.T) {
-		rig.call(t, http.MethodPost, rig.form(DefaultRoleARN, "alice", "abc")).wantError(t, 400, "ValidationError", "")
-		rig.call(t, http.MethodPost, rig.form(DefaultRoleARN, "alice", strings.Repeat("x", 20001))).wantError(t, 400, "ValidationError", "")
+	t.Run("STS-08 WebIdentityToken must be 4 to 20000 characters, and its value is not quoted back", func(t *testing.T) {
+		rig.call(t, http.MethodPost, rig.form(DefaultRoleARN, "alice", "abc")).wantError(t, 400, "ValidationError",
+			"1 validation error detected: Value at 'webIdentityToken' failed to satisfy constraint: Member must have length greater than or equal to 4")
+		rig.call(t, http.MethodPost, rig.form(DefaultRoleARN, "alice", strings.Repeat("x", 20001))).wantError(t, 400, "ValidationError",
+			"1 validation error detected: Value at 'webIdentityToken' failed to satisfy constraint: Member must have length less than or equal to 20000")
 	})
 
 	t.Run("STS-09 DurationSeconds must be an integer from 900 to 43200", func(t *testing.T) {
@@ -482,19 +528,32 @@ func TestConformance(t *testing.T) {
 		}
 	})
 
-	t.Run("STS-17 SubjectFromWebIdentityToken is sub and Audience is aud", func(t *testing.T) {
+	t.Run("STS-17 SubjectFromWebIdentityToken is sub, Audience is azp or else aud, Provider is the provider ARN", func(t *testing.T) {
 		const sub = "repo:credd-dev/x:environment:prod"
 		r := rig.call(t, http.MethodPost, rig.form(DefaultRoleARN, "alice", rig.token(t, map[string]any{"sub": sub}))).assumed(t).Result
 		if r.SubjectFromWebIdentityToken != sub || r.Audience != DefaultAudience {
 			t.Errorf("SubjectFromWebIdentityToken %q, Audience %q", r.SubjectFromWebIdentityToken, r.Audience)
 		}
+		if want := "arn:aws:iam::123456789012:oidc-provider/" + strings.TrimPrefix(sb.IssuerURL, "http://"); r.Provider != want {
+			t.Errorf("Provider %q, want %q", r.Provider, want)
+		}
+		for _, aud := range []any{"other", []string{"other", "client-a"}} {
+			r := rig.call(t, http.MethodPost, rig.form(confClientBRole, "alice", rig.token(t, map[string]any{"aud": aud, "azp": "client-b"}))).assumed(t).Result
+			if r.Audience != "client-b" {
+				t.Errorf("aud %v, azp client-b: Audience %q, want the azp", aud, r.Audience)
+			}
+		}
 	})
 
 	// STS: how the token is checked.
 
-	t.Run("STS-18 a token that is not a JWT is InvalidIdentityToken", func(t *testing.T) {
-		rig.call(t, http.MethodPost, rig.form(DefaultRoleARN, "alice", "not-a-jwt")).wantError(t, 400, "InvalidIdentityToken",
-			"The ID Token provided is not a valid JWT. (You may see this error if you sent an Access Token)")
+	t.Run("STS-18 a token that is not a JWT, or has a crit header, is InvalidIdentityToken", func(t *testing.T) {
+		const notJWT = "The ID Token provided is not a valid JWT. (You may see this error if you sent an Access Token)"
+		rig.call(t, http.MethodPost, rig.form(DefaultRoleARN, "alice", "not-a-jwt")).wantError(t, 400, "InvalidIdentityToken", notJWT)
+		claims := fmt.Sprintf(`{"iss":%q,"sub":"external-user","aud":%q,"iat":%d,"exp":%d}`, rig.oneKey, DefaultAudience, now.Unix(), now.Add(10*time.Minute).Unix())
+		rig.call(t, http.MethodPost, rig.form(confOneKeyRole, "alice", rig.signedByOneKey(t, claims, nil))).assumed(t)
+		crit := rig.signedByOneKey(t, claims, map[jose.HeaderKey]any{"crit": []string{"custom"}, "custom": "yes"})
+		rig.call(t, http.MethodPost, rig.form(confOneKeyRole, "alice", crit)).wantError(t, 400, "InvalidIdentityToken", notJWT)
 	})
 
 	t.Run("STS-19 RS256 to RS512 and ES256 to ES512 are accepted, other algorithms refused", func(t *testing.T) {
@@ -549,16 +608,19 @@ func TestConformance(t *testing.T) {
 		rig.call(t, http.MethodPost, rig.form(DefaultRoleARN, "alice", rig.token(t, map[string]any{"aud": []string{DefaultAudience}}))).assumed(t)
 	})
 
-	t.Run("STS-26 a token without exp is Missing a required claim: exp", func(t *testing.T) {
-		rig.call(t, http.MethodPost, rig.form(DefaultRoleARN, "alice", rig.token(t, map[string]any{"exp": nil}))).
-			wantError(t, 400, "InvalidIdentityToken", "Missing a required claim: exp")
+	t.Run("STS-26 a token without iss, sub, aud, iat or exp is Missing a required claim", func(t *testing.T) {
+		for _, claim := range []string{"iss", "sub", "aud", "iat", "exp"} {
+			rig.call(t, http.MethodPost, rig.form(DefaultRoleARN, "alice", rig.token(t, map[string]any{claim: nil}))).
+				wantError(t, 400, "InvalidIdentityToken", "Missing a required claim: "+claim)
+		}
 	})
 
-	t.Run("STS-27 an expired token is ExpiredTokenException with both times", func(t *testing.T) {
-		exp := now.Add(-time.Second)
-		rig.call(t, http.MethodPost, rig.form(DefaultRoleARN, "alice", rig.token(t, map[string]any{"exp": exp}))).
-			wantError(t, 400, "ExpiredTokenException", fmt.Sprintf(
-				"Token expired: current date/time %d must be before the expiration date/time%d", now.Unix(), exp.Unix()))
+	t.Run("STS-27 an expired token is ExpiredTokenException with the time less the skew and exp", func(t *testing.T) {
+		for _, exp := range []time.Time{now.Add(-5 * time.Minute), now.Add(-301 * time.Second), now.Add(-time.Hour)} {
+			rig.call(t, http.MethodPost, rig.form(DefaultRoleARN, "alice", rig.token(t, map[string]any{"exp": exp}))).
+				wantError(t, 400, "ExpiredTokenException", fmt.Sprintf(
+					"Token expired: current date/time %d must be before the expiration date/time %d", now.Unix()-300, exp.Unix()))
+		}
 	})
 
 	t.Run("STS-28 the session may outlive the token", func(t *testing.T) {
@@ -579,14 +641,88 @@ func TestConformance(t *testing.T) {
 		}
 	})
 
-	t.Run("STS-30 a token whose nbf is an hour ahead is InvalidIdentityToken", func(t *testing.T) {
-		rig.call(t, http.MethodPost, rig.form(DefaultRoleARN, "alice", rig.token(t, map[string]any{"nbf": now.Add(time.Hour)}))).
-			wantError(t, 400, "InvalidIdentityToken", "")
+	t.Run("STS-30 a token whose nbf is more than five minutes ahead is Token not yet valid", func(t *testing.T) {
+		for _, nbf := range []time.Time{now.Add(301 * time.Second), now.Add(time.Hour)} {
+			rig.call(t, http.MethodPost, rig.form(DefaultRoleARN, "alice", rig.token(t, map[string]any{"nbf": nbf}))).
+				wantError(t, 400, "InvalidIdentityToken", fmt.Sprintf(
+					"Token not yet valid: current date/time %d must be after or equal to the not-before date/time %d", now.Unix()+300, nbf.Unix()))
+		}
 	})
 
-	t.Run("STS-31 a token without sub is InvalidIdentityToken", func(t *testing.T) {
-		rig.call(t, http.MethodPost, rig.form(DefaultRoleARN, "alice", rig.token(t, map[string]any{"sub": nil}))).
-			wantError(t, 400, "InvalidIdentityToken", "")
+	t.Run("STS-31 an empty or numeric sub is a subject; a null sub is InternalFailure", func(t *testing.T) {
+		if err := sb.STS.SetTrustPolicy(confPolicyRole, rig.trust(rig.federated(), policy.ActionAssumeRoleWithWebIdentity, "")); err != nil {
+			t.Fatal(err)
+		}
+		for sub, want := range map[any]string{"": "", 123: "123"} {
+			r := rig.call(t, http.MethodPost, rig.form(confPolicyRole, "alice", rig.token(t, map[string]any{"sub": sub}))).assumed(t).Result
+			if r.SubjectFromWebIdentityToken != want {
+				t.Errorf("sub %#v: SubjectFromWebIdentityToken %q, want %q", sub, r.SubjectFromWebIdentityToken, want)
+			}
+		}
+		rig.call(t, http.MethodPost, rig.form(confPolicyRole, "alice", rig.token(t, map[string]any{"sub": json.RawMessage("null")}))).
+			wantError(t, 500, "InternalFailure", "Unknown error validating third-party token")
+	})
+
+	t.Run("STS-46 exp, iat and nbf may miss the clock by five minutes", func(t *testing.T) {
+		for _, o := range []map[string]any{
+			{"exp": now.Add(-299 * time.Second)},
+			{"iat": now.Add(5 * time.Minute)},
+			{"nbf": now.Add(5 * time.Minute)},
+		} {
+			rig.call(t, http.MethodPost, rig.form(DefaultRoleARN, "alice", rig.token(t, o))).assumed(t)
+		}
+	})
+
+	t.Run("STS-47 a token issued more than five minutes ahead is Token issued in the future", func(t *testing.T) {
+		for _, iat := range []time.Time{now.Add(301 * time.Second), now.Add(time.Hour)} {
+			rig.call(t, http.MethodPost, rig.form(DefaultRoleARN, "alice", rig.token(t, map[string]any{"iat": iat}))).
+				wantError(t, 400, "InvalidIdentityToken", fmt.Sprintf("Token issued in the future: %d", iat.Unix()))
+		}
+	})
+
+	t.Run("STS-48 exp, iat and nbf written as strings of digits are accepted", func(t *testing.T) {
+		digits := func(t time.Time) string { return strconv.FormatInt(t.Unix(), 10) }
+		for _, o := range []map[string]any{
+			{"exp": digits(now.Add(10 * time.Minute))},
+			{"iat": digits(now)},
+			{"nbf": digits(now)},
+			{"exp": digits(now.Add(10 * time.Minute)), "iat": digits(now), "nbf": digits(now)},
+		} {
+			rig.call(t, http.MethodPost, rig.form(DefaultRoleARN, "alice", rig.token(t, o))).assumed(t)
+		}
+		rig.call(t, http.MethodPost, rig.form(DefaultRoleARN, "alice", rig.token(t, map[string]any{"exp": digits(now.Add(-time.Hour))}))).
+			wantError(t, 400, "ExpiredTokenException", "")
+		rig.call(t, http.MethodPost, rig.form(DefaultRoleARN, "alice", rig.token(t, map[string]any{"nbf": "invalid"}))).
+			wantError(t, 400, "InvalidIdentityToken", "Invalid timestamp in token claims.")
+	})
+
+	t.Run("STS-49 several audiences without azp are refused, even client IDs", func(t *testing.T) {
+		for _, aud := range [][]string{{"client-a", "other"}, {"other", "client-a"}, {"client-b", "client-a"}} {
+			rig.call(t, http.MethodPost, rig.form(confClientARole, "alice", rig.token(t, map[string]any{"aud": aud}))).
+				wantError(t, 400, "InvalidIdentityToken", "Token audience contains more than one audience while authorized party is not present")
+		}
+	})
+
+	t.Run("STS-50 with azp, azp and not aud must be a client ID", func(t *testing.T) {
+		rig.call(t, http.MethodPost, rig.form(confClientBRole, "alice", rig.token(t, map[string]any{"aud": "other", "azp": "client-b"}))).assumed(t)
+		for _, azp := range []string{"other", ""} {
+			rig.call(t, http.MethodPost, rig.form(confClientARole, "alice", rig.token(t, map[string]any{"aud": "client-a", "azp": azp}))).
+				wantError(t, 400, "InvalidIdentityToken", "The web identity token provided could not be validated. See the AssumeRoleWithWebIdentity documentation for requirements.")
+		}
+	})
+
+	t.Run("STS-51 an empty aud string or array has its own answer", func(t *testing.T) {
+		rig.call(t, http.MethodPost, rig.form(DefaultRoleARN, "alice", rig.token(t, map[string]any{"aud": ""}))).
+			wantError(t, 400, "InvalidIdentityToken", "The web identity token provided could not be validated. See the AssumeRoleWithWebIdentity documentation for requirements.")
+		rig.call(t, http.MethodPost, rig.form(DefaultRoleARN, "alice", rig.token(t, map[string]any{"aud": []string{}}))).
+			wantError(t, 400, "InvalidIdentityToken", "Claim is not allowed to be empty: aud")
+	})
+
+	t.Run("STS-52 a claim written twice is refused unless both values are the same", func(t *testing.T) {
+		claims := fmt.Sprintf(`{"iss": %q, "aud": %q, "sub": "external-user", "iat": %d, "exp": %d, `, rig.oneKey, DefaultAudience, now.Unix(), now.Add(10*time.Minute).Unix())
+		rig.call(t, http.MethodPost, rig.form(confOneKeyRole, "alice", rig.signedByOneKey(t, claims+`"aud":"other"}`, nil))).
+			wantError(t, 400, "InvalidIdentityToken", "The web identity token provided could not be validated. See the AssumeRoleWithWebIdentity documentation for requirements.")
+		rig.call(t, http.MethodPost, rig.form(confOneKeyRole, "alice", rig.signedByOneKey(t, claims+`"aud":"`+DefaultAudience+`"}`, nil))).assumed(t)
 	})
 
 	// STS: service faults, as the SDK's retryers see them.
@@ -675,7 +811,11 @@ func TestConformance(t *testing.T) {
 
 	t.Run("STS-39 a signature made with the wrong secret is SignatureDoesNotMatch", func(t *testing.T) {
 		c := creds
-		c.SecretAccessKey = "X" + c.SecretAccessKey[1:]
+		first := "X" // another first character: a random secret starts with X one time in 64
+		if c.SecretAccessKey[0] == 'X' {
+			first = "Y"
+		}
+		c.SecretAccessKey = first + c.SecretAccessKey[1:]
 		_, err := rig.getCallerIdentity(t, sb, c)
 		status, code, msg := rig.sdkError(t, err)
 		if want := "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."; status != 403 || code != "SignatureDoesNotMatch" || msg != want {

@@ -116,7 +116,7 @@ func faultError(k FaultKind, now time.Time) *apiError {
 	case FaultInvalidIdentityToken:
 		return &apiError{http.StatusBadRequest, "InvalidIdentityToken", "Couldn't verify the identity token (injected fault)."}
 	case FaultExpiredToken:
-		return errTokenExpired(now, now.Add(-time.Minute))
+		return errTokenExpired(now, now.Add(-clockSkew-time.Minute))
 	case FaultAccessDenied:
 		return errAccessDenied
 	}

@@ -401,13 +401,20 @@ var (
 		"Couldn't retrieve verification key from your identity provider,  please reference AssumeRoleWithWebIdentity documentation for requirements"}
 )
 
-func errTokenExpired(now, exp time.Time) *apiError {
-	return &apiError{http.StatusBadRequest, "ExpiredTokenException", fmt.Sprintf(
-		"Token expired: current date/time %d must be before the expiration date/time%d", now.Unix(), exp.Unix())}
-}
-
 func errValidation(format string, args ...any) *apiError {
 	return &apiError{http.StatusBadRequest, "ValidationError", fmt.Sprintf(format, args...)}
+}
+
+// errValidations reports every violated constraint in one answer: "2
+// validation errors detected: A; B" (newscorpaus/consigliere#18,
+// mmmorris1975/aws-runas#80), "1 validation error detected: A" for one
+// (aws/aws-sdk-cpp#1252).
+func errValidations(violations []string) *apiError {
+	noun := "validation errors"
+	if len(violations) == 1 {
+		noun = "validation error"
+	}
+	return errValidation("%d %s detected: %s", len(violations), noun, strings.Join(violations, "; "))
 }
 
 type errorResponse struct {

@@ -138,7 +138,8 @@ func TestAssumeRoleWithWebIdentityRefusesWhatAWSRefuses(t *testing.T) {
 		wantCode string
 	}{
 		{name: "a subject outside the trust policy is denied", token: mintToken(t, sb, map[string]any{"sub": "repo:evil/demo:ref:refs/heads/main"}), wantCode: "AccessDenied"},
-		{name: "an expired token is ExpiredTokenException", token: mintToken(t, sb, map[string]any{"exp": time.Now().Add(-time.Second)}), wantCode: "ExpiredTokenException"},
+		{name: "a token expired beyond the clock skew is ExpiredTokenException", token: mintToken(t, sb, map[string]any{"exp": time.Now().Add(-clockSkew - time.Second)}), wantCode: "ExpiredTokenException"},
+		{name: "a token expired within the clock skew is accepted", token: mintToken(t, sb, map[string]any{"exp": time.Now().Add(-time.Second)})},
 		{name: "an audience that is no client ID of the provider is InvalidIdentityToken", token: mintToken(t, sb, map[string]any{"aud": "nobody"}), wantCode: "InvalidIdentityToken"},
 		{name: "a client ID that this role does not trust is denied", role: "arn:aws:iam::123456789012:role/other-aud", wantCode: "AccessDenied"},
 		{name: "a role trusting another audience accepts its own", role: "arn:aws:iam::123456789012:role/other-aud", token: mintToken(t, sb, map[string]any{"aud": "other-client"})},
@@ -179,7 +180,7 @@ func TestAWSErrorMessagesAreVerbatim(t *testing.T) {
 	}{
 		{"access denied carries no detail", mintToken(t, sb, map[string]any{"sub": "repo:evil/x"}), "Not authorized to perform sts:AssumeRoleWithWebIdentity"},
 		{"a wrong audience says so", mintToken(t, sb, map[string]any{"aud": "x"}), "Incorrect token audience"},
-		{"expiry gives both times", mintToken(t, sb, map[string]any{"exp": int64(1000)}), "must be before the expiration date/time1000"},
+		{"expiry gives both times", mintToken(t, sb, map[string]any{"exp": int64(1000)}), "must be before the expiration date/time 1000"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -209,7 +210,11 @@ func TestGetCallerIdentityRefusesBadSignatures(t *testing.T) {
 		wantCode string
 	}{
 		{name: "a tampered secret is SignatureDoesNotMatch", creds: credentials.StaticCredentialsProvider{Value: tampered(func(c *aws.Credentials) {
-			c.SecretAccessKey = "X" + c.SecretAccessKey[1:]
+			first := "X" // another first character: a random secret starts with X one time in 64
+			if c.SecretAccessKey[0] == 'X' {
+				first = "Y"
+			}
+			c.SecretAccessKey = first + c.SecretAccessKey[1:]
 		})}, wantCode: "SignatureDoesNotMatch"},
 		{name: "a wrong session token is InvalidClientTokenId", creds: credentials.StaticCredentialsProvider{Value: tampered(func(c *aws.Credentials) {
 			c.SessionToken += "x"
@@ -411,7 +416,7 @@ func TestQueryProtocolWireFormat(t *testing.T) {
 			wantBody: `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>InvalidAction</Code><Message>Could not find operation AssumeRole for version 2011-06-15</Message></Error><RequestId>ID</RequestId></ErrorResponse>`,
 		},
 		{
-			name: "a GET with the query works too", method: "GET", query: "?Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=" + DefaultRoleARN + "&RoleSessionName=x",
+			name: "a GET with the query works too", method: "GET", query: "?Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=" + DefaultRoleARN + "&RoleSessionName=alice",
 			wantStatus: 400,
 			wantBody:   `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>ValidationError</Code><Message>1 validation error detected: Value null at &#39;webIdentityToken&#39; failed to satisfy constraint: Member must not be null</Message></Error><RequestId>ID</RequestId></ErrorResponse>`,
 		},

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -203,10 +204,10 @@ func TestDateClaimsMustBeIntegersAsSTSReadsThem(t *testing.T) {
 	}
 }
 
-// STS accepts a date written as a string of digits (exp-string and
-// iat-string in the same recording). The whole exchange cannot show it:
-// the trust policy is evaluated on daemon/token's claims, which refuse
-// such a date.
+// STS reads a date written as a string of digits as that date
+// (radkawar/stackd internal/services/sts/testdata/oidc/aws.json:
+// exp-string, iat-string and nbf-string accepted; nbf-invalid refused),
+// and the whole exchange, trust policy included, accepts it.
 func TestDateClaimsReadAsSTSReadsThem(t *testing.T) {
 	for _, tt := range []struct {
 		json    string
@@ -217,21 +218,29 @@ func TestDateClaimsReadAsSTSReadsThem(t *testing.T) {
 		{`{"exp":"1789124598"}`, 1789124598, false},
 		{`{"exp":1789124598.5}`, 0, true},
 		{`{"exp":"1789124598.5"}`, 0, true},
+		{`{"exp":"invalid"}`, 0, true},
 		{`{"exp":1.7e9}`, 0, true},
 		{`{"exp":null}`, 0, true},
 		{`{"exp":true}`, 0, true},
 	} {
-		var c idClaims
-		err := json.Unmarshal([]byte(tt.json), &c)
+		c, aerr := readClaims([]byte(tt.json))
 		if tt.wantErr {
-			if !errors.Is(err, errTimestamp) {
-				t.Errorf("%s: err = %v, want an invalid timestamp", tt.json, err)
+			if aerr != errInvalidTimestamp {
+				t.Errorf("%s: %v, want an invalid timestamp", tt.json, aerr)
 			}
 			continue
 		}
-		if err != nil || !c.Expiry.set || c.Expiry.t.Unix() != tt.want {
-			t.Errorf("%s: exp %v (set %v), err %v; want %d", tt.json, c.Expiry.t, c.Expiry.set, err, tt.want)
+		if aerr != nil || !c.Expiry.set || c.Expiry.t.Unix() != tt.want {
+			t.Errorf("%s: %v; want exp %d", tt.json, aerr, tt.want)
 		}
+	}
+
+	sb := startSandbox(t, Options{})
+	now := time.Now()
+	digits := func(t time.Time) string { return strconv.FormatInt(t.Unix(), 10) }
+	tok := mintToken(t, sb, map[string]any{"exp": digits(now.Add(10 * time.Minute)), "iat": digits(now), "nbf": digits(now)})
+	if _, err := assumeRole(t.Context(), sb, tok, 0); err != nil {
+		t.Errorf("dates as strings of digits: %v", err)
 	}
 }
 
