@@ -29,7 +29,7 @@ import (
 const (
 	DefaultPort     = 9911
 	DefaultListen   = "127.0.0.1:9911"
-	DefaultAudience = "sts.amazonaws.com"
+	DefaultAudience = sts.DefaultAudience // in the aws partition; see sts.PartitionDefaults
 	// DefaultRoleName names the role served at /v1/credentials.
 	DefaultRoleName = server.DefaultRoleName
 )
