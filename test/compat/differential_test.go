@@ -2,7 +2,6 @@ package compat
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/xml"
@@ -53,13 +52,7 @@ func TestDifferentialSTS(t *testing.T) {
 	moto.constantRoleID = "moto writes the constant ARO123EXAMPLE123 as the role's ID in AssumeRoleWithWebIdentity answers " +
 		"(moto/sts/responses.py) and the session's own in GetCallerIdentity"
 
-	ctx, cancel := context.WithCancel(context.Background())
-	sb, err := sandbox.Start(ctx, sandbox.Options{})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); sb.Close() })
+	sb := startSandbox(t, sandbox.Options{})
 	emulator := &stsImpl{name: "sandbox", url: sb.STSURL}
 
 	// A token the sandbox accepts for its default role; moto accepts anything.

@@ -35,17 +35,24 @@ type fixture struct {
 	exports map[string]string
 }
 
-// newFixture starts a sandbox whose credentials live at most lifetime
-// (0 = as the daemon asks, 1 h) and a daemon for it.
-func newFixture(t *testing.T, lifetime time.Duration) *fixture {
+// startSandbox starts a sandbox that stops when the test ends.
+func startSandbox(t *testing.T, opts sandbox.Options) *sandbox.Sandbox {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	sb, err := sandbox.Start(ctx, sandbox.Options{STS: sandbox.STSOptions{MaxLifetime: lifetime}})
+	sb, err := sandbox.Start(ctx, opts)
 	if err != nil {
 		cancel()
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cancel(); sb.Close() })
+	return sb
+}
+
+// newFixture starts a sandbox whose credentials live at most lifetime
+// (0 = as the daemon asks, 1 h) and a daemon for it.
+func newFixture(t *testing.T, lifetime time.Duration) *fixture {
+	t.Helper()
+	sb := startSandbox(t, sandbox.Options{STS: sandbox.STSOptions{MaxLifetime: lifetime}})
 
 	env := []string{
 		"PATH=" + os.Getenv("PATH"),

@@ -51,13 +51,7 @@ func TestThirdPartySTS(t *testing.T) {
 
 	// An identity token credd's local checks accept (exp ahead, aud
 	// sts.amazonaws.com), minted by the sandbox issuer.
-	ctx, cancel := context.WithCancel(context.Background())
-	sb, err := sandbox.Start(ctx, sandbox.Options{})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); sb.Close() })
+	sb := startSandbox(t, sandbox.Options{})
 	jwt, err := sb.Issuer.Mint(sandbox.DefaultAudience, nil)
 	if err != nil {
 		t.Fatal(err)

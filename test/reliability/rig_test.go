@@ -24,6 +24,7 @@ import (
 	"github.com/credd-dev/credd/daemon/config"
 	"github.com/credd-dev/credd/daemon/refresh"
 	"github.com/credd-dev/credd/daemon/sandbox"
+	"github.com/credd-dev/credd/test/internal/harness"
 )
 
 // Compressed time: credentials live a few seconds, backoff is in
@@ -62,7 +63,7 @@ type rig struct {
 	sb        *sandbox.Sandbox
 	front     *frontDoor
 	agent     *agent.Agent
-	logs      *syncBuffer
+	logs      *harness.LockedBuffer
 	client    *http.Client
 	tokenFile string
 	stateDir  string
@@ -102,7 +103,7 @@ func newRig(t testing.TB, o rigOptions) *rig {
 	if rc.AttemptTimeout == 0 {
 		rc.AttemptTimeout = 2 * time.Second
 	}
-	logs := &syncBuffer{}
+	logs := &harness.LockedBuffer{}
 	level := slog.LevelDebug
 	if o.quiet {
 		level = slog.LevelInfo
@@ -551,22 +552,4 @@ func (f *frontDoor) Close() {
 		syscall.Close(fd)
 	}
 	f.wg.Wait()
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes (log handlers).
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
