@@ -556,30 +556,32 @@ const (
 )
 
 // refreshAt is when to refresh c while healthy: half its lifetime,
-// jittered; but for credentials STS could have issued, no later than
-// RefreshLead before expiry, and for that no sooner than a quarter of the
-// lifetime (so 15-minute credentials are refreshed with 11¼ minutes left,
-// above botocore's 10). Never sooner than BackoffBase from now: that guards
-// against a skewed Obtained turning into a tight loop.
+// jittered, capped by refreshAfter. Never sooner than BackoffBase from now:
+// that guards against a skewed Obtained turning into a tight loop.
 func (r *Refresher) refreshAt(c *daemon.Credentials, now time.Time) time.Time {
 	lifetime := c.Lifetime()
 	half := lifetime / 2
-	at := c.Obtained.Add(half + time.Duration((2*r.u()-1)*r.jitter*float64(half)))
-	if lead := c.Expiration.Add(-RefreshLead); lifetime >= stsMinLifetime && lead.Before(at) {
-		at = later(lead, c.Obtained.Add(lifetime/4))
+	after := refreshAfter(lifetime, half+time.Duration((2*r.u()-1)*r.jitter*float64(half)))
+	return later(c.Obtained.Add(after), now.Add(r.base))
+}
+
+// refreshAfter is how long after they were obtained credentials of the
+// given lifetime are refreshed, given the half-life point: for lifetimes
+// STS issues, no later than RefreshLead before expiry, and for that no
+// sooner than a quarter of the lifetime (so 15-minute credentials are
+// refreshed with 11¼ minutes left, above botocore's 10).
+func refreshAfter(lifetime, halfLife time.Duration) time.Duration {
+	if lead := lifetime - RefreshLead; lifetime >= stsMinLifetime && lead < halfLife {
+		return max(lead, lifetime/4)
 	}
-	return later(at, now.Add(r.base))
+	return halfLife
 }
 
 // LeftAtRefresh is about how long credentials of the given lifetime have
 // left when a healthy refresher replaces them (ignoring jitter): the least
 // a client is served.
 func LeftAtRefresh(lifetime time.Duration) time.Duration {
-	at := lifetime / 2
-	if lifetime >= stsMinLifetime && lifetime-RefreshLead < at {
-		at = max(lifetime-RefreshLead, lifetime/4)
-	}
-	return lifetime - at
+	return lifetime - refreshAfter(lifetime, lifetime/2)
 }
 
 // backoff is the delay after the n-th consecutive failure (see Config).
