@@ -122,6 +122,7 @@ type Daemon struct {
 	Started time.Time
 
 	bin  Binary
+	as   *User    // who the daemon runs as; nil: the test's own user
 	args []string // the test's own arguments
 	url  string   // the credentials endpoint the daemon advertised
 
@@ -142,7 +143,13 @@ func (b Binary) StartDaemon(t *testing.T, env []string, args ...string) *Daemon 
 // what an earlier one left there. Restart also keeps the earlier port.
 func (b Binary) StartDaemonIn(t *testing.T, dir string, env []string, args ...string) *Daemon {
 	t.Helper()
-	return b.start(t, dir, "127.0.0.1:0", env, args)
+	return b.start(t, nil, dir, "127.0.0.1:0", env, args)
+}
+
+// StartDaemonAs is StartDaemonIn with the daemon running as u.
+func (b Binary) StartDaemonAs(t *testing.T, u User, dir string, env []string, args ...string) *Daemon {
+	t.Helper()
+	return b.start(t, &u, dir, "127.0.0.1:0", env, args)
 }
 
 // Restart starts d's daemon again, once it has exited, with the same
@@ -159,14 +166,17 @@ func (d *Daemon) Restart(t *testing.T) *Daemon {
 	if err != nil || u.Host == "" {
 		t.Fatalf("restart: the daemon advertised %q, not a URL with host and port: %v", d.url, err)
 	}
-	return d.bin.start(t, d.StateDir, u.Host, d.Env, d.args)
+	return d.bin.start(t, d.as, d.StateDir, u.Host, d.Env, d.args)
 }
 
-func (b Binary) start(t *testing.T, dir, listen string, env, args []string) *Daemon {
+func (b Binary) start(t *testing.T, as *User, dir, listen string, env, args []string) *Daemon {
 	t.Helper()
-	d := &Daemon{StateDir: dir, Env: env, bin: b, args: args, exited: make(chan struct{})}
+	d := &Daemon{StateDir: dir, Env: env, bin: b, as: as, args: args, exited: make(chan struct{})}
 	d.Cmd = exec.Command(string(b), append([]string{"daemon", "--state-dir", dir, "--listen", listen, "--log-level", "debug"}, args...)...)
 	d.Cmd.Env = env
+	if as != nil {
+		as.apply(d.Cmd)
+	}
 	// exec copies the output, so Logs is complete once the daemon has
 	// exited; WaitDelay bounds the wait for a child that kept the pipe.
 	d.Cmd.Stdout, d.Cmd.Stderr = &d.logs, &d.logs
