@@ -68,6 +68,28 @@ func LoadOrCreate(stateDir string) (token string, created bool, err error) {
 	return tok, true, nil
 }
 
+// New writes a new token to <stateDir>/token, replacing any earlier one,
+// and returns it. The daemon calls it at every start but a supervised
+// restart (LoadOrCreate): a token that outlives the daemon could have been
+// captured while the daemon was down, by whoever bound its port then, and
+// replayed later. The cost falls on processes that hold the old token:
+// the SDKs that read AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE re-read it per
+// request, while a shell holding AWS_CONTAINER_AUTHORIZATION_TOKEN must
+// read it again (the endpoint's 401 says so).
+func New(stateDir string) (string, error) {
+	if err := PrepareDir(stateDir); err != nil {
+		return "", err
+	}
+	tok, err := generate()
+	if err != nil {
+		return "", err
+	}
+	if err := writeAtomic(stateDir, Path(stateDir), tok); err != nil {
+		return "", err
+	}
+	return tok, nil
+}
+
 // Read returns the token the running daemon serves with, for `credd env`.
 func Read(stateDir string) (string, error) {
 	path := Path(stateDir)

@@ -78,6 +78,12 @@ type Config struct {
 	// KeepLogin keeps each device login's refresh token in the state dir, so
 	// that a login survives a container stop.
 	KeepLogin bool
+	// KeepToken reuses the authorization token of the previous start
+	// instead of writing a new one. The Feature's supervisor sets it when
+	// it restarts a daemon that died, so shells that read the token once
+	// keep working; every other start gets a new token (see
+	// authtoken.New for the trade-off).
+	KeepToken bool
 	// Roles holds the default role first (when configured), then the named
 	// roles of the config file in name order.
 	Roles []Role
@@ -120,6 +126,7 @@ var daemonSettings = []struct{ name, usage string }{
 	{"defaults-file", "TOML file in the --config format whose settings apply where nothing else sets them (the devcontainer Feature writes its options there)"},
 	{"log-level", "debug, info, warn or error (default info)"},
 	{"keep-login", "keep a device login's refresh token in the state dir (0600) so the login survives a restart: true or false (default true inside a devcontainer or Codespace)"},
+	{"keep-token", "reuse the authorization token of the previous start, for a supervisor restarting a daemon that died: true or false (default false: a new token at every start)"},
 }
 
 // Flags holds the daemon's command-line flags before resolution.
@@ -222,6 +229,11 @@ func resolveDaemon(cfg *Config, l *layered) error {
 		return err
 	}
 	cfg.KeepLogin = keep
+	if v := l.top("keep-token").v; v != "" {
+		if cfg.KeepToken, err = strconv.ParseBool(v); err != nil {
+			return fmt.Errorf("--keep-token %q: use true or false", v)
+		}
+	}
 	if err := validateListen(cfg.Listen); err != nil {
 		return err
 	}
