@@ -308,9 +308,34 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.mu.Lock()
 	a.stopped = true
 	a.mu.Unlock()
-	a.roleWG.Wait()
+	if !waitFor(&a.roleWG, roleStopGrace) {
+		// Only a call that ignores its context can hold one (a read
+		// stuck in the kernel, say): not a reason to outlive SIGTERM.
+		a.log.Warn("stopping without waiting further for a role's goroutines", "component", "agent", "waited", roleStopGrace)
+	}
 	a.log.Info("credd stopped")
 	return err
+}
+
+// roleStopGrace bounds how long Run waits for the roles' goroutines once
+// stopping. They return at once when their context ends.
+const roleStopGrace = time.Second
+
+// waitFor waits for wg, or for d: it reports whether wg is done.
+func waitFor(wg *sync.WaitGroup, d time.Duration) bool {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
 }
 
 // goRole runs fn as one of the roles' goroutines. Called with a.mu held.

@@ -71,6 +71,7 @@ func runDaemon(ctx context.Context, args []string, io IO) int {
 		return fail(io, "daemon", exitFailure, err)
 	}
 	go reloadOnHangup(ctx, a, hup)
+	defer exitIfStuck(ctx, logger)()
 	if err := a.Run(ctx); err != nil {
 		return fail(io, "daemon", exitFailure, err)
 	}
@@ -116,6 +117,35 @@ func reloadOnHangup(ctx context.Context, a *agent.Agent, hup <-chan os.Signal) {
 			_, _ = a.Reload(ctx, agent.ReloadRequest{Trigger: agent.TriggerSIGHUP})
 		}
 	}
+}
+
+// stopDeadline is the longest the daemon may take to exit once told to
+// stop: Run itself takes about a second; docker stop waits 10s, then
+// SIGKILLs.
+const stopDeadline = 5 * time.Second
+
+// exitIfStuck ends the process stopDeadline after ctx ends, unless the
+// returned func (Run has returned) is called first: a last resort, so that
+// nothing stuck (a goroutine that ignores its context, a cleanup that
+// hangs) can make SIGTERM a no-op that only SIGKILL ends.
+func exitIfStuck(ctx context.Context, log *slog.Logger) (returned func()) {
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+		}
+		t := time.NewTimer(stopDeadline)
+		defer t.Stop()
+		select {
+		case <-done:
+		case <-t.C:
+			log.Error("credd did not stop within "+stopDeadline.String()+" of being told to; exiting now", "component", "daemon")
+			os.Exit(exitFailure)
+		}
+	}()
+	return func() { close(done) }
 }
 
 // sandboxLifetime reads CREDD_SANDBOX_LIFETIME, which makes the embedded

@@ -1,12 +1,16 @@
 package config
 
 import (
+	"context"
+	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/credd-dev/credd/daemon/regularfile"
 )
 
 // fileConfig is a parsed config file: top-level keys (daemon settings and
@@ -28,13 +32,30 @@ func (f *fileConfig) roleNames() []string {
 // loadFile reads a TOML config file. Keys are the flag names with '_' for
 // '-' (role_arn, token_source, ...); unknown keys are errors, so a typo
 // does not silently fall back to a default.
+//
+// It reads through regularfile, so a FIFO or a device at path cannot block
+// a start or a reload, and a huge file cannot fill memory.
 func loadFile(path string) (*fileConfig, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), loadFileTimeout)
+	defer cancel()
+	data, fi, err := regularfile.Read(ctx, path, regularfile.Options{Max: maxConfigFile})
+	switch {
+	case errors.Is(err, regularfile.ErrNotRegular) && fi != nil:
+		return nil, fmt.Errorf("config file %s is %s, not a regular file: point at a regular file; credd does not read pipes or devices", path, regularfile.Kind(fi.Mode()))
+	case errors.Is(err, regularfile.ErrTooLarge):
+		return nil, fmt.Errorf("config file %s is larger than %d bytes: is it the right file?", path, maxConfigFile)
+	case err != nil:
 		return nil, fmt.Errorf("config file: %w", err)
 	}
 	return parseFile(path, string(data))
 }
+
+// maxConfigFile bounds a config file: a few settings and roles take a
+// few KiB.
+const maxConfigFile = 1 << 20
+
+// loadFileTimeout bounds loadFile's read, should its file system hang.
+const loadFileTimeout = 5 * time.Second
 
 func parseFile(path, data string) (*fileConfig, error) {
 	var raw map[string]any

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -411,6 +412,29 @@ func TestAKeptFileThatIsNotThisLoginsIsIgnoredWithALogLine(t *testing.T) {
 			writeKept(t, target, keptFile{Issuer: f.idp.URL(), ClientID: "credd", RefreshToken: "rt-secret-of-other"}, 0o600)
 			os.Symlink(target, path)
 		}, "not a regular file"},
+		// Put in the way, these must not block the daemon's start or fill
+		// its memory.
+		{"a FIFO with no writer", func(f *fixture, path string) {
+			bin, err := exec.LookPath("mkfifo")
+			if err != nil {
+				t.Skip("no mkfifo on this system")
+			}
+			if out, err := exec.Command(bin, path).CombinedOutput(); err != nil {
+				t.Fatalf("mkfifo: %v: %s", err, out)
+			}
+		}, "not a regular file"},
+		{"a symlink to a device", func(f *fixture, path string) {
+			if _, err := os.Stat("/dev/zero"); err != nil {
+				t.Skip("no /dev/zero")
+			}
+			os.Symlink("/dev/zero", path)
+		}, "not a regular file"},
+		{"a huge sparse file", func(f *fixture, path string) {
+			writeKept(t, path, keptFile{Issuer: f.idp.URL(), ClientID: "credd", RefreshToken: "rt-secret-of-other"}, 0o600)
+			if err := os.Truncate(path, 100<<20); err != nil {
+				t.Fatal(err)
+			}
+		}, "is not used"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

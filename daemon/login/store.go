@@ -1,18 +1,19 @@
 package login
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/credd-dev/credd/daemon/authtoken"
+	"github.com/credd-dev/credd/daemon/regularfile"
 )
 
 // Store keeps a session's refresh token across daemon restarts, so that a
@@ -32,6 +33,9 @@ type Store interface {
 // maxKeptFile bounds what Load reads: a refresh token is a few KB at most,
 // so a huge file put in its place cannot exhaust memory.
 const maxKeptFile = 64 << 10
+
+// loadTimeout bounds Load's read, should the state dir's file system hang.
+const loadTimeout = 5 * time.Second
 
 // FileStore keeps one login's refresh token in
 // <state-dir>/login-<16 hex of sha256(issuer NUL client ID)>.json, mode
@@ -75,19 +79,31 @@ func KeptFileName(issuer, clientID string) string {
 func (f *FileStore) Path() string { return f.path }
 
 // Load reads the kept token, refusing a file another user could have read
-// or written, and one kept for another issuer or client.
+// or written, and one kept for another issuer or client. It reads through
+// regularfile, so a FIFO or a device put there cannot block the daemon and
+// a huge file cannot fill its memory.
 func (f *FileStore) Load() (string, error) {
-	fi, err := os.Lstat(f.path)
+	ctx, cancel := context.WithTimeout(context.Background(), loadTimeout)
+	defer cancel()
+	data, fi, err := regularfile.Read(ctx, f.path, regularfile.Options{Max: maxKeptFile, NoFollow: true})
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", nil
 	}
-	if err != nil {
-		return "", fmt.Errorf("read the kept login %s: %w", f.path, err)
+	if errors.Is(err, regularfile.ErrNotRegular) {
+		what := "not a regular file"
+		if fi != nil {
+			what = regularfile.Kind(fi.Mode())
+		}
+		return "", fmt.Errorf("the kept login %s is not used: it is %s, not a regular file: remove it and run `credd login`", f.path, what)
 	}
-	if err := safeFile(fi); err != nil {
-		return "", fmt.Errorf("the kept login %s is not used: %w", f.path, err)
+	if fi != nil {
+		if err := safeFile(fi); err != nil {
+			return "", fmt.Errorf("the kept login %s is not used: %w", f.path, err)
+		}
 	}
-	data, err := readSmall(f.path)
+	if errors.Is(err, regularfile.ErrTooLarge) {
+		return "", fmt.Errorf("the kept login %s is not used: it is larger than %d bytes; a new `credd login` replaces it", f.path, maxKeptFile)
+	}
 	if err != nil {
 		return "", fmt.Errorf("read the kept login %s: %w", f.path, err)
 	}
@@ -118,15 +134,6 @@ func safeFile(fi fs.FileInfo) error {
 		return fmt.Errorf("it is owned by another user, not by you (uid %d): remove it and run `credd login`", os.Geteuid())
 	}
 	return nil
-}
-
-func readSmall(path string) ([]byte, error) {
-	fh, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer fh.Close()
-	return io.ReadAll(io.LimitReader(fh, maxKeptFile))
 }
 
 // Save writes the token with authtoken.WriteSecretFile (0600, synced, then

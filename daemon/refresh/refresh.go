@@ -513,14 +513,14 @@ func (r *Refresher) exchange(ctx context.Context) (*daemon.Credentials, error) {
 		return daemon.AtStage(stage, err)
 	}
 
-	token, err := r.src.Token(actx)
+	token, err := bounded(actx, r.src.Token)
 	if err != nil {
 		return nil, failed(daemon.StageTokenSource, err)
 	}
 	r.mu.Lock()
 	r.attempts++
 	r.mu.Unlock()
-	c, err := r.ex.Exchange(actx, token)
+	c, err := bounded(actx, func(ctx context.Context) (daemon.Credentials, error) { return r.ex.Exchange(ctx, token) })
 	if err != nil {
 		return nil, failed(daemon.StageSTS, err)
 	}
@@ -534,6 +534,42 @@ func (r *Refresher) exchange(ctx context.Context) (*daemon.Credentials, error) {
 			c.Expiration.UTC().Format(daemon.ExpirationLayout)))
 	}
 	return &c, nil
+}
+
+// stuckGrace is how long a step may take to return once its context has
+// ended, before the attempt gives up on it.
+const stuckGrace = time.Second
+
+// bounded returns fn's result, or ctx's error if fn has not returned
+// stuckGrace after ctx ended: a token source or an exchanger that ignores
+// its context (a read stuck in the kernel, say) must not hold the attempt,
+// and every caller joined to it, forever, with nothing in the status. fn's
+// goroutine is left to finish on its own.
+func bounded[T any](ctx context.Context, fn func(context.Context) (T, error)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := fn(ctx)
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+	}
+	// Most steps return at once with an error of their own: prefer it.
+	t := time.NewTimer(stuckGrace)
+	defer t.Stop()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-t.C:
+		var zero T
+		return zero, fmt.Errorf("it did not return when its time was up: %w", ctx.Err())
+	}
 }
 
 // The SDKs' refetch windows (SDK-COMPAT.md, section 6 and rule 9):

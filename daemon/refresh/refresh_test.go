@@ -654,6 +654,50 @@ func TestAStepThatHangsTimesOutAsRetryableAtItsStage(t *testing.T) {
 	}
 }
 
+// Regression (issue 13): a token source stuck in a read that ignored its
+// context held the attempt forever: no further attempt, nothing in the
+// status.
+func TestAStepThatIgnoresItsContextStillTimesOut(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		stuck     bool // the source, else the exchanger
+		wantStage daemon.Stage
+	}{
+		{"a token source", true, daemon.StageTokenSource},
+		{"an exchanger", false, daemon.StageSTS},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				release := make(chan struct{})
+				cfg := Config{AttemptTimeout: 20 * time.Millisecond}
+				if tc.stuck {
+					cfg.Source = fakeSource{TokenFunc: func(context.Context) (string, error) {
+						<-release
+						return "", errors.New("too late")
+					}}
+				} else {
+					cfg.Exchanger = fakeExchanger{ExchangeFunc: func(context.Context, string) (daemon.Credentials, error) {
+						<-release
+						return daemon.Credentials{}, errors.New("too late")
+					}}
+				}
+				h := setup(t, time.Hour, cfg)
+				h.run()
+				h.asleep()
+				e := h.r.State().LastError
+				if e == nil || e.Code != daemon.CodeTimeout || e.Kind != daemon.KindRetryable || e.Stage != tc.wantStage {
+					t.Fatalf("LastError = %+v, want a retryable Timeout at %s", e, tc.wantStage)
+				}
+				if !strings.Contains(e.Message, "did not return") {
+					t.Errorf("message %q does not say the step did not return", e.Message)
+				}
+				h.stop()
+				close(release) // lets the stuck call end within the bubble
+			})
+		})
+	}
+}
+
 func TestExpiredOrEmptyCredentialsFromTheExchangerAreRejected(t *testing.T) {
 	h := setup(t, time.Hour, Config{})
 	h.r.ex = fakeExchanger{ExchangeFunc: func(ctx context.Context, token string) (daemon.Credentials, error) {

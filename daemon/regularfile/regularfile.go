@@ -11,6 +11,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"sync"
 	"syscall"
 )
 
@@ -32,14 +33,21 @@ type Options struct {
 }
 
 // Read returns the content of the regular file at path and its FileInfo.
+// With ErrNotRegular or ErrTooLarge it returns the FileInfo of what it
+// found (nil if unknown), so that the caller can name it with Kind.
 //
 // The file is opened non-blocking, so opening a FIFO returns at once
 // instead of waiting for a writer, and is then refused by its fstat: what
 // was checked is what was opened. The read runs in its own goroutine, so a
 // read stuck on a hung filesystem returns ctx's error when ctx ends (the
-// goroutine finishes when the read does).
+// goroutine finishes when the read does). Reads of one path take turns,
+// so a path that hangs ties up one goroutine, not one per call.
 func Read(ctx context.Context, path string, o Options) ([]byte, fs.FileInfo, error) {
 	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	release, err := acquire(ctx, path)
+	if err != nil {
 		return nil, nil, err
 	}
 	type result struct {
@@ -49,6 +57,7 @@ func Read(ctx context.Context, path string, o Options) ([]byte, fs.FileInfo, err
 	}
 	done := make(chan result, 1)
 	go func() {
+		defer release()
 		b, fi, err := read(path, o)
 		done <- result{b, fi, err}
 	}()
@@ -60,6 +69,38 @@ func Read(ctx context.Context, path string, o Options) ([]byte, fs.FileInfo, err
 	}
 }
 
+// busy holds, for each path being read, a channel closed when that read
+// returns.
+var busy = struct {
+	sync.Mutex
+	m map[string]chan struct{}
+}{m: map[string]chan struct{}{}}
+
+// acquire waits for path's turn, or for ctx to end.
+func acquire(ctx context.Context, path string) (release func(), err error) {
+	for {
+		busy.Lock()
+		prev, ok := busy.m[path]
+		if !ok {
+			ch := make(chan struct{})
+			busy.m[path] = ch
+			busy.Unlock()
+			return func() {
+				busy.Lock()
+				delete(busy.m, path)
+				busy.Unlock()
+				close(ch)
+			}, nil
+		}
+		busy.Unlock()
+		select {
+		case <-prev:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("read %s: an earlier read has not returned: %w", path, ctx.Err())
+		}
+	}
+}
+
 func read(path string, o Options) ([]byte, fs.FileInfo, error) {
 	flags := os.O_RDONLY | openNonBlock
 	if o.NoFollow {
@@ -68,7 +109,9 @@ func read(path string, o Options) ([]byte, fs.FileInfo, error) {
 	f, err := os.OpenFile(path, flags, 0)
 	if err != nil {
 		if o.NoFollow && errors.Is(err, syscall.ELOOP) {
-			return nil, nil, &fs.PathError{Op: "open", Path: path, Err: fmt.Errorf("%w: it is a symbolic link", ErrNotRegular)}
+			// The link's own FileInfo, for a caller that names what it is.
+			fi, _ := os.Lstat(path)
+			return nil, fi, &fs.PathError{Op: "open", Path: path, Err: fmt.Errorf("%w: it is a symbolic link", ErrNotRegular)}
 		}
 		return nil, nil, err
 	}

@@ -78,3 +78,37 @@ func TestReadHonoursAnEndedContext(t *testing.T) {
 		t.Fatalf("Read with an ended context = %v, want context.Canceled", err)
 	}
 }
+
+func TestReadReturnsTheFileInfoOfWhatItRefused(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(fifo, link); err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(dir, "big")
+	if err := os.WriteFile(big, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(big, 100<<20); err != nil { // sparse: nothing to read
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		path string
+		opts regularfile.Options
+		want string
+	}{
+		{fifo, regularfile.Options{}, "a FIFO (named pipe)"},
+		{link, regularfile.Options{}, "a FIFO (named pipe)"},
+		{link, regularfile.Options{NoFollow: true}, "a symbolic link"},
+		{big, regularfile.Options{Max: 1 << 20}, "a regular file"},
+	} {
+		_, fi, err := regularfile.Read(context.Background(), tt.path, tt.opts)
+		if err == nil || fi == nil || regularfile.Kind(fi.Mode()) != tt.want {
+			t.Errorf("Read(%s, %+v) = %v, %v; want %s and an error", tt.path, tt.opts, fi, err, tt.want)
+		}
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -18,12 +17,16 @@ import (
 	"github.com/fsnotify/fsnotify"
 
 	"github.com/credd-dev/credd/daemon"
+	"github.com/credd-dev/credd/daemon/regularfile"
 	"github.com/credd-dev/credd/daemon/token"
 )
 
 // maxFileBytes bounds what File reads: a JWT is a few KiB, so a larger file
 // is the wrong file.
 const maxFileBytes = 1 << 20
+
+// checkTimeout bounds each read by Watch.
+const checkTimeout = 5 * time.Second
 
 // File reads the token from a file on every call, so the newest token is
 // always used. Watch tells when the file holds a new token.
@@ -121,32 +124,23 @@ func (f *File) setState(s WatchState) {
 func (f *File) Changed() <-chan struct{} { return f.changed }
 
 // Token reads the file and returns its content without surrounding
-// whitespace.
-func (f *File) Token(context.Context) (string, error) {
-	tok, err := f.read()
+// whitespace. It returns when ctx ends, even if the read has not.
+func (f *File) Token(ctx context.Context) (string, error) {
+	tok, err := f.read(ctx)
 	f.mu.Lock()
 	f.seen, f.seenSet = fingerprintOf(tok, err), true
 	f.mu.Unlock()
 	return tok, err
 }
 
-func (f *File) read() (string, error) {
-	fh, err := os.Open(f.path)
+// read reads the file through regularfile: a FIFO, a device or a huge file
+// put in its place is refused at once instead of blocking or filling
+// memory. Symlinks are followed (a Kubernetes projected volume's token is
+// one).
+func (f *File) read(ctx context.Context) (string, error) {
+	b, fi, err := regularfile.Read(ctx, f.path, regularfile.Options{Max: maxFileBytes})
 	if err != nil {
-		return "", f.openError(err)
-	}
-	defer fh.Close()
-	b, err := io.ReadAll(io.LimitReader(fh, maxFileBytes+1))
-	if err != nil {
-		return "", f.openError(err)
-	}
-	if len(b) > maxFileBytes {
-		return "", &daemon.Error{
-			Kind:    daemon.KindPermanent,
-			Code:    token.CodeMalformed,
-			Message: fmt.Sprintf("token file %s is larger than %d bytes", f.path, maxFileBytes),
-			Hint:    "the token file must hold one JWT; point --token-file at the right file",
-		}
+		return "", f.readError(fi, err)
 	}
 	tok := strings.TrimSpace(string(b))
 	if tok == "" {
@@ -163,21 +157,53 @@ func (f *File) read() (string, error) {
 	return tok, nil
 }
 
-func (f *File) openError(err error) error {
-	if errors.Is(err, fs.ErrNotExist) {
+// readError classifies a failed read; fi is what was opened, if anything.
+func (f *File) readError(fi fs.FileInfo, err error) error {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return daemon.Errorf(daemon.KindNewToken, CodeFileMissing,
 			"create it or set --token-file / AWS_WEB_IDENTITY_TOKEN_FILE",
 			"token file %s does not exist: %w", f.path, err)
+	case errors.Is(err, regularfile.ErrTooLarge):
+		return &daemon.Error{
+			Kind:    daemon.KindPermanent,
+			Code:    token.CodeMalformed,
+			Message: fmt.Sprintf("token file %s is larger than %d bytes", f.path, maxFileBytes),
+			Hint:    "the token file must hold one JWT; point --token-file at the right file",
+			Err:     err,
+		}
+	case errors.Is(err, regularfile.ErrNotRegular) || errors.Is(err, syscall.EISDIR):
+		// A pipe or a device could block the daemon or feed it without
+		// end, so only a regular file is read: a person must fix this.
+		what := "not a regular file"
+		if fi != nil {
+			what = regularfile.Kind(fi.Mode())
+		}
+		hint := "point --token-file at a regular file; credd does not read pipes or devices"
+		if (fi != nil && fi.IsDir()) || errors.Is(err, syscall.EISDIR) {
+			what, hint = "a directory", "point --token-file at the token file, not its directory"
+		}
+		return &daemon.Error{
+			Kind:    daemon.KindPermanent,
+			Code:    CodeFileUnreadable,
+			Message: fmt.Sprintf("cannot read token file %s: it is %s, not a regular file", f.path, what),
+			Hint:    hint,
+			Err:     err,
+		}
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		return &daemon.Error{
+			Kind:    daemon.KindRetryable,
+			Code:    CodeFileUnreadable,
+			Message: fmt.Sprintf("reading token file %s did not finish in time", f.path),
+			Hint:    "check the file system that holds it (a hung network mount?)",
+			Err:     err,
+		}
 	}
-	// A permission problem or a directory needs a person; an I/O error
-	// might pass.
+	// A permission problem needs a person; an I/O error might pass.
 	kind := daemon.KindRetryable
 	hint := "check the file and the disk"
-	switch {
-	case errors.Is(err, fs.ErrPermission):
+	if errors.Is(err, fs.ErrPermission) {
 		kind, hint = daemon.KindPermanent, fmt.Sprintf("make the file readable by uid %d, which credd runs as", os.Getuid())
-	case errors.Is(err, syscall.EISDIR):
-		kind, hint = daemon.KindPermanent, "point --token-file at the token file, not its directory"
 	}
 	return daemon.Errorf(kind, CodeFileUnreadable, hint, "cannot read token file %s: %w", f.path, err)
 }
@@ -228,7 +254,7 @@ func (f *File) Watch(ctx context.Context) error {
 		}
 		f.log.Debug("watching the token file's directory", "dir", dir)
 		f.setState(Watching)
-		f.check(false) // whatever happened before the watch was in place
+		f.check(ctx, false) // whatever happened before the watch was in place
 		if err := f.watchEvents(ctx, w, dir); err != nil {
 			return err
 		}
@@ -247,7 +273,7 @@ func (f *File) poll(ctx context.Context, done func() bool) bool {
 		if done() {
 			return true
 		}
-		f.check(false)
+		f.check(ctx, false)
 		t := time.NewTimer(f.retry)
 		select {
 		case <-ctx.Done():
@@ -288,7 +314,7 @@ func (f *File) watchEvents(ctx context.Context, w *fsnotify.Watcher, dir string)
 			}
 		case <-settle:
 			settle = nil
-			f.check(true)
+			f.check(ctx, true)
 		}
 	}
 }
@@ -297,8 +323,12 @@ func (f *File) watchEvents(ctx context.Context, w *fsnotify.Watcher, dir string)
 // the one last seen. If nothing was seen yet (Token was never called), only
 // an event counts as news; a poll or a new watch just records what is there,
 // so that starting Watch beside the first Token call costs no extra refresh.
-func (f *File) check(fromEvent bool) {
-	tok, err := f.read()
+func (f *File) check(ctx context.Context, fromEvent bool) {
+	// Bounded, so a read stuck on a hung file system cannot stall the
+	// watch, nor keep Watch from returning when ctx ends.
+	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
+	defer cancel()
+	tok, err := f.read(ctx)
 	if err != nil {
 		return // the consumer hears about it when it calls Token
 	}

@@ -2,7 +2,9 @@ package source_test
 
 import (
 	"context"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,6 +21,7 @@ func TestFileToken(t *testing.T) {
 		want     string
 		wantCode daemon.Code
 		wantKind daemon.Kind
+		wantMsg  string
 		wantHint string
 	}{
 		{
@@ -55,6 +58,45 @@ func TestFileToken(t *testing.T) {
 			wantCode: "MalformedToken", wantKind: daemon.KindPermanent,
 		},
 		{
+			name:     "a FIFO with no writer is refused at once, not waited on",
+			setup:    mkfifo,
+			wantCode: "TokenFileUnreadable", wantKind: daemon.KindPermanent,
+			wantMsg:  "it is a FIFO (named pipe), not a regular file",
+			wantHint: "point --token-file at a regular file; credd does not read pipes or devices",
+		},
+		{
+			name: "a symlink to a FIFO is refused too",
+			setup: func(t *testing.T, path string) {
+				mkfifo(t, path+".fifo")
+				symlink(t, filepath.Base(path)+".fifo", path)
+			},
+			wantCode: "TokenFileUnreadable", wantKind: daemon.KindPermanent,
+			wantMsg: "FIFO",
+		},
+		{
+			name: "a device that never ends is refused, not read",
+			setup: func(t *testing.T, path string) {
+				if _, err := os.Stat("/dev/zero"); err != nil {
+					t.Skip("no /dev/zero")
+				}
+				symlink(t, "/dev/zero", path)
+			},
+			wantCode: "TokenFileUnreadable", wantKind: daemon.KindPermanent,
+			wantMsg:  "it is a character device, not a regular file",
+			wantHint: "credd does not read pipes or devices",
+		},
+		{
+			name: "a huge sparse file is refused by its size, unread",
+			setup: func(t *testing.T, path string) {
+				writeFile("a.b.c")(t, path)
+				if err := os.Truncate(path, 100<<20); err != nil {
+					t.Fatal(err)
+				}
+			},
+			wantCode: "MalformedToken", wantKind: daemon.KindPermanent,
+			wantMsg: "larger than 1048576 bytes",
+		},
+		{
 			name: "a file without read permission is unreadable",
 			setup: func(t *testing.T, path string) {
 				if os.Getuid() == 0 {
@@ -73,7 +115,13 @@ func TestFileToken(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "token")
 			tt.setup(t, path)
-			got, err := source.NewFile(path, nil).Token(context.Background())
+			// Whatever the file is, Token answers long before this.
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			got, err := source.NewFile(path, nil).Token(ctx)
+			if ctx.Err() != nil {
+				t.Fatalf("Token blocked until its deadline: %v", err)
+			}
 			if tt.wantCode == "" {
 				if err != nil || got != tt.want {
 					t.Fatalf("Token = %q, %v; want %q", got, err, tt.want)
@@ -82,6 +130,9 @@ func TestFileToken(t *testing.T) {
 			}
 			e := wantError(t, err, tt.wantCode, tt.wantKind)
 			wantContains(t, "hint", e.Hint, tt.wantHint)
+			if tt.wantMsg != "" {
+				wantContains(t, "message", e.Message, path, tt.wantMsg)
+			}
 			if got != "" {
 				t.Errorf("Token returned %q with an error", got)
 			}
@@ -185,6 +236,91 @@ func TestFileWatchSeesEachWayATokenIsReplaced(t *testing.T) {
 				t.Fatalf("Token after change = %q, %v; want the second token", got, err)
 			}
 		})
+	}
+}
+
+func TestFileTokenHonoursItsContext(t *testing.T) {
+	path := plainFile(t, t.TempDir(), validJWT(t, 1))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := source.NewFile(path, nil).Token(ctx)
+	e := wantError(t, err, "TokenFileUnreadable", daemon.KindRetryable)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("error %v does not wrap context.Canceled", err)
+	}
+	wantContains(t, "message", e.Message, path)
+}
+
+// Regression (issue 13): a FIFO renamed over the token file wedged the
+// watch in open(2), so Watch never returned and SIGTERM hung; the next
+// Token call hung too.
+func TestFileWatchSurvivesAFIFOSwappedIn(t *testing.T) {
+	dir := t.TempDir()
+	path := plainFile(t, dir, validJWT(t, 1))
+	f := source.NewFile(path, nil)
+	if _, err := f.Token(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- f.Watch(ctx) }()
+	waitWatchState(t, f, source.Watching)
+
+	mkfifo(t, filepath.Join(dir, ".fifo"))
+	rename(t, filepath.Join(dir, ".fifo"), path)
+	select {
+	case <-f.Changed():
+		t.Fatal("Changed fired for a FIFO")
+	case <-time.After(300 * time.Millisecond): // past the watch's settle time
+	}
+	tctx, tcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	_, err := f.Token(tctx)
+	blocked := tctx.Err() != nil
+	tcancel()
+	if blocked {
+		t.Fatal("Token blocked on the FIFO")
+	}
+	e := wantError(t, err, "TokenFileUnreadable", daemon.KindPermanent)
+	wantContains(t, "message", e.Message, path, "FIFO")
+
+	// A regular file put back is seen, and served.
+	want := validJWT(t, 2)
+	writeFile(want)(t, filepath.Join(dir, ".tmp"))
+	rename(t, filepath.Join(dir, ".tmp"), path)
+	waitChanged(t, f, time.Second)
+	if got, err := f.Token(context.Background()); err != nil || got != want {
+		t.Fatalf("Token after the FIFO was replaced = %q, %v", got, err)
+	}
+
+	// And a FIFO again, just before the stop: Watch still returns at once.
+	mkfifo(t, filepath.Join(dir, ".fifo"))
+	rename(t, filepath.Join(dir, ".fifo"), path)
+	time.Sleep(100 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Watch = %v", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("Watch did not return after cancel with a FIFO as the token file")
+	}
+}
+
+func TestFileWatchStartsAndStopsWithAFIFOInPlace(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "token")
+	mkfifo(t, path)
+	f := source.NewFile(path, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.Watch(ctx) }()
+	waitWatchState(t, f, source.Watching) // its first check read the FIFO
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		t.Fatal("Watch did not return")
 	}
 }
 
@@ -357,6 +493,18 @@ func writeFile(content string) func(t *testing.T, path string) {
 		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// mkfifo makes a FIFO at path, with no writer.
+func mkfifo(t *testing.T, path string) {
+	t.Helper()
+	bin, err := exec.LookPath("mkfifo")
+	if err != nil {
+		t.Skip("no mkfifo on this system")
+	}
+	if out, err := exec.Command(bin, path).CombinedOutput(); err != nil {
+		t.Fatalf("mkfifo: %v: %s", err, out)
 	}
 }
 
