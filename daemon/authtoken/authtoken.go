@@ -3,14 +3,16 @@
 package authtoken
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/credd-dev/credd/daemon/regularfile"
 )
 
 // FileName is the token file's name inside the state dir.
@@ -90,75 +92,89 @@ func New(stateDir string) (string, error) {
 	return tok, nil
 }
 
-// Read returns the token the running daemon serves with, for `credd env`.
-func Read(stateDir string) (string, error) {
+// Read returns the token the running daemon serves with, for `credd env`
+// and the other clients. It checks the state dir as CheckDir does, then
+// opens the token file without following a symlink and without blocking
+// on a FIFO: it must be a regular file of the dir's owner (or root) that
+// nobody else may read or write. The refusals are *TrustError.
+func Read(ctx context.Context, stateDir string, t Trust) (string, error) {
 	path := Path(stateDir)
-	b, err := readSmall(path)
+	owner, err := CheckDir(stateDir, t)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", fmt.Errorf("no authorization token at %s: is the daemon running? start it with `credd daemon` (or pass the --state-dir it uses): %w", path, err)
 	}
 	if err != nil {
+		return "", err
+	}
+	b, fi, err := regularfile.Read(ctx, path, regularfile.Options{Max: maxTokenFile, NoFollow: true})
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "", fmt.Errorf("no authorization token at %s: is the daemon running? start it with `credd daemon` (or pass the --state-dir it uses): %w", path, err)
+	case errors.Is(err, regularfile.ErrNotRegular):
+		what := "a symbolic link" // with NoFollow, the only refusal without a FileInfo
+		if fi != nil {
+			what = regularfile.Kind(fi.Mode())
+		}
+		return "", untrusted("token file %s is %s, not a regular file, so it was not written by credd: refusing to read it; remove it and restart the daemon, which writes a new one", path, what)
+	case errors.Is(err, regularfile.ErrTooLarge):
+		// Checked below, once the owner is known to be fine.
+	case err != nil:
 		return "", fmt.Errorf("read authorization token: %w", err)
 	}
+	if err := CheckOwner("token file", path, fi, owner); err != nil {
+		return "", err
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return "", untrusted("token file %s can be read or written by others (mode %s): anyone may know this token; restart the daemon, which writes a new one with mode 0600", path, modeString(fi.Mode()))
+	}
 	tok := string(b)
-	if !Valid(tok) {
+	if err != nil || !Valid(tok) {
 		return "", fmt.Errorf("%s does not hold a valid credd token (43 characters of [A-Za-z0-9_-], no newline): is the daemon running? start it with `credd daemon`, which rewrites it", path)
 	}
 	return tok, nil
 }
 
-// PrepareDir creates stateDir with mode 0700 if it is missing, and refuses
-// one that another user could tamper with: world-writable, or owned by
-// someone else. The token and the control socket live there, so whoever can
-// write to it can impersonate the daemon.
+// maxTokenFile is a little more than a token, so that a huge file put in
+// its place cannot exhaust memory.
+const maxTokenFile = 4 * encodedLen
+
+// PrepareDir is the daemon's side of CheckDir: it creates stateDir with
+// mode 0700 if it is missing, then checks it. The token and the control
+// socket live there, so whoever can write to it can impersonate the
+// daemon.
 func PrepareDir(stateDir string) error {
 	if stateDir == "" {
 		return errors.New("no state dir given: pass --state-dir")
 	}
-	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+	dir := filepath.Clean(stateDir)
+	// Only the parents through MkdirAll: the final component is made here,
+	// so that one an attacker made first is found by the check below.
+	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
 		return fmt.Errorf("create state dir: %w", err)
 	}
-	fi, err := os.Stat(stateDir)
-	if err != nil {
-		return fmt.Errorf("state dir: %w", err)
+	made := true
+	if err := os.Mkdir(dir, 0o700); errors.Is(err, fs.ErrExist) {
+		made = false
+	} else if err != nil {
+		return fmt.Errorf("create state dir: %w", err)
 	}
-	if !fi.IsDir() {
-		return fmt.Errorf("state dir %s is not a directory: pass a --state-dir that is one, or remove the file", stateDir)
+	if made {
+		// Whatever the umask, the dir we made is ours alone.
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("create state dir: %w", err)
+		}
 	}
-	if fi.Mode().Perm()&0o002 != 0 {
-		return fmt.Errorf("state dir %s is world-writable (mode %04o), so another user could replace the token or the control socket: run `chmod 0700 %s` or pass a private --state-dir", stateDir, fi.Mode().Perm(), stateDir)
-	}
-	if uid, ok := ownerOf(fi); ok && uid != os.Geteuid() {
-		return fmt.Errorf("state dir %s is owned by uid %d, not by you (uid %d): run `chown %d %s` as its owner or pass a --state-dir of your own", stateDir, uid, os.Geteuid(), os.Geteuid(), stateDir)
-	}
-	return nil
+	_, err := CheckDir(dir, Trust{})
+	return err
 }
 
 // reusable reports whether path holds a token that may be served again.
 func reusable(path string) (string, bool) {
-	fi, err := os.Lstat(path)
-	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o077 != 0 {
-		return "", false
-	}
-	if uid, ok := ownerOf(fi); ok && uid != os.Geteuid() {
-		return "", false
-	}
-	b, err := readSmall(path)
-	if err != nil || !Valid(string(b)) {
+	b, fi, err := regularfile.Read(context.Background(), path, regularfile.Options{Max: maxTokenFile, NoFollow: true})
+	if err != nil || fi.Mode().Perm()&0o077 != 0 || !OwnedByMe(fi) || !Valid(string(b)) {
 		return "", false
 	}
 	return string(b), true
-}
-
-// readSmall reads at most a little more than a token, so a huge file put in
-// its place cannot exhaust memory.
-func readSmall(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, 4*encodedLen))
 }
 
 func generate() (string, error) {

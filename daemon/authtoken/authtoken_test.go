@@ -1,6 +1,7 @@
 package authtoken_test
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"os"
@@ -162,7 +163,7 @@ func TestLoadOrCreateRefusesAnUnsafeStateDir(t *testing.T) {
 					t.Fatal(err)
 				}
 			},
-			wantErr: []string{"owned by uid 65534", "chown"},
+			wantErr: []string{"owned by uid 65534", "not by you", "--state-dir"},
 		},
 		{
 			name: "a file in place of the dir is refused",
@@ -219,7 +220,7 @@ func TestRead(t *testing.T) {
 			if tt.content != nil {
 				writeFile(t, dir, *tt.content, 0o600)
 			}
-			got, err := authtoken.Read(dir)
+			got, err := authtoken.Read(context.Background(), dir, authtoken.Trust{})
 			if tt.wantErr == "" {
 				if err != nil || got != tt.want {
 					t.Fatalf("Read = %q, %v; want %q", got, err, tt.want)
@@ -245,7 +246,7 @@ func TestReadReturnsWhatLoadOrCreateWrote(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := authtoken.Read(dir)
+	got, err := authtoken.Read(context.Background(), dir, authtoken.Trust{})
 	if err != nil || got != tok {
 		t.Fatalf("Read = %q, %v; want %q", got, err, tok)
 	}

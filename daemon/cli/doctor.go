@@ -75,7 +75,7 @@ func gatherDoctor(ctx context.Context, d doctorDeps) doctor.Facts {
 	if r.STSEndpoint != "" {
 		f.Clock = measureSkew(ctx, d.http, r.STSEndpoint, d.now)
 	}
-	if tok, err := authtoken.Read(v.Status.StateDir); err == nil {
+	if tok, err := authtoken.Read(ctx, d.stateDir, clientTrust(d.stateDir, d.io.Getenv)); err == nil {
 		urls := roleURLs(*v.Status)
 		for _, u := range urls {
 			if strings.HasSuffix(u, r.Path) {

@@ -25,7 +25,8 @@ func runLogin(ctx context.Context, args []string, io IO) int {
 		return code
 	}
 	// Long enough for the daemon to reach the IdP, or for one long-poll.
-	client := control.Client{StateDir: config.StateDir(*stateDir, io.Getenv), Timeout: control.LoginWaitMax + 15*time.Second}
+	dir := config.StateDir(*stateDir, io.Getenv)
+	client := control.Client{StateDir: dir, Trust: clientTrust(dir, io.Getenv), Timeout: control.LoginWaitMax + 15*time.Second}
 	req := control.LoginRequest{Profile: *profile}
 
 	st, err := client.Login(ctx, req)

@@ -19,7 +19,8 @@ func runLogout(ctx context.Context, args []string, io IO) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	client := control.Client{StateDir: config.StateDir(*stateDir, io.Getenv)}
+	dir := config.StateDir(*stateDir, io.Getenv)
+	client := control.Client{StateDir: dir, Trust: clientTrust(dir, io.Getenv)}
 	st, err := client.Logout(ctx, control.LoginRequest{Profile: *profile})
 	if err != nil {
 		if errors.Is(err, control.ErrNotRunning) {

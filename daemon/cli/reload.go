@@ -46,7 +46,9 @@ Flags:`)
 	if *fromEnv {
 		req.Env = config.HandOffEnv(os.Environ())
 	}
-	res, err := reloadWithin(ctx, control.Client{StateDir: config.StateDir(*stateDir, io.Getenv), Timeout: 30 * time.Second}, req, *wait)
+	dir := config.StateDir(*stateDir, io.Getenv)
+	client := control.Client{StateDir: dir, Trust: clientTrust(dir, io.Getenv), Timeout: 30 * time.Second}
+	res, err := reloadWithin(ctx, client, req, *wait)
 	switch {
 	case errors.Is(err, control.ErrNotRunning):
 		return fail(io, "reload", exitDown, err)

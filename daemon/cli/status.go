@@ -61,7 +61,8 @@ func gatherStatus(ctx context.Context, stateDir string, io IO) statusView {
 	v := statusView{StateDir: stateDir}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	st, err := control.Client{StateDir: stateDir}.Status(ctx)
+	trust := clientTrust(stateDir, io.Getenv)
+	st, err := control.Client{StateDir: stateDir, Trust: trust}.Status(ctx)
 	in := envInput(io)
 	if err != nil {
 		v.Err = err.Error()
@@ -76,7 +77,7 @@ func gatherStatus(ctx context.Context, stateDir string, io IO) statusView {
 		v.Status = &st
 		in.Endpoints = roleURLs(st)
 		in.TokenFile = st.TokenFile
-		if tok, err := authtoken.Read(st.StateDir); err == nil {
+		if tok, err := authtoken.Read(ctx, stateDir, trust); err == nil {
 			in.Token = tok
 		}
 	}

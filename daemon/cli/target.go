@@ -55,16 +55,17 @@ type target struct {
 // running it falls back to the token file and the configured --listen, so
 // a shell can be set up before the daemon starts.
 func resolveTarget(ctx context.Context, stateDir, profile string, getenv func(string) string) (target, error) {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	trust := clientTrust(stateDir, getenv)
 	tokenFile := filepath.Join(stateDir, authtoken.FileName)
-	tok, err := authtoken.Read(stateDir)
+	tok, err := authtoken.Read(ctx, stateDir, trust)
 	if err != nil {
 		return target{}, err
 	}
 	t := target{Token: tok, TokenFile: tokenFile}
 
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	st, err := control.Client{StateDir: stateDir}.Status(ctx)
+	st, err := control.Client{StateDir: stateDir, Trust: trust}.Status(ctx)
 	if err != nil {
 		if !errors.Is(err, control.ErrNotRunning) {
 			return target{}, err
@@ -98,6 +99,15 @@ func resolveTarget(ctx context.Context, stateDir, profile string, getenv func(st
 		t.STSURL = st.Sandbox.STSURL
 	}
 	return t, nil
+}
+
+// clientTrust is how far a client command trusts stateDir (see
+// authtoken.Trust): root may use another user's state dir when the user
+// named it, not when it is the computed default, which anyone can create
+// first. Naming the default itself does not count, so that this needs
+// only the resolved dir.
+func clientTrust(stateDir string, getenv func(string) string) authtoken.Trust {
+	return authtoken.Trust{Explicit: filepath.Clean(stateDir) != filepath.Clean(config.DefaultStateDir(getenv))}
 }
 
 func orDefaultRole(profile string) string {

@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/credd-dev/credd/daemon/control"
 	"github.com/credd-dev/credd/daemon/server"
 	"github.com/credd-dev/credd/daemon/sts"
 )
@@ -121,7 +122,7 @@ var roleSettings = []struct{ name, usage string }{
 
 var daemonSettings = []struct{ name, usage string }{
 	{"listen", "address of the credentials endpoint, loopback only (default " + DefaultListen + ")"},
-	{"state-dir", "directory for the authorization-token file and the control socket (default $XDG_RUNTIME_DIR/credd or /tmp/credd-<uid>)"},
+	{"state-dir", "directory for the authorization-token file and the control socket (default $XDG_RUNTIME_DIR/credd, else $XDG_CACHE_HOME/credd or ~/.cache/credd, else /tmp/credd-<uid>)"},
 	{"config", "TOML file with settings and named roles"},
 	{"defaults-file", "TOML file in the --config format whose settings apply where nothing else sets them (the devcontainer Feature writes its options there)"},
 	{"log-level", "debug, info, warn or error (default info)"},
@@ -420,13 +421,41 @@ func validateURL(flagName, s string) error {
 	return nil
 }
 
-// DefaultStateDir is $XDG_RUNTIME_DIR/credd, or /tmp/credd-<uid> (checked
-// for ownership when used, as tmux does).
+// DefaultStateDir is $XDG_RUNTIME_DIR/credd; else credd in the user's
+// cache dir ($XDG_CACHE_HOME, or $HOME/.cache), which no other user can
+// create first; else, when neither is an absolute path (HOME an existing
+// directory) or the control socket's path would be too long there,
+// /tmp/credd-<uid>. That one is predictable, so the daemon creates it
+// itself (mode 0700) and everyone refuses it when another user made it
+// (authtoken.CheckDir).
 func DefaultStateDir(getenv func(string) string) string {
 	if d := getenv("XDG_RUNTIME_DIR"); d != "" {
 		return filepath.Join(d, "credd")
 	}
+	if d := userCacheDir(getenv); d != "" {
+		dir := filepath.Join(d, "credd")
+		if control.SocketPathFits(dir) {
+			return dir
+		}
+	}
 	return filepath.Join(os.TempDir(), "credd-"+strconv.Itoa(os.Getuid()))
+}
+
+// userCacheDir is os.UserCacheDir's unix rule on getenv: $XDG_CACHE_HOME,
+// else $HOME/.cache; "" when neither is an absolute path, or HOME is not
+// a directory (HOME=/nonexistent for a system user).
+func userCacheDir(getenv func(string) string) string {
+	if d := getenv("XDG_CACHE_HOME"); filepath.IsAbs(d) {
+		return d
+	}
+	h := getenv("HOME")
+	if !filepath.IsAbs(h) {
+		return ""
+	}
+	if fi, err := os.Stat(h); err != nil || !fi.IsDir() {
+		return ""
+	}
+	return filepath.Join(h, ".cache")
 }
 
 // StateDir resolves --state-dir for the client commands (env, status, ...).

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/credd-dev/credd/daemon"
 	"github.com/credd-dev/credd/daemon/authtoken"
+	"github.com/credd-dev/credd/daemon/regularfile"
 )
 
 // SocketName is the control socket's name inside the state dir.
@@ -40,6 +42,10 @@ var ErrNotRunning = errors.New("the credd daemon is not running")
 
 // SocketPath returns the control socket's path in stateDir.
 func SocketPath(stateDir string) string { return filepath.Join(stateDir, SocketName) }
+
+// SocketPathFits reports whether stateDir's control socket path is short
+// enough for every unix (see maxSocketPath).
+func SocketPathFits(stateDir string) bool { return len(SocketPath(stateDir)) <= maxSocketPath }
 
 // StatusProvider is what the control socket needs from the daemon.
 type StatusProvider interface {
@@ -149,7 +155,7 @@ func Listen(stateDir string) (net.Listener, error) {
 		ul.Close()
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
-	return &listener{UnixListener: ul, path: path, fi: fi}, nil
+	return &listener{UnixListener: ul, path: path, fi: fi, uid: os.Geteuid()}, nil
 }
 
 // place moves the bound socket to path without replacing one that a
@@ -192,12 +198,31 @@ func clearStale(stateDir, path string) error {
 }
 
 // listener reports the socket's final path and removes it on Close, unless
-// another daemon has put its own socket there since.
+// another daemon has put its own socket there since. It drops connections
+// from other users but root.
 type listener struct {
 	*net.UnixListener
 	path string
 	fi   fs.FileInfo
+	uid  int // the daemon's
 	once sync.Once
+}
+
+// Accept returns the next connection from the daemon's own user or root.
+// The socket's mode 0600 already keeps others out; this holds should the
+// mode or the dir's be loosened.
+func (l *listener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.UnixListener.AcceptUnix()
+		if err != nil {
+			return nil, err
+		}
+		if uid, ok, err := peerUID(c); err != nil || (ok && uid != l.uid && uid != 0) {
+			c.Close()
+			continue
+		}
+		return c, nil
+	}
 }
 
 func (l *listener) Addr() net.Addr { return &net.UnixAddr{Name: l.path, Net: "unix"} }
@@ -213,9 +238,15 @@ func (l *listener) Close() error {
 }
 
 // Client talks to a running daemon over its control socket. Each call opens
-// a new connection.
+// a new connection, after checking that the state dir, the socket and the
+// process answering on it belong to the caller (or, see authtoken.Trust,
+// to the owner of a state dir root was pointed at), or to root. Those
+// refusals are *authtoken.TrustError, returned as they are.
 type Client struct {
 	StateDir string
+	// Trust is whose state dir to accept; the zero value: only the
+	// caller's own.
+	Trust authtoken.Trust
 	// Timeout bounds each call, the response body included. 0 = 5s.
 	Timeout time.Duration
 }
@@ -315,8 +346,7 @@ func (c Client) Do(ctx context.Context, method, path string, body io.Reader) (*h
 		Timeout: timeout,
 		Transport: &http.Transport{
 			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-				var d net.Dialer
-				return d.DialContext(ctx, "unix", sock)
+				return c.dial(ctx, sock)
 			},
 			DisableKeepAlives: true,
 			Proxy:             nil, // never send the control request to an HTTP proxy
@@ -330,15 +360,70 @@ func (c Client) Do(ctx context.Context, method, path string, body io.Reader) (*h
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := hc.Do(req)
+	var te *authtoken.TrustError
 	switch {
 	case err == nil:
 		return resp, nil
+	case errors.As(err, &te):
+		return nil, te
 	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOENT), errors.Is(err, syscall.ENOTDIR):
 		return nil, fmt.Errorf("%w (no socket at %s): start it with `credd daemon`", ErrNotRunning, sock)
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return nil, fmt.Errorf("%w (nothing answers on %s): start it with `credd daemon`", ErrNotRunning, sock)
 	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err // the request's method and URL say nothing here
+	}
 	return nil, fmt.Errorf("talk to the credd daemon on %s: %w", sock, err)
+}
+
+// dial connects to the control socket sock once the state dir, the socket
+// file and then the process answering on it have passed the checks that
+// Client's comment describes. The peer's uid, read from the connection
+// itself, is what counts: the file checks give the clearer messages, but
+// the dir could change between them and the connect.
+func (c Client) dial(ctx context.Context, sock string) (net.Conn, error) {
+	owner, err := authtoken.CheckDir(c.StateDir, c.Trust)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := os.Lstat(sock)
+	if err != nil {
+		return nil, err
+	}
+	if fi.Mode()&fs.ModeSocket == 0 {
+		return nil, &authtoken.TrustError{Msg: fmt.Sprintf("control socket %s is %s, not a socket: remove it, then start the daemon with `credd daemon`", sock, regularfile.Kind(fi.Mode()))}
+	}
+	if err := authtoken.CheckOwner("control socket", sock, fi, owner); err != nil {
+		return nil, err
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "unix", sock)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPeer(conn.(*net.UnixConn), sock, owner); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
+}
+
+// checkPeer refuses a peer that runs neither as owner nor as root.
+func checkPeer(c *net.UnixConn, sock string, owner int) error {
+	uid, ok, err := peerUID(c)
+	if err != nil {
+		return fmt.Errorf("tell who answers on %s: %w", sock, err)
+	}
+	if !ok || uid == owner || uid == 0 {
+		return nil
+	}
+	whom := "you"
+	if owner != os.Geteuid() {
+		whom = authtoken.UserName(owner) + ", who owns the state dir"
+	}
+	return &authtoken.TrustError{Msg: fmt.Sprintf("the process answering on %s runs as %s, not as %s: refusing to trust it, as another user may be posing as your daemon to hand you false credentials. Stop that process and remove the socket (as root if need be), then start your daemon with `credd daemon`, or pass a --state-dir of your own", sock, authtoken.UserName(uid), whom)}
 }
 
 // WriteJSON answers a control request with v as JSON, on one line.

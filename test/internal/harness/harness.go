@@ -201,7 +201,7 @@ func (b Binary) start(t *testing.T, as *User, dir, listen string, env, args []st
 		default:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		st, err := control.Client{StateDir: dir}.Status(ctx)
+		st, err := control.Client{StateDir: dir, Trust: authtoken.Trust{Explicit: true}}.Status(ctx)
 		cancel()
 		if err == nil && st.PID == d.Cmd.Process.Pid {
 			d.url = st.Endpoint
