@@ -168,7 +168,18 @@ func Start(ctx context.Context, opts Options) (_ *Agent, err error) {
 	if a.controlListener, err = control.Listen(opts.Config.StateDir); err != nil {
 		return nil, err
 	}
-	tok, created, err := authtoken.LoadOrCreate(opts.Config.StateDir)
+	// The port next, before a token is chosen: if another user holds it,
+	// SDKs may have sent it the token, which must then not be served again.
+	if a.listener, err = server.Listen(opts.Config.Listen); err != nil {
+		var inUse *server.PortInUseError
+		if errors.As(err, &inUse) && inUse.OtherUser() {
+			if _, rerr := authtoken.New(opts.Config.StateDir); rerr != nil {
+				return nil, fmt.Errorf("%w (and the token could not be replaced: %v)", err, rerr)
+			}
+		}
+		return nil, err
+	}
+	tok, created, err := a.authorizationToken()
 	if err != nil {
 		return nil, err
 	}
@@ -183,10 +194,6 @@ func Start(ctx context.Context, opts Options) (_ *Agent, err error) {
 	if err != nil {
 		return nil, err
 	}
-
-	if a.listener, err = server.Listen(opts.Config.Listen); err != nil {
-		return nil, err
-	}
 	a.url = server.URL(a.listener)
 	a.httpServer = server.NewHTTPServer(a.handler, opts.Logger)
 	// Bound open connections, shedding the longest-idle ones first, so no
@@ -199,8 +206,22 @@ func Start(ctx context.Context, opts Options) (_ *Agent, err error) {
 		a.logRole(s.active)
 	}
 	a.log.Info("credd listening", "component", "agent", "endpoint", a.url, "state_dir", opts.Config.StateDir,
-		"token_file", filepath.Join(opts.Config.StateDir, authtoken.FileName), "token_created", created)
+		"authorization_token_file", filepath.Join(opts.Config.StateDir, authtoken.FileName), "token_created", created)
 	return a, nil
+}
+
+// authorizationToken returns the token to serve with: a new one at every
+// start, or with --keep-token (a supervised restart of a daemon that died)
+// the previous one, so shells that read it once keep working. The window
+// that trade leaves: a process of another user that bound the port while
+// the daemon was down, collected tokens and let go before the restart.
+// One still holding the port is caught by Listen, and the token replaced.
+func (a *Agent) authorizationToken() (tok string, created bool, err error) {
+	if a.opts.Config.KeepToken {
+		return authtoken.LoadOrCreate(a.opts.Config.StateDir)
+	}
+	tok, err = authtoken.New(a.opts.Config.StateDir)
+	return tok, err == nil, err
 }
 
 // logRole logs a role's settings; secrets (client secret, SourceEnv) never.

@@ -3,7 +3,9 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/credd-dev/credd/daemon/config"
 	"github.com/credd-dev/credd/daemon/sandbox"
+	"github.com/credd-dev/credd/daemon/server"
 )
 
 func sandboxConfig(t *testing.T, roles ...config.Role) config.Config {
@@ -104,21 +107,59 @@ func TestASecondDaemonOnTheSameStateDirIsRefused(t *testing.T) {
 	}
 }
 
-func TestTheTokenSurvivesARestart(t *testing.T) {
-	cfg := sandboxConfig(t, sandboxRole("default"))
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := Start(ctx, Options{Config: cfg})
+func TestTheTokenIsNewAtEveryStartButASupervisedRestart(t *testing.T) {
+	tests := []struct {
+		name      string
+		keepToken bool
+		wantSame  bool
+	}{
+		// A token that outlived the daemon may have been sent to whoever
+		// bound the port while it was down.
+		{"a plain start writes a new token", false, false},
+		// The Feature's supervisor restarts a daemon that died this way, so
+		// shells holding AWS_CONTAINER_AUTHORIZATION_TOKEN keep working.
+		{"a start with KeepToken reuses the token", true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := sandboxConfig(t, sandboxRole("default"))
+			ctx, cancel := context.WithCancel(context.Background())
+			a, err := Start(ctx, Options{Config: cfg})
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error)
+			go func() { done <- a.Run(ctx) }()
+			first := a.AuthToken()
+			cancel()
+			<-done
+			cfg.KeepToken = tt.keepToken
+			b := startAgent(t, Options{Config: cfg})
+			if same := b.AuthToken() == first; same != tt.wantSame {
+				t.Errorf("token reused = %v, want %v", same, tt.wantSame)
+			}
+			if data, _ := os.ReadFile(filepath.Join(cfg.StateDir, "token")); string(data) != b.AuthToken() {
+				t.Errorf("the token file does not hold the token served")
+			}
+		})
+	}
+}
+
+func TestAPortHeldBySomeoneElseIsReportedAndNothingServed(t *testing.T) {
+	squatter, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error)
-	go func() { done <- a.Run(ctx) }()
-	first := a.AuthToken()
-	cancel()
-	<-done
-	b := startAgent(t, Options{Config: cfg})
-	if b.AuthToken() != first {
-		t.Errorf("token changed across a restart; clients that read it once would break")
+	defer squatter.Close()
+	cfg := sandboxConfig(t, sandboxRole("default"))
+	cfg.Listen = squatter.Addr().String()
+	_, err = Start(context.Background(), Options{Config: cfg})
+	var inUse *server.PortInUseError
+	if !errors.As(err, &inUse) {
+		t.Fatalf("Start on a taken port = %v, want a *server.PortInUseError", err)
+	}
+	if _, err := os.Lstat(filepath.Join(cfg.StateDir, "control.sock")); !os.IsNotExist(err) {
+		t.Errorf("the control socket was left behind: %v", err)
 	}
 }
 

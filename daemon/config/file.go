@@ -123,7 +123,9 @@ func roleKeys() []string {
 func daemonKeys() []string {
 	var keys []string
 	for _, s := range daemonSettings {
-		if s.name != "config" && s.name != "defaults-file" {
+		// keep-token is a supervisor's call for one start, not a setting
+		// to keep in a file.
+		if s.name != "config" && s.name != "defaults-file" && s.name != "keep-token" {
 			keys = append(keys, s.name)
 		}
 	}

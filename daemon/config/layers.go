@@ -70,9 +70,10 @@ var handOffVars = []string{
 }
 
 // fixedSettings are fixed for the daemon's life, so a session cannot set
-// them: the client finds the socket through CREDD_STATE_DIR, and the files
-// are re-read, not replaced, on a reload.
-var fixedSettings = []string{"state-dir", "config", "defaults-file"}
+// them: the client finds the socket through CREDD_STATE_DIR, the files
+// are re-read, not replaced, on a reload, and only the supervisor says
+// whether a start may keep the authorization token.
+var fixedSettings = []string{"state-dir", "config", "defaults-file", "keep-token"}
 
 // secretVars hold secrets: kept in memory only, never logged, shown as set.
 var secretVars = []string{"GITHUB_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "CREDD_CLIENT_SECRET"}

@@ -7,9 +7,12 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/credd-dev/credd/daemon/authtoken"
 )
 
 // CheckListenAddr is the rule for a listen address, and the one place it
@@ -55,12 +58,47 @@ func Listen(addr string) (net.Listener, error) {
 	}
 	l, err := net.Listen("tcp4", net.JoinHostPort("127.0.0.1", port))
 	if errors.Is(err, syscall.EADDRINUSE) {
-		return nil, fmt.Errorf("listen on 127.0.0.1:%s: the port is in use; another credd daemon may be running (check with `credd status`), or choose another port with --listen 127.0.0.1:PORT: %w", port, err)
+		e := &PortInUseError{Port: port, Err: err}
+		if n, perr := strconv.ParseUint(port, 10, 16); perr == nil {
+			e.HolderUID, e.HolderKnown = portHolderUID(uint16(n))
+		}
+		return nil, e
 	}
 	if err != nil {
 		return nil, fmt.Errorf("listen on 127.0.0.1:%s: %w", port, err)
 	}
 	return l, nil
+}
+
+// PortInUseError is Listen's error when something else holds the port.
+// Who holds it matters: another user listening on credd's port receives
+// the authorization token of every SDK that asks it for credentials.
+type PortInUseError struct {
+	Port string
+	// HolderUID is the listening socket's owner, when HolderKnown.
+	HolderUID   int
+	HolderKnown bool
+	Err         error
+}
+
+func (e *PortInUseError) Unwrap() error { return e.Err }
+
+func (e *PortInUseError) Error() string {
+	addr := "127.0.0.1:" + e.Port
+	if e.HolderKnown && e.HolderUID != os.Geteuid() {
+		return fmt.Sprintf("listen on %s: the port is held by %s, not by you (uid %d): another user may be posing as credd to collect the authorization token that SDKs send; "+
+			"credd wrote a new token, so what that process collected is useless, but SDKs cannot get credentials until the port is free: "+
+			"find the process with `ss -ltnp 'sport = :%s'` as root and stop it, or move credd to another port with --listen 127.0.0.1:PORT",
+			addr, authtoken.UserName(e.HolderUID), os.Geteuid(), e.Port)
+	}
+	return fmt.Sprintf("listen on %s: the port is in use; another credd daemon may be running (check with `credd status`), or choose another port with --listen 127.0.0.1:PORT: %v", addr, e.Err)
+}
+
+// OtherUser reports whether the port is held by, or may be held by,
+// another user: the caller then must not reuse a token that could have
+// been sent there.
+func (e *PortInUseError) OtherUser() bool {
+	return !e.HolderKnown || e.HolderUID != os.Geteuid()
 }
 
 // URL returns the credentials URL to advertise for l, e.g.

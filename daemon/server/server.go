@@ -162,7 +162,7 @@ func New(cfg Config) (*Handler, error) {
 	h.notFoundBody = errorBody("NotFound", "no such path: credd serves credentials on "+CredentialsPath+" and "+CredentialsPath+"/<role>")
 	h.methodBody = errorBody("MethodNotAllowed", "only GET is supported")
 	h.missingBody = errorBody("Unauthorized", "no Authorization header: send the token from AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE (or AWS_CONTAINER_AUTHORIZATION_TOKEN) as the raw header value; to set both in this shell, run eval \"$(credd env)\"")
-	h.wrongBody = errorBody("Unauthorized", "the Authorization header does not match the token in "+tokenFile+"; the daemon may have been restarted with a new state dir: run eval \"$(credd env)\"")
+	h.wrongBody = errorBody("Unauthorized", "the Authorization header does not match the token in "+tokenFile+": credd writes a new token each time it starts, so a process that read the old one must read it again; use AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, which SDKs re-read per request, or run eval \"$(credd env)\" in this shell and restart the process")
 	h.schemeBody = errorBody("Unauthorized", "send the raw token as the Authorization header, without a scheme such as Bearer; run eval \"$(credd env)\" to set it up")
 	h.unavailableBody = errorBody("CredentialsUnavailable", "credd has no valid credentials yet/anymore: run `credd status` to see why")
 	return h, nil

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -154,7 +155,9 @@ func (b Binary) StartDaemonAs(t *testing.T, u User, dir string, env []string, ar
 
 // Restart starts d's daemon again, once it has exited, with the same
 // state dir, environment and arguments, on the address the exited one
-// bound: clients that hold its URL reach the new daemon.
+// bound: clients that hold its URL reach the new daemon. It restarts as
+// the Feature's supervisor does, with --keep-token, so clients that hold
+// the authorization token keep it; a plain start writes a new one.
 func (d *Daemon) Restart(t *testing.T) *Daemon {
 	t.Helper()
 	select {
@@ -166,7 +169,9 @@ func (d *Daemon) Restart(t *testing.T) *Daemon {
 	if err != nil || u.Host == "" {
 		t.Fatalf("restart: the daemon advertised %q, not a URL with host and port: %v", d.url, err)
 	}
-	return d.bin.start(t, d.as, d.StateDir, u.Host, d.Env, d.args)
+	nd := d.bin.start(t, d.as, d.StateDir, u.Host, d.Env, append(slices.Clip(d.args), "--keep-token", "true"))
+	nd.args = d.args
+	return nd
 }
 
 func (b Binary) start(t *testing.T, as *User, dir, listen string, env, args []string) *Daemon {

@@ -32,6 +32,7 @@ var areas = []string{
 	"Endpoint abuse",
 	"Control socket",
 	"Secrets",
+	"Local trust",
 	"Lifecycle",
 	"Soak",
 	"Fuzzing",
@@ -108,6 +109,10 @@ func run(in, out string) error {
 	b.WriteString("pause after a permanent error and a 500 ms STS attempt timeout (production:\n")
 	b.WriteString("1 h, 1 s–1 min, 5 min, 10 s), set through `agent.Options.Refresh` and\n")
 	b.WriteString("`agent.Options.STSAttemptTimeout`. The binary rows use production settings.\n\n")
+	b.WriteString("The local-trust rows put an attacker (uid 64001) and a victim (uid 64002)\n")
+	b.WriteString("on one machine: throwaway UIDs with private homes, whose processes the\n")
+	b.WriteString("suite (as root) runs through `syscall.Credential`; without root they are\n")
+	b.WriteString("skipped.\n\n")
 	fmt.Fprintf(&b, "**%d checks: %d passed, %d failed, %d skipped.**\n", len(rows), pass, fail, skip)
 	area := ""
 	for _, r := range rows {
