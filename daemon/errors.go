@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/credd-dev/credd/daemon/redact"
 )
 
 // Kind sorts failures by what the refresher should do about them.
@@ -93,9 +95,12 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// Status is e as reported in the status document, as of at.
+// Status is e as reported in the status document, as of at. Message and
+// Hint are redacted once more: an error built from someone else's words
+// that missed redaction where they came in must not be served to every
+// `credd status`. It runs once per failure, never per request.
 func (e *Error) Status(at time.Time) *ErrorStatus {
-	return &ErrorStatus{Kind: e.Kind, Code: e.Code, Stage: e.Stage, Message: e.Message, Hint: e.Hint, At: at}
+	return &ErrorStatus{Kind: e.Kind, Code: e.Code, Stage: e.Stage, Message: redact.String(e.Message), Hint: redact.String(e.Hint), At: at}
 }
 
 // Errorf builds an *Error of the given kind and code.

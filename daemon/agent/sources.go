@@ -33,7 +33,9 @@ var sourceBuilders = map[string]sourceBuilder{
 		return builtSource{src: source.NewFile(rc.TokenFile, a.log.With("role", rc.Name))}, nil
 	},
 	config.SourceCommand: func(_ context.Context, a *Agent, rc *config.Role) (builtSource, error) {
-		return builtSource{src: source.NewCommand(rc.TokenCommand, 0, a.log.With("role", rc.Name))}, nil
+		// Only the variables config kept for the command (SourceEnv), never
+		// the daemon's whole environment with its secrets.
+		return builtSource{src: source.NewCommand(rc.TokenCommand, 0, rc.SourceEnv, a.log.With("role", rc.Name))}, nil
 	},
 	config.SourceActions: func(_ context.Context, _ *Agent, rc *config.Role) (builtSource, error) {
 		// The layered environment the role was resolved from, so that a

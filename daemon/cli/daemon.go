@@ -13,6 +13,7 @@ import (
 
 	"github.com/credd-dev/credd/daemon/agent"
 	"github.com/credd-dev/credd/daemon/config"
+	"github.com/credd-dev/credd/daemon/redact"
 )
 
 func runDaemon(ctx context.Context, args []string, io IO) int {
@@ -162,8 +163,11 @@ func sandboxLifetime(io IO) (time.Duration, error) {
 	return d, nil
 }
 
+// newLogger logs through redact.Handler: the last line of defence for a
+// secret in words credd did not write (a command's stderr, an IdP's or an
+// endpoint's answer) that reached a log call unredacted.
 func newLogger(io IO, level string) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewTextHandler(io.Stderr, &slog.HandlerOptions{Level: l}))
+	return slog.New(redact.NewHandler(slog.NewTextHandler(io.Stderr, &slog.HandlerOptions{Level: l})))
 }

@@ -167,7 +167,7 @@ func diagnose(f doctor.Facts) doctor.Report {
 
 func renderDoctor(w io.Writer, rep doctor.Report, color bool) {
 	c := palette(color)
-	fmt.Fprintf(w, "credd doctor: role %s\n\n", rep.Role)
+	fmt.Fprintf(w, "credd doctor: role %s\n\n", esc(rep.Role))
 	for _, ch := range rep.Checks {
 		label := fmt.Sprintf("%-4s", ch.Result)
 		switch ch.Result {
@@ -180,10 +180,10 @@ func renderDoctor(w io.Writer, rep doctor.Report, color bool) {
 		}
 		for i, d := range ch.Detail {
 			if i == 0 {
-				fmt.Fprintf(w, "  %s  %-13s %s\n", label, ch.Name, d)
+				fmt.Fprintf(w, "  %s  %-13s %s\n", label, ch.Name, esc(d))
 				continue
 			}
-			fmt.Fprintf(w, "  %4s  %-13s %s\n", "", "", d)
+			fmt.Fprintf(w, "  %4s  %-13s %s\n", "", "", esc(d))
 		}
 		if len(ch.Detail) == 0 {
 			fmt.Fprintf(w, "  %s  %s\n", label, ch.Name)
@@ -199,7 +199,7 @@ func renderDoctor(w io.Writer, rep doctor.Report, color bool) {
 	}
 	fmt.Fprintln(w, "What to do, most likely cause first:")
 	for i, a := range rep.Actions {
-		fmt.Fprintf(w, "  %d. %s\n", i+1, a)
+		fmt.Fprintf(w, "  %d. %s\n", i+1, esc(a))
 	}
 }
 
@@ -207,7 +207,7 @@ func renderSuggestion(w io.Writer, cl daemon.Claims, s policy.Suggestion) {
 	fmt.Fprintln(w, "\nSTS refused the role for a token with these claims (the token itself is not shown):")
 	keys := []string{"iss " + cl.Issuer, "sub " + cl.Subject, "aud " + strings.Join(cl.Audience, ", ")}
 	for _, k := range append(keys, doctor.ExtraClaims(cl)...) {
-		fmt.Fprintf(w, "  %s\n", k)
+		fmt.Fprintf(w, "  %s\n", esc(k))
 	}
 	fmt.Fprintln(w, "\nA trust policy statement that allows exactly this token, ready to paste:")
 	writeIndented(w, struct {
@@ -222,7 +222,15 @@ func renderSuggestion(w io.Writer, cl daemon.Claims, s policy.Suggestion) {
 	}
 }
 
+// writeIndented prints v as JSON for a terminal. JSON escapes C0 controls;
+// esc also escapes the C1 controls and bidi overrides it lets through, as
+// \uXXXX, so the snippet stays valid JSON to paste.
 func writeIndented(w io.Writer, v any) {
 	b, _ := json.MarshalIndent(v, "  ", "  ")
-	fmt.Fprintf(w, "  %s\n", b)
+	for i, line := range strings.Split(string(b), "\n") {
+		if i == 0 {
+			line = "  " + line
+		}
+		fmt.Fprintf(w, "%s\n", esc(line))
+	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/credd-dev/credd/daemon/doctor"
 	"github.com/credd-dev/credd/daemon/envcheck"
 	"github.com/credd-dev/credd/daemon/refresh"
+	"github.com/credd-dev/credd/daemon/termsafe"
 )
 
 // refetchWarnPerMinute is how many credentials requests from one client
@@ -221,7 +222,7 @@ func renderStatus(w io.Writer, v statusView, color bool) int {
 		if !v.NotRunning {
 			label = "daemon unreachable"
 		}
-		fmt.Fprintf(w, "credd: %s\n  %s\n", c.health(health, label), v.Err)
+		fmt.Fprintf(w, "credd: %s\n  %s\n", c.health(health, label), esc(v.Err))
 		if !v.NotRunning {
 			fmt.Fprintf(w, "  (status %s)\n", health)
 		}
@@ -235,22 +236,22 @@ func renderStatus(w io.Writer, v statusView, color bool) int {
 			serving++
 		}
 	}
-	fmt.Fprintf(w, "credd %s: %s, serving %d of %d role(s)\n", st.Version, c.health(health, health), serving, len(st.Roles))
+	fmt.Fprintf(w, "credd %s: %s, serving %d of %d role(s)\n", esc(st.Version), c.health(health, health), serving, len(st.Roles))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "  daemon\tpid %d, up %s\n", st.PID, human(now.Sub(st.StartedAt)))
-	fmt.Fprintf(tw, "  endpoint\t%s\n", st.Endpoint)
-	fmt.Fprintf(tw, "  token file\t%s\n", st.TokenFile)
+	fmt.Fprintf(tw, "  endpoint\t%s\n", esc(st.Endpoint))
+	fmt.Fprintf(tw, "  token file\t%s\n", esc(st.TokenFile))
 	if st.Sandbox != nil {
-		fmt.Fprintf(tw, "  sandbox\tissuer %s, STS %s\n", st.Sandbox.IssuerURL, st.Sandbox.STSURL)
+		fmt.Fprintf(tw, "  sandbox\tissuer %s, STS %s\n", esc(st.Sandbox.IssuerURL), esc(st.Sandbox.STSURL))
 	}
 	if len(st.HandedOff) > 0 {
-		fmt.Fprintf(tw, "  handed off\t%s\n", strings.Join(st.HandedOff, ", "))
+		fmt.Fprintf(tw, "  handed off\t%s\n", esc(strings.Join(st.HandedOff, ", ")))
 	}
 	if lr := st.LastReload; lr != nil {
 		fmt.Fprintf(tw, "  last reload\t%s\n", reloadLine(*lr, now, c))
 	}
 	if st.NoRole != "" {
-		fmt.Fprintf(tw, "  no role\t%s\n", st.NoRole)
+		fmt.Fprintf(tw, "  no role\t%s\n", esc(st.NoRole))
 		fmt.Fprintf(tw, "  \tset what is missing (a Codespaces secret, remoteEnv, or in this shell), then run `credd reload --from-env`\n")
 	}
 	tw.Flush()
@@ -260,7 +261,7 @@ func renderStatus(w io.Writer, v statusView, color bool) int {
 	if ws := statusWarnings(st); len(ws) > 0 {
 		fmt.Fprintf(w, "\n%s\n", c.warn("warnings"))
 		for _, s := range ws {
-			fmt.Fprintf(w, "  - %s\n", s)
+			fmt.Fprintf(w, "  - %s\n", esc(s))
 		}
 	}
 	renderEnv(w, v.Env, c)
@@ -268,7 +269,7 @@ func renderStatus(w io.Writer, v statusView, color bool) int {
 		fmt.Fprintf(w, "\nclients (credentials requests by User-Agent)\n")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		for _, cc := range st.Clients {
-			fmt.Fprintf(tw, "  %s\t%d\t%d in the last minute, last %s\n", clientLabel(cc.Client), cc.Count, cc.LastMinute, doctor.Relative(now, cc.LastSeen))
+			fmt.Fprintf(tw, "  %s\t%d\t%d in the last minute, last %s\n", esc(clientLabel(cc.Client)), cc.Count, cc.LastMinute, doctor.Relative(now, cc.LastSeen))
 		}
 		tw.Flush()
 	}
@@ -276,7 +277,7 @@ func renderStatus(w io.Writer, v statusView, color bool) int {
 		fmt.Fprintf(w, "\nrequests (path, status, count)\n")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		for _, rc := range st.Requests {
-			fmt.Fprintf(tw, "  %s\t%d\t%d\n", rc.Path, rc.Status, rc.Count)
+			fmt.Fprintf(tw, "  %s\t%d\t%d\n", esc(rc.Path), rc.Status, rc.Count)
 		}
 		tw.Flush()
 	}
@@ -284,14 +285,14 @@ func renderStatus(w io.Writer, v statusView, color bool) int {
 }
 
 func renderRole(w io.Writer, r daemon.RoleStatus, now time.Time, c colors) {
-	fmt.Fprintf(w, "\nrole %s (%s)\n", r.Name, r.Path)
+	fmt.Fprintf(w, "\nrole %s (%s)\n", esc(r.Name), esc(r.Path))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "  role ARN\t%s\n", r.RoleARN)
-	fmt.Fprintf(tw, "  session\t%s, %s credentials\n", r.SessionName, human(time.Duration(r.Duration)))
+	fmt.Fprintf(tw, "  role ARN\t%s\n", esc(r.RoleARN))
+	fmt.Fprintf(tw, "  session\t%s, %s credentials\n", esc(r.SessionName), human(time.Duration(r.Duration)))
 	switch {
 	case r.Serving:
 		fmt.Fprintf(tw, "  credentials\t%s, expire %s (%s)\n", c.ok("serving"), doctor.Relative(now, r.Expiration), r.Expiration.UTC().Format(daemon.ExpirationLayout))
-		fmt.Fprintf(tw, "  assumed role\t%s (account %s)\n", r.AssumedRoleARN, r.AccountID)
+		fmt.Fprintf(tw, "  assumed role\t%s (account %s)\n", esc(r.AssumedRoleARN), esc(r.AccountID))
 	case !r.Expiration.IsZero():
 		fmt.Fprintf(tw, "  credentials\t%s: the last ones expired %s\n", c.bad("NOT serving"), doctor.Relative(now, r.Expiration))
 	default:
@@ -300,32 +301,32 @@ func renderRole(w io.Writer, r daemon.RoleStatus, now time.Time, c colors) {
 	if !r.NextRefresh.IsZero() {
 		fmt.Fprintf(tw, "  next refresh\t%s\n", doctor.Relative(now, r.NextRefresh))
 	}
-	fmt.Fprintf(tw, "  token source\t%s\n", r.TokenSource)
+	fmt.Fprintf(tw, "  token source\t%s\n", esc(r.TokenSource))
 	if cl := r.Claims; cl != nil {
 		for i, line := range doctor.ClaimLines(*cl, now) {
 			label := ""
 			if i == 0 {
 				label = "token"
 			}
-			fmt.Fprintf(tw, "  %s\t%s\n", label, line)
+			fmt.Fprintf(tw, "  %s\t%s\n", label, esc(line))
 		}
 	}
 	if r.STSEndpoint != "" {
-		fmt.Fprintf(tw, "  STS\t%s\n", r.STSEndpoint)
+		fmt.Fprintf(tw, "  STS\t%s\n", esc(r.STSEndpoint))
 	}
 	switch e := r.LastError; {
 	case e != nil:
-		fmt.Fprintf(tw, "  last STS call\t%s %s: %s %s: %s\n", c.bad("FAILED"), doctor.Relative(now, e.At), e.Kind, e.Code, e.Message)
+		fmt.Fprintf(tw, "  last STS call\t%s %s: %s %s: %s\n", c.bad("FAILED"), doctor.Relative(now, e.At), esc(string(e.Kind)), esc(string(e.Code)), esc(e.Message))
 		if hint := doctor.ErrorHint(e); hint != "" {
-			fmt.Fprintf(tw, "  what to do\t%s\n", hint)
+			fmt.Fprintf(tw, "  what to do\t%s\n", esc(hint))
 		}
 	case !r.LastSuccess.IsZero():
 		fmt.Fprintf(tw, "  last STS call\tok %s (%s)\n", doctor.Relative(now, r.LastSuccess), doctor.Plural(r.STSCalls, "call"))
 	}
 	if n := r.Next; n != nil {
-		fmt.Fprintf(tw, "  switching to\tsession %s once it has credentials; these are served until then\n", n.SessionName)
+		fmt.Fprintf(tw, "  switching to\tsession %s once it has credentials; these are served until then\n", esc(n.SessionName))
 		if e := n.LastError; e != nil {
-			fmt.Fprintf(tw, "  \tits last STS call %s %s: %s: %s\n", c.bad("FAILED"), doctor.Relative(now, e.At), e.Code, e.Message)
+			fmt.Fprintf(tw, "  \tits last STS call %s %s: %s: %s\n", c.bad("FAILED"), doctor.Relative(now, e.At), esc(string(e.Code)), esc(e.Message))
 		}
 	}
 	tw.Flush()
@@ -341,21 +342,21 @@ func renderSettings(w io.Writer, settings []daemon.Setting) {
 	fmt.Fprintf(w, "  settings (value, origin)\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, s := range settings {
-		fmt.Fprintf(tw, "    %s\t%s\t%s\n", s.Name, s.Value, s.Origin)
+		fmt.Fprintf(tw, "    %s\t%s\t%s\n", esc(s.Name), esc(s.Value), esc(s.Origin))
 	}
 	tw.Flush()
 }
 
 // reloadLine sums up the last reload.
 func reloadLine(lr daemon.ReloadStatus, now time.Time, c colors) string {
-	head := doctor.Relative(now, lr.At) + " by " + lr.Trigger
+	head := doctor.Relative(now, lr.At) + " by " + esc(lr.Trigger)
 	if lr.Error != "" {
-		return head + ": " + c.bad("REFUSED") + ", the previous settings stay: " + lr.Error
+		return head + ": " + c.bad("REFUSED") + ", the previous settings stay: " + esc(lr.Error)
 	}
 	var changed []string
 	for _, ch := range lr.Changes {
 		if ch.Change != daemon.ChangeUnchanged {
-			changed = append(changed, ch.Role+" "+ch.Change)
+			changed = append(changed, esc(ch.Role+" "+ch.Change))
 		}
 	}
 	out := head + ": ok"
@@ -365,13 +366,13 @@ func reloadLine(lr daemon.ReloadStatus, now time.Time, c colors) string {
 		out += ", nothing changed"
 	}
 	if len(lr.RestartNeeded) > 0 {
-		out += "; " + c.warn("restart needed") + " for " + strings.Join(lr.RestartNeeded, ", ")
+		out += "; " + c.warn("restart needed") + " for " + esc(strings.Join(lr.RestartNeeded, ", "))
 	}
 	return out
 }
 
 func renderEnv(w io.Writer, r envcheck.Report, c colors) {
-	fmt.Fprintf(w, "\nthis shell (profile %s)\n", r.Profile)
+	fmt.Fprintf(w, "\nthis shell (profile %s)\n", esc(r.Profile))
 	for _, f := range r.Findings {
 		label := fmt.Sprintf("%-7s", f.Severity)
 		switch f.Severity {
@@ -382,9 +383,9 @@ func renderEnv(w io.Writer, r envcheck.Report, c colors) {
 		default:
 			label = c.ok(label)
 		}
-		fmt.Fprintf(w, "  %s %s\n", label, f.Message)
+		fmt.Fprintf(w, "  %s %s\n", label, esc(f.Message))
 		if f.Fix != "" && f.Severity != envcheck.OK {
-			fmt.Fprintf(w, "          fix: %s\n", f.Fix)
+			fmt.Fprintf(w, "          fix: %s\n", esc(f.Fix))
 		}
 	}
 }
@@ -408,6 +409,12 @@ func useColor(io IO) bool {
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
+
+// esc shows the control characters and bidi overrides of a value credd
+// did not write (a claim, an error from STS, a setting) as escapes, so the
+// value cannot drive the terminal. It is applied to values, never to
+// output holding credd's own colour codes.
+func esc(s string) string { return termsafe.Escape(s) }
 
 // colors wraps words in ANSI colours, or leaves them alone.
 type colors struct{ on bool }

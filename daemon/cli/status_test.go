@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -103,6 +104,10 @@ type scenario struct {
 	doctorExit int
 }
 
+// hostileLink is an OSC 8 hyperlink: a terminal shows "click" and opens
+// http://evil.
+const hostileLink = "\x1b]8;;http://evil\x07click\x1b]8;;\x07"
+
 const subPolicy = `{"Version":"2012-10-17","Statement":[{"Sid":"GitHubMain","Effect":"Allow",
  "Principal":{"Federated":"arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"},
  "Action":"sts:AssumeRoleWithWebIdentity",
@@ -163,6 +168,21 @@ func scenarios() []scenario {
 			Hint: "the token source must provide a fresh token; if it keeps serving this one, check whatever writes it and this machine's clock", At: now.Add(-30 * time.Second)}
 	}
 
+	// Values credd did not write, holding terminal escapes: an OSC 8
+	// hyperlink that hides its target, a carriage return that rewrites the
+	// line, a screen clear, an 8-bit CSI and a bidi override.
+	hostile := healthyStatus()
+	{
+		r := &hostile.Roles[0]
+		r.Claims.Extra["repository"] = hostileLink
+		r.Claims.Extra["actor"] = "\rOK"
+		r.Claims.Subject = "repo:acme/app:ref:refs/heads/\u202emain"
+		r.LastAttempt, r.STSCalls = now.Add(-20*time.Second), 4
+		r.LastError = &daemon.ErrorStatus{Kind: daemon.KindPermanent, Code: "AccessDenied\x1b[2J", Stage: daemon.StageSTS, Message: "denied\x1b[2J\u009b31mfor " + hostileLink,
+			Hint: "check the trust policy\r\x1b[32mall good", At: now.Add(-20 * time.Second)}
+		r.Settings = append(r.Settings, daemon.Setting{Name: "token-command", Value: "vault read\x1b]0;pwned\x07", Origin: "config file /x.toml"})
+	}
+
 	shadowEnv := goodEnv()
 	shadowEnv["AWS_ACCESS_KEY_ID"] = "AKIAIOSFODNN7EXAMPLE"
 	shadowEnv["AWS_SECRET_ACCESS_KEY"] = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -176,6 +196,7 @@ func scenarios() []scenario {
 		{name: "token-expired", status: expired, env: goodEnv(), clock: okClock, fetch: unavailable, statusExit: 2, doctorExit: 1},
 		{name: "env-shadowed", status: healthyStatus(), env: shadowEnv, clock: okClock, fetch: served(now.Add(41 * time.Minute)), doctorExit: 1},
 		{name: "not-running", env: goodEnv(), notRunning: true, statusExit: 2, doctorExit: 2},
+		{name: "hostile-values", status: hostile, env: goodEnv(), clock: okClock, fetch: served(now.Add(41 * time.Minute)), statusExit: 1, doctorExit: 1},
 	}
 }
 
@@ -324,6 +345,42 @@ func TestShortDurationsAreWarnedAboutOnlyWhenClientsWouldRefetch(t *testing.T) {
 		}
 		if warned != tt.warn {
 			t.Errorf("duration %v: warned = %v, want %v (%q)", tt.duration, warned, tt.warn, statusWarnings(st))
+		}
+	}
+}
+
+// Values from the token, STS or the config reach the terminal as escapes,
+// with and without colour; credd's own colour codes stay intact.
+func TestStatusAndDoctorEscapeTerminalControls(t *testing.T) {
+	var s scenario
+	for _, sc := range scenarios() {
+		if sc.name == "hostile-values" {
+			s = sc
+		}
+	}
+	colour := regexp.MustCompile(`\x1b\[[0-9;]*m`)
+	for _, colorOn := range []bool{false, true} {
+		var st, doc bytes.Buffer
+		renderStatus(&st, s.view(), colorOn)
+		renderDoctor(&doc, diagnose(s.facts(t)), colorOn)
+		for name, out := range map[string]string{"status": st.String(), "doctor": doc.String()} {
+			bare := colour.ReplaceAllString(out, "")
+			if i := strings.IndexFunc(bare, func(r rune) bool {
+				return r < ' ' && r != '\n' || r == 0x7f || 0x80 <= r && r <= 0x9f || r == 0x202e
+			}); i >= 0 {
+				t.Errorf("%s (colour %v) prints a raw control character %q: %q", name, colorOn, []rune(bare[i:])[0], bare[max(0, i-20):min(len(bare), i+20)])
+			}
+			for _, want := range []string{`\x1b]8;;http://evil\x07click\x1b]8;;\x07`, `\rOK`} {
+				if name == "status" && !strings.Contains(out, want) {
+					t.Errorf("%s (colour %v) does not show %s", name, colorOn, want)
+				}
+			}
+			if !strings.Contains(out, `denied\x1b[2J\u009b31mfor`) {
+				t.Errorf("%s (colour %v) does not show the error message escaped", name, colorOn)
+			}
+			if colorOn && !colour.MatchString(out) {
+				t.Errorf("%s lost its colours", name)
+			}
 		}
 	}
 }

@@ -62,6 +62,9 @@ type Role struct {
 	// SourceEnv holds the variables the token source reads from the
 	// (layered) environment; it may hold secrets and is never logged.
 	SourceEnv map[string]string
+	// TokenCommandEnv names the variables of the environment the token
+	// command gets besides CommandEnv (--token-command-env).
+	TokenCommandEnv []string
 }
 
 // Path is where the role is served.
@@ -107,6 +110,7 @@ var roleSettings = []struct{ name, usage string }{
 	{"token-source", "where the identity token comes from: " + strings.Join(Sources, ", ") + " (default: chosen from what is present)"},
 	{"token-file", "file holding the identity token (falls back to AWS_WEB_IDENTITY_TOKEN_FILE)"},
 	{"token-command", "shell command that prints an identity token"},
+	{"token-command-env", "variables of credd's environment the token command also gets, separated by spaces or commas, such as \"VAULT_ADDR VAULT_TOKEN\"; it always gets PATH, HOME, USER, LOGNAME, SHELL, TMPDIR, TZ, LANG, LC_*, XDG_*_HOME, XDG_RUNTIME_DIR, the proxy variables and SSL_CERT_FILE/SSL_CERT_DIR, and nothing else"},
 	{"audience", "audience the identity token must carry (default sts.amazonaws.com; sts.amazonaws.com.cn for a role in aws-cn)"},
 	{"issuer", "OIDC issuer URL of the token (checked locally when set; the IdP for login)"},
 	{"client-id", "OAuth client ID for --token-source login"},
@@ -293,6 +297,9 @@ func buildRole(name string, l *layered) (Role, error) {
 		return Role{}, err
 	}
 	if r.UseDualStack, err = parseBool("use-dualstack-endpoint", get("use-dualstack-endpoint", firstVar(e, "AWS_USE_DUALSTACK_ENDPOINT"))); err != nil {
+		return Role{}, err
+	}
+	if r.TokenCommandEnv, err = parseEnvNames(get("token-command-env")); err != nil {
 		return Role{}, err
 	}
 	r.SessionName = get("session-name")

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/credd-dev/credd/daemon"
+	"github.com/credd-dev/credd/daemon/redact"
 )
 
 // Layers are where settings come from besides the command-line flags and
@@ -194,6 +195,9 @@ func (r Role) Settings() []daemon.Setting {
 		if s.name == "client-secret" {
 			v = "(set)"
 		}
+		// A token command or an endpoint URL may hold a literal secret
+		// (`vault read -token=…`, https://user:pw@…): status shows the rest.
+		v = redact.String(v)
 		out = append(out, daemon.Setting{Name: s.name, Value: v, Origin: cmp.Or(r.Origins[s.name], originDefault)})
 	}
 	return out
@@ -209,6 +213,8 @@ func (r Role) settingValue(name string) string {
 		return r.TokenFile
 	case "token-command":
 		return r.TokenCommand
+	case "token-command-env":
+		return strings.Join(r.TokenCommandEnv, " ")
 	case "audience":
 		return r.Audience
 	case "issuer":

@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
+	"slices"
 	"strings"
+	"unicode"
 )
 
 // Token sources.
@@ -32,6 +35,21 @@ type TokenSource struct {
 	// role was resolved with. They are kept with the role (SourceEnv), so
 	// a reload that hands over new values rebuilds it.
 	Env []string
+	// RoleEnv names more variables to keep that the role itself asks for.
+	RoleEnv func(r Role) []string
+}
+
+// CommandEnv is the environment every token command gets, the values taken
+// from credd's: where to find programs and the user's files, the locale,
+// and how to reach the network. Nothing else of credd's environment
+// reaches a command (not CREDD_CLIENT_SECRET, AWS_SECRET_ACCESS_KEY,
+// AWS_SESSION_TOKEN or AWS_CONTAINER_AUTHORIZATION_TOKEN) unless the role
+// lists it in --token-command-env, as `vault read` needs VAULT_ADDR.
+var CommandEnv = []string{
+	"PATH", "HOME", "USER", "LOGNAME", "SHELL", "TMPDIR", "TZ",
+	"LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_COLLATE", "LC_MESSAGES", "LC_MONETARY", "LC_NUMERIC", "LC_TIME",
+	"XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR",
+	"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR",
 }
 
 // TokenSources are the token sources, in the order they are detected:
@@ -64,6 +82,8 @@ var TokenSources = []TokenSource{
 			}
 			return nil
 		},
+		Env:     CommandEnv,
+		RoleEnv: func(r Role) []string { return r.TokenCommandEnv },
 	},
 	{
 		Name: SourceActions,
@@ -134,9 +154,13 @@ func chooseSource(r *Role, getenv func(string) string) error {
 // the variables that source reads.
 func checkSource(r *Role, getenv func(string) string) error {
 	s, _ := LookupSource(r.TokenSource)
-	if len(s.Env) > 0 {
+	names := s.Env
+	if s.RoleEnv != nil {
+		names = append(slices.Clip(names), s.RoleEnv(*r)...)
+	}
+	if len(names) > 0 {
 		r.SourceEnv = map[string]string{}
-		for _, k := range s.Env {
+		for _, k := range names {
 			if v := getenv(k); v != "" {
 				r.SourceEnv[k] = v
 			}
@@ -147,6 +171,23 @@ func checkSource(r *Role, getenv func(string) string) error {
 	}
 	return s.Check(*r)
 }
+
+// parseEnvNames reads --token-command-env: variable names separated by
+// spaces or commas.
+func parseEnvNames(v string) ([]string, error) {
+	names := strings.FieldsFunc(v, func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
+	for _, n := range names {
+		if !envNameRE.MatchString(n) {
+			return nil, fmt.Errorf("--token-command-env: %q is not a variable name: list names such as VAULT_ADDR, separated by spaces or commas", n)
+		}
+	}
+	if len(names) == 0 {
+		return nil, nil
+	}
+	return names, nil
+}
+
+var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func when(ok bool, why string) string {
 	if ok {

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/credd-dev/credd/daemon"
+	"github.com/credd-dev/credd/daemon/redact"
 )
 
 // resume loads a kept refresh token and schedules its renewal at once, so a
@@ -85,7 +86,7 @@ func (s *Session) keep() {
 // notKept is a KeepError: the Store's errors name the file and say what to
 // do, and never hold the token.
 func notKept(err error, hint string, at time.Time) *daemon.ErrorStatus {
-	return &daemon.ErrorStatus{Kind: daemon.KindRetryable, Code: CodeNotKept, Message: err.Error(), Hint: hint, At: at}
+	return &daemon.ErrorStatus{Kind: daemon.KindRetryable, Code: CodeNotKept, Message: redact.String(err.Error()), Hint: hint, At: at}
 }
 
 // Logout ends the login at the user's request: the tokens are dropped, the

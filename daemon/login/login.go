@@ -22,6 +22,7 @@ import (
 
 	"github.com/credd-dev/credd/daemon"
 	"github.com/credd-dev/credd/daemon/clock"
+	"github.com/credd-dev/credd/daemon/redact"
 )
 
 // Error codes of a login.
@@ -451,7 +452,7 @@ func (s *Session) discover(ctx context.Context) (*oidc.Provider, *oidc.IDTokenVe
 	p, err := oidc.NewProvider(s.httpContext(context.WithoutCancel(ctx)), s.opts.Issuer)
 	if err != nil {
 		return nil, nil, &daemon.Error{Kind: daemon.KindRetryable, Code: CodeDiscoveryFailed,
-			Message: "cannot read the OIDC discovery document of " + s.opts.Issuer + ": " + err.Error(),
+			Message: "cannot read the OIDC discovery document of " + s.opts.Issuer + ": " + redact.String(err.Error()),
 			Hint:    "check --issuer: it must be exactly the issuer URL that the IdP's discovery document and ID tokens name (a trailing slash counts), serving /.well-known/openid-configuration", Err: err}
 	}
 	v = p.Verifier(&oidc.Config{ClientID: s.opts.ClientID, Now: s.clock.Now})
@@ -608,7 +609,7 @@ func (s *Session) idTokenFrom(ctx context.Context, verifier *oidc.IDTokenVerifie
 	}
 	idt, err := verifier.Verify(s.httpContext(ctx), raw)
 	if err != nil {
-		return "", nil, loginRequired("the IdP's ID token did not verify: "+err.Error(), err)
+		return "", nil, loginRequired("the IdP's ID token did not verify: "+redact.String(err.Error()), err)
 	}
 	return raw, idt, nil
 }
@@ -641,17 +642,18 @@ func renewAt(iat, exp time.Time, before time.Duration) time.Time {
 }
 
 // classify sorts an IdP error: an OAuth error answer is permanent, network
-// trouble and 5xx are retryable.
+// trouble and 5xx are retryable. What the IdP wrote is redacted: an
+// error_description may echo the refresh token or the client secret.
 func classify(what string, err error) *daemon.Error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
 		if re.Response != nil && re.Response.StatusCode >= 500 {
 			return &daemon.Error{Kind: daemon.KindRetryable, Code: CodeIdPUnavailable,
-				Message: fmt.Sprintf("%s: the IdP answered %s", what, re.Response.Status), Err: err}
+				Message: fmt.Sprintf("%s: the IdP answered %s", what, redact.String(re.Response.Status)), Err: err}
 		}
-		msg := what + ": " + cmpOr(re.ErrorCode, "error")
+		msg := what + ": " + redact.String(cmpOr(re.ErrorCode, "error"))
 		if re.ErrorDescription != "" {
-			msg += " (" + re.ErrorDescription + ")"
+			msg += " (" + redact.String(re.ErrorDescription) + ")"
 		}
 		hint := "check --client-id and that the device authorization grant is enabled for this client at the IdP"
 		if re.ErrorCode == "invalid_scope" {
@@ -662,9 +664,10 @@ func classify(what string, err error) *daemon.Error {
 	var ne net.Error
 	if errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) {
 		return &daemon.Error{Kind: daemon.KindRetryable, Code: CodeIdPUnreachable,
-			Message: what + ": the IdP could not be reached: " + err.Error(), Hint: "check the network and --issuer", Err: err}
+			Message: what + ": the IdP could not be reached: " + redact.String(err.Error()), Hint: "check the network and --issuer", Err: err}
 	}
-	return &daemon.Error{Kind: daemon.KindRetryable, Code: CodeIdPError, Message: what + ": " + err.Error(), Err: err}
+	// x/oauth2 puts an answer it could not parse, body and all, in err.
+	return &daemon.Error{Kind: daemon.KindRetryable, Code: CodeIdPError, Message: what + ": " + redact.String(err.Error()), Err: err}
 }
 
 func cmpOr(a, b string) string {

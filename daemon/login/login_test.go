@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/oauth2"
+
 	"github.com/credd-dev/credd/daemon"
 )
 
@@ -175,5 +177,30 @@ func TestAResumedLoginWhoseRefreshHasNoIDTokenAsksForANewLogin(t *testing.T) {
 	}
 	if f.keptToken() != "" {
 		t.Error("a login that cannot give an ID token is still kept")
+	}
+}
+
+// An IdP's error_description can echo what it was sent: the refresh token,
+// the client secret. Neither may reach the error (and so the log and
+// status); the OAuth error itself must.
+func TestAnIdPErrorIsRedacted(t *testing.T) {
+	const rt, cs = "rt-8f7a6b5c4d3e2f1a0b9c", "cs-0a1b2c3d4e5f"
+	for _, err := range []error{
+		&oauth2.RetrieveError{ErrorCode: "invalid_grant", ErrorDescription: "refresh_token=" + rt + " is not valid for client_secret: " + cs},
+		&oauth2.RetrieveError{ErrorCode: "invalid_client", ErrorDescription: `{"client_secret":"` + cs + `","refresh_token":"` + rt + `"}`},
+		errors.New(`oauth2: cannot parse json: invalid character; body: refresh_token=` + rt + `&client_secret=` + cs),
+	} {
+		e := classify("the IdP did not renew the login", err)
+		msg := e.Error()
+		if strings.Contains(msg, rt) || strings.Contains(msg, cs) {
+			t.Errorf("the error holds a secret: %s", msg)
+		}
+		if !strings.Contains(msg, "[redacted]") || !strings.Contains(msg, "the IdP did not renew the login") {
+			t.Errorf("the error lost its meaning: %s", msg)
+		}
+		var re *oauth2.RetrieveError
+		if errors.As(err, &re) && !strings.Contains(msg, re.ErrorCode) {
+			t.Errorf("the error lacks the OAuth error %s: %s", re.ErrorCode, msg)
+		}
 	}
 }

@@ -7,13 +7,14 @@ import (
 	"fmt"
 	"log/slog"
 	"os/exec"
-	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/credd-dev/credd/daemon"
+	"github.com/credd-dev/credd/daemon/redact"
 	"github.com/credd-dev/credd/daemon/token"
 )
 
@@ -27,20 +28,29 @@ const (
 
 // Command runs a shell command that prints a token on stdout. Its stdout is
 // a secret: it never reaches an error or a log. Its stderr is not, and the
-// tail of it explains a failure.
+// tail of it, redacted, explains a failure.
 type Command struct {
 	command string
 	timeout time.Duration
+	env     []string
 	log     *slog.Logger
 }
 
-// NewCommand returns a source that runs `sh -c command`. A timeout of 0
-// means 30s; on timeout the command's whole process group is killed.
-func NewCommand(command string, timeout time.Duration, logger *slog.Logger) *Command {
+// NewCommand returns a source that runs `sh -c command` with env as its
+// whole environment: the command gets those variables and nothing else of
+// the daemon's (config.CommandEnv and --token-command-env say which). A
+// timeout of 0 means 30s; on timeout the command's whole process group is
+// killed.
+func NewCommand(command string, timeout time.Duration, env map[string]string, logger *slog.Logger) *Command {
 	if timeout <= 0 {
 		timeout = defaultCommandTimeout
 	}
-	return &Command{command: command, timeout: timeout, log: withComponent(logger, "command")}
+	kv := make([]string, 0, len(env))
+	for k, v := range env {
+		kv = append(kv, k+"="+v)
+	}
+	slices.Sort(kv)
+	return &Command{command: command, timeout: timeout, env: kv, log: withComponent(logger, "command")}
 }
 
 func (c *Command) Name() string { return "command" }
@@ -53,6 +63,7 @@ func (c *Command) Token(ctx context.Context) (string, error) {
 	runCtx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	cmd := exec.CommandContext(runCtx, "sh", "-c", c.command)
+	cmd.Env = c.env // never nil: nil would pass the daemon's whole environment
 	var stdout limitedBuffer
 	stdout.max = maxFileBytes
 	stderr := tailBuffer{max: 4 * stderrTail}
@@ -143,6 +154,7 @@ func (b *limitedBuffer) Write(p []byte) (int, error) {
 type tailBuffer struct {
 	buf []byte
 	max int
+	cut bool // bytes before buf were dropped
 }
 
 func (b *tailBuffer) Write(p []byte) (int, error) {
@@ -150,19 +162,27 @@ func (b *tailBuffer) Write(p []byte) (int, error) {
 	b.buf = append(b.buf, p...)
 	if over := len(b.buf) - b.max; over > 0 {
 		b.buf = append(b.buf[:0], b.buf[over:]...)
+		b.cut = true
 	}
 	return n, nil
 }
 
-// jwtLike matches a compact JWS, so that a command tracing itself (`set -x`)
-// does not put its token into an error through stderr.
-var jwtLike = regexp.MustCompile(`eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*`)
-
 // tail returns the last few non-empty lines, printable, joined by " | ",
-// at most stderrTail bytes, with anything shaped like a JWT redacted.
+// at most stderrTail bytes, with anything shaped like a secret redacted:
+// a command tracing itself (`set -x`) or a tool it runs can print its
+// token, or another one, on stderr.
 func (b *tailBuffer) tail() string {
 	s := strings.ToValidUTF8(string(b.buf), "")
-	s = jwtLike.ReplaceAllString(s, "[redacted JWT]")
+	if b.cut {
+		// The first word may be the end of a secret whose start, the part
+		// redact would know it by (password=, hvs.), was dropped.
+		if i := strings.IndexAny(s, " \t\r\n"); i >= 0 {
+			s = s[i:]
+		} else {
+			s = ""
+		}
+	}
+	s = redact.String(s)
 	var lines []string
 	for _, l := range strings.Split(s, "\n") {
 		l = strings.Map(func(r rune) rune {

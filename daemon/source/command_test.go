@@ -39,13 +39,24 @@ func TestCommandToken(t *testing.T) {
 			wantCode: "TokenCommandFailed", wantKind: daemon.KindRetryable,
 			wantMsg: []string{"stderr line 36 | stderr line 37", "stderr line 40"}, notInMsg: []string{"stderr line 35 "}},
 		{name: "a huge stderr line is cut to 512 bytes",
-			command:  "(head -c 5000 /dev/zero | tr '\\0' x; echo; echo END) >&2; exit 1",
+			command:  "(i=0; while [ $i -lt 500 ]; do printf 'word%03d ' $i; i=$((i+1)); done; echo; echo END) >&2; exit 1",
 			wantCode: "TokenCommandFailed", wantKind: daemon.KindRetryable,
-			wantMsg: []string{"…xxx", "| END"}, maxMsgLen: 600},
+			wantMsg: []string{"…", "word499 | END"}, maxMsgLen: 600},
 		{name: "a JWT traced on stderr is redacted",
 			command:  "echo \"+ curl -H 'Authorization: Bearer " + good + "'\" >&2; exit 1",
 			wantCode: "TokenCommandFailed", wantKind: daemon.KindRetryable,
 			wantMsg: []string{"[redacted JWT]"}, notInMsg: []string{good[:40]}},
+		{name: "other secrets on stderr are redacted, the rest kept",
+			command:  "echo 'vault: token=hvs.CAESIabcdefghijkl password=hunter2' >&2; echo 'curl: Authorization: Bearer abc.def ghp_16C7e42F292c6912E7710c838347Ae178B4a' >&2; echo 'login to https://idp.example.com failed: 403' >&2; exit 1",
+			wantCode: "TokenCommandFailed", wantKind: daemon.KindRetryable,
+			wantMsg:  []string{"vault: token=hvs.[redacted] password=[redacted] | curl: Authorization: Bearer [redacted] ghp_[redacted] | login to https://idp.example.com failed: 403"},
+			notInMsg: []string{"CAESIabc", "hunter2", "abc.def", "16C7e42F"}},
+		{name: "a secret whose start fell out of the kept tail does not show its end",
+			// 2048 bytes are kept: the first 12 ("password=hun") fall out,
+			// and the unprintable filler leaves room to show the rest.
+			command:  "(printf password=hunter2-the-end; head -c 2031 /dev/zero | tr '\\0' '\\001'; echo; echo END) >&2; exit 1",
+			wantCode: "TokenCommandFailed", wantKind: daemon.KindRetryable,
+			wantMsg: []string{"END"}, notInMsg: []string{"ter2", "the-end"}},
 		{name: "a command that is not found fails with the shell's complaint",
 			command:  "credd-no-such-command-xyz",
 			wantCode: "TokenCommandFailed", wantKind: daemon.KindRetryable,
@@ -65,7 +76,7 @@ func TestCommandToken(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := source.NewCommand(tt.command, 5*time.Second, nil).Token(context.Background())
+			got, err := source.NewCommand(tt.command, 5*time.Second, pathOnly(), nil).Token(context.Background())
 			if tt.wantCode == "" {
 				if err != nil || got != tt.want {
 					t.Fatalf("Token = %q, %v; want %q", got, err, tt.want)
@@ -92,7 +103,7 @@ func TestCommandTimeoutKillsTheWholeProcessGroup(t *testing.T) {
 	cmd := "echo " + secretStdout + "; echo 'waiting for browser' >&2; sleep 30 & echo $! > " + pidFile + "; wait"
 	const timeout = 300 * time.Millisecond
 	start := time.Now()
-	_, err := source.NewCommand(cmd, timeout, nil).Token(context.Background())
+	_, err := source.NewCommand(cmd, timeout, pathOnly(), nil).Token(context.Background())
 	elapsed := time.Since(start)
 	if elapsed > timeout+500*time.Millisecond {
 		t.Errorf("Token returned after %s, timeout %s", elapsed, timeout)
@@ -134,7 +145,7 @@ func TestCommandStopsWhenTheContextIsDone(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err := source.NewCommand("sleep 30", 0, nil).Token(ctx)
+	_, err := source.NewCommand("sleep 30", 0, pathOnly(), nil).Token(ctx)
 	if elapsed := time.Since(start); elapsed > time.Second {
 		t.Errorf("Token returned after %s", elapsed)
 	}
@@ -146,7 +157,48 @@ func TestCommandStopsWhenTheContextIsDone(t *testing.T) {
 }
 
 func TestCommandName(t *testing.T) {
-	if got := source.NewCommand("true", 0, nil).Name(); got != "command" {
+	if got := source.NewCommand("true", 0, nil, nil).Name(); got != "command" {
 		t.Errorf("Name = %q", got)
+	}
+}
+
+// pathOnly is the environment of a command that needs only to find its
+// programs.
+func pathOnly() map[string]string { return map[string]string{"PATH": os.Getenv("PATH")} }
+
+// The command gets the environment it is given and nothing of the
+// daemon's: not CREDD_CLIENT_SECRET, not AWS_SECRET_ACCESS_KEY.
+func TestCommandGetsOnlyTheEnvironmentItIsGiven(t *testing.T) {
+	t.Setenv("CREDD_CLIENT_SECRET", "client-secret-of-the-daemon")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "aws-secret-of-the-daemon")
+	t.Setenv("VAULT_ADDR", "https://vault.example.com")
+	out := filepath.Join(t.TempDir(), "env")
+	env := map[string]string{"PATH": os.Getenv("PATH"), "HOME": "/home/alice", "VAULT_ADDR": os.Getenv("VAULT_ADDR")}
+	cmd := "env > " + out + "; echo " + validJWT(t, 1)
+	if _, err := source.NewCommand(cmd, 5*time.Second, env, nil).Token(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		got[k] = v
+	}
+	// The shell adds PWD, SHLVL and _ of its own; nothing else may appear.
+	for k := range got {
+		if _, given := env[k]; !given && k != "PWD" && k != "SHLVL" && k != "_" && k != "OLDPWD" {
+			t.Errorf("the command sees %s=%s, which it was not given", k, got[k])
+		}
+	}
+	for k, v := range env {
+		if got[k] != v {
+			t.Errorf("the command sees %s=%q, want %q", k, got[k], v)
+		}
+	}
+	if strings.Contains(string(b), "of-the-daemon") {
+		t.Errorf("a secret of the daemon's environment reached the command:\n%s", b)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/credd-dev/credd/daemon"
+	"github.com/credd-dev/credd/daemon/redact"
 )
 
 // credd's own codes, for failures that carry no STS error code. A timeout
@@ -273,12 +274,16 @@ const maxMessage = 300
 var jwtRE = regexp.MustCompile(`eyJ[\w-]*\.[\w-]+(?:\.[\w-]*)?`)
 
 // sanitize keeps a message short, on one line, and free of the token, in
-// case an endpoint echoes it.
+// case an endpoint echoes it, and of any other secret (redact.String): an
+// endpoint that is not STS (a proxy, an emulator) may echo anything.
+// Redacting comes before cutting, which could leave half a secret that no
+// longer looks like one.
 func sanitize(msg, token string) string {
 	if token != "" {
 		msg = strings.ReplaceAll(msg, token, "[token]")
 	}
 	msg = jwtRE.ReplaceAllString(msg, "[token]")
+	msg = redact.String(msg)
 	msg = strings.Join(strings.Fields(msg), " ")
 	if len(msg) > maxMessage {
 		cut := maxMessage

@@ -513,6 +513,26 @@ func TestExchangeRedactsATokenEchoedByTheEndpoint(t *testing.T) {
 	}
 }
 
+// An endpoint that is not STS, or STS behind a proxy, may echo other
+// secrets; the message keeps its meaning without them.
+func TestExchangeRedactsOtherSecretsInTheMessage(t *testing.T) {
+	msg := "upstream said: password=hunter2 X-Amz-Security-Token=FQoGZXIvYXdzEJr AKIAIOSFODNN7EXAMPLE for arn:aws:iam::123456789012:role/dev"
+	srv := newSTSServer(t, reply{status: 403, body: errorBody("Sender", "AccessDenied", msg)})
+	_, err := newClient(t, srv.URL, nil).Exchange(context.Background(), testToken)
+	var de *daemon.Error
+	if !errors.As(err, &de) || de.Code != sts.CodeAccessDenied {
+		t.Fatalf("got %v, want AccessDenied", err)
+	}
+	for _, s := range []string{"hunter2", "FQoGZXIvYXdzEJr", "IOSFODNN7EXAMPLE"} {
+		if strings.Contains(de.Error(), s) {
+			t.Errorf("message holds %q: %q", s, de.Message)
+		}
+	}
+	if !strings.Contains(de.Message, "upstream said: password=[redacted]") || !strings.Contains(de.Message, "arn:aws:iam::123456789012:role/dev") {
+		t.Errorf("message lost its meaning: %q", de.Message)
+	}
+}
+
 func TestExchangeTimesOutAHangingEndpoint(t *testing.T) {
 	srv := newSTSServer(t, reply{hang: true})
 	c := newClient(t, srv.URL, func(cfg *sts.Config) { cfg.AttemptTimeout = 200 * time.Millisecond })
