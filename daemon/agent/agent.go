@@ -229,6 +229,9 @@ func (a *Agent) logRole(r *role) {
 	a.log.Info("role configured", "component", "agent", "role", r.cfg.Name, "role_arn", r.cfg.RoleARN,
 		"token_source", r.cfg.TokenSource, "because", r.cfg.SourceReason, "session_name", r.cfg.SessionName,
 		"duration", r.cfg.Duration, "sts_endpoint", r.cfg.STSEndpoint, "region", r.cfg.Region)
+	for _, w := range config.CleartextRole(r.cfg) {
+		a.log.Warn(w.Message, "component", "agent", "role", w.Role, "fix", w.Fix)
+	}
 }
 
 // providers maps each served path's name to the role serving it. Called

@@ -185,6 +185,9 @@ func statusWarnings(st *daemon.Status) []string {
 		if d := time.Duration(r.Duration); d > 0 && refresh.LeftAtRefresh(d) <= refresh.ClientWindow {
 			out = append(out, fmt.Sprintf("role %s: %s credentials are refreshed with about %s left, within the 15 minutes in which botocore, .NET and Java refetch on every call: use --duration 30m or more (1h recommended)", r.Name, human(d), human(refresh.LeftAtRefresh(d))))
 		}
+		for _, w := range doctor.CleartextWarnings(r) {
+			out = append(out, w.String())
+		}
 		if r.LastError != nil && r.Serving && !r.Expiration.IsZero() {
 			out = append(out, fmt.Sprintf("role %s: refreshing fails (%s); the current credentials are served until they expire %s", r.Name, r.LastError.Code, doctor.Relative(st.Now, r.Expiration)))
 		}

@@ -349,6 +349,30 @@ func TestShortDurationsAreWarnedAboutOnlyWhenClientsWouldRefetch(t *testing.T) {
 	}
 }
 
+// A cleartext STS endpoint or issuer off this machine is a warning in
+// status, as in doctor; a loopback one (a test server) is not.
+func TestCleartextEndpointsAreWarnedAbout(t *testing.T) {
+	for _, tt := range []struct {
+		endpoint string
+		warn     bool
+	}{
+		{"http://sts.example.com", true},
+		{"http://10.1.2.3:4566", true},
+		{"http://127.0.0.1:4566", false},
+		{"https://sts.eu-west-1.amazonaws.com", false},
+	} {
+		st := &daemon.Status{Roles: []daemon.RoleStatus{{Name: "default", STSEndpoint: tt.endpoint,
+			Settings: []daemon.Setting{{Name: "sts-endpoint", Value: tt.endpoint, Origin: "environment AWS_ENDPOINT_URL_STS"}}}}}
+		warned := false
+		for _, w := range statusWarnings(st) {
+			warned = warned || (strings.Contains(w, "in the clear") && strings.Contains(w, "AWS_ENDPOINT_URL_STS"))
+		}
+		if warned != tt.warn {
+			t.Errorf("%s: warned = %v, want %v (%q)", tt.endpoint, warned, tt.warn, statusWarnings(st))
+		}
+	}
+}
+
 // Values from the token, STS or the config reach the terminal as escapes,
 // with and without colour; credd's own colour codes stay intact.
 func TestStatusAndDoctorEscapeTerminalControls(t *testing.T) {

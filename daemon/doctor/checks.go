@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/credd-dev/credd/daemon"
+	"github.com/credd-dev/credd/daemon/config"
 	"github.com/credd-dev/credd/daemon/envcheck"
 	"github.com/credd-dev/credd/daemon/login"
 	"github.com/credd-dev/credd/daemon/policy"
@@ -148,6 +149,26 @@ func checkSTS(v *view) (Check, bool) {
 		c.Result = Skip
 		c.Detail = append(c.Detail, "no call answered yet")
 	}
+	return c, true
+}
+
+// checkCleartext: do the token, the login's secrets or the credentials
+// cross the network unencrypted? Silent when they do not.
+func checkCleartext(v *view) (Check, bool) {
+	if !v.hasRole {
+		return Check{}, false
+	}
+	ws := CleartextWarnings(v.role)
+	if len(ws) == 0 {
+		return Check{}, false
+	}
+	c := Check{Name: "cleartext", Result: Warn, cause: causeMinor}
+	var fixes []string
+	for _, w := range ws {
+		c.Detail = append(c.Detail, w.Message)
+		fixes = append(fixes, "--"+w.Setting+" "+w.URL)
+	}
+	c.Fix = strings.Join(fixes, " and ") + ": " + config.CleartextFix
 	return c, true
 }
 

@@ -142,6 +142,7 @@ func Diagnose(f Facts) Report {
 		checkClaims,
 		checkTrustPolicy,
 		checkSTS,
+		checkCleartext,
 		checkClock,
 		checkEndpoint,
 		checkShell,

@@ -178,6 +178,14 @@ func TestDiagnoseRanksWhatToFixMostLikelyCauseFirst(t *testing.T) {
 			wantActions: []string{"credd retries", fixClock},
 		},
 		{
+			name: "an STS endpoint over http to another host warns, after the failures",
+			facts: facts(failing(sts.CodeServiceUnavailable, daemon.StageSTS, "credd retries"), func(f *Facts) {
+				f.Status.Roles[0].Settings = []daemon.Setting{{Name: "sts-endpoint", Value: "http://sts.example.com", Origin: "environment AWS_ENDPOINT_URL_STS"}}
+			}),
+			wantResults: []string{"daemon ok", "token source ok", "token claims ok", "STS fail", "cleartext warn", "clock ok", "endpoint ok", "this shell ok"},
+			wantActions: []string{"credd retries", "--sts-endpoint http://sts.example.com: use https://, or a loopback address for a local test server"},
+		},
+		{
 			name: "a shell with static keys fails after the role's own problems",
 			facts: facts(failing(sts.CodeServiceUnavailable, daemon.StageSTS, "credd retries"), func(f *Facts) {
 				f.Env.Findings = []envcheck.Finding{
@@ -320,6 +328,28 @@ func TestEachCheck(t *testing.T) {
 		{"STS says the default endpoint when none is configured", checkSTS,
 			facts(func(f *Facts) { f.Status.Roles[0].STSEndpoint = "" }),
 			&Check{Name: "STS", Result: OK, Detail: []string{"AssumeRoleWithWebIdentity at the default endpoint", "last call ok 1m ago (1 call)"}}},
+		{"nothing is said about https endpoints", checkCleartext, facts(func(f *Facts) {
+			f.Status.Roles[0].Settings = []daemon.Setting{{Name: "issuer", Value: issuer}, {Name: "sts-endpoint", Value: stsURL}}
+		}), nil},
+		{"nothing is said about a local test server over http", checkCleartext, facts(func(f *Facts) {
+			f.Status.Roles[0].STSEndpoint = "http://127.0.0.1:4566"
+			f.Status.Roles[0].Settings = []daemon.Setting{{Name: "issuer", Value: "http://localhost:8080/realms/dev"}, {Name: "sts-endpoint", Value: "http://127.0.0.1:4566"}}
+		}), nil},
+		{"an issuer and STS endpoint over http to other hosts warn, with the URL but not its userinfo", checkCleartext, facts(func(f *Facts) {
+			f.Status.Roles[0].STSEndpoint = "http://10.0.0.7:4566"
+			f.Status.Roles[0].Settings = []daemon.Setting{
+				{Name: "issuer", Value: "http://bob:pw@idp.example.com/realms/dev", Origin: "flag --issuer"},
+				{Name: "sts-endpoint", Value: "http://10.0.0.7:4566", Origin: "environment AWS_ENDPOINT_URL_STS"},
+			}
+		}), &Check{Name: "cleartext", Result: Warn, cause: causeMinor, Detail: []string{
+			"role default: --issuer http://idp.example.com/realms/dev (from flag --issuer) is not https and not loopback, so the client secret, the device code, the refresh and ID tokens, and the keys that verify tokens cross the network in the clear",
+			"role default: --sts-endpoint http://10.0.0.7:4566 (from environment AWS_ENDPOINT_URL_STS) is not https and not loopback, so the identity token and the AWS credentials STS answers with cross the network in the clear",
+		}, Fix: "--issuer http://idp.example.com/realms/dev and --sts-endpoint http://10.0.0.7:4566: use https://, or a loopback address for a local test server"}},
+		{"a daemon that reports no settings is judged by its STS endpoint", checkCleartext,
+			facts(func(f *Facts) { f.Status.Roles[0].STSEndpoint = "http://sts.example.com" }),
+			&Check{Name: "cleartext", Result: Warn, cause: causeMinor, Detail: []string{
+				"role default: --sts-endpoint http://sts.example.com is not https and not loopback, so the identity token and the AWS credentials STS answers with cross the network in the clear",
+			}, Fix: "--sts-endpoint http://sts.example.com: use https://, or a loopback address for a local test server"}},
 		{"the clock is not checked when it was not measured", checkClock, facts(func(f *Facts) { f.Clock = nil }), nil},
 		{"the clock warns when STS could not be asked", checkClock,
 			facts(func(f *Facts) { f.Clock = &Clock{URL: stsURL, Err: "dial tcp: i/o timeout"} }),

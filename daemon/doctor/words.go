@@ -2,10 +2,12 @@ package doctor
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/credd-dev/credd/daemon"
+	"github.com/credd-dev/credd/daemon/config"
 	"github.com/credd-dev/credd/daemon/login"
 )
 
@@ -22,6 +24,18 @@ func ErrorHint(e *daemon.ErrorStatus) string {
 		return e.Hint + "; run `credd login`"
 	}
 	return e.Hint
+}
+
+// CleartextWarnings are the role's issuer and STS endpoint that are plain
+// http:// to a host that is not loopback (config.CleartextSettings' rule),
+// judged from the settings the daemon reports.
+func CleartextWarnings(r daemon.RoleStatus) []config.Warning {
+	settings := r.Settings
+	if !slices.ContainsFunc(settings, func(s daemon.Setting) bool { return s.Name == "sts-endpoint" }) && r.STSEndpoint != "" {
+		// A daemon that reports no settings still reports where STS is.
+		settings = append(slices.Clip(settings), daemon.Setting{Name: "sts-endpoint", Value: r.STSEndpoint})
+	}
+	return config.CleartextSettings(r.Name, settings)
 }
 
 // ExtraClaims are the GitHub claims worth showing, as "name value", in a
