@@ -1,0 +1,6 @@
+//go:build !linux
+
+package main
+
+// harden is Linux-only (see harden_linux.go).
+func harden([]string) {}
