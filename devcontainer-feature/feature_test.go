@@ -4,13 +4,18 @@ package feature
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
+	"encoding/pem"
 	"flag"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -352,5 +357,217 @@ func TestREADMEDevcontainerJSONIsValid(t *testing.T) {
 	}
 	if err := sch.Validate(doc); err != nil {
 		t.Errorf("the README's devcontainer.json does not validate against the official schema:\n%v", err)
+	}
+}
+
+// installFuncs returns install.sh's functions of these names, to run them
+// without root and without installing anything.
+func installFuncs(t *testing.T, names ...string) string {
+	t.Helper()
+	install := string(readFile(t, installFile))
+	var funcs []string
+	for _, name := range names {
+		m := regexp.MustCompile(`(?ms)^` + name + `\(\) \{[^\n]*\}$|^` + name + `\(\) \{.*?^\}$`).FindString(install)
+		if m == "" {
+			t.Fatalf("install.sh has no function %s", name)
+		}
+		funcs = append(funcs, m)
+	}
+	return strings.Join(funcs, "\n") + "\n"
+}
+
+// The version option pins the release the Feature was published with, in
+// install.sh as in the metadata, and the release workflow refuses a tag
+// that is not it; each option's default is install.sh's.
+func TestFeaturePinsItsRelease(t *testing.T) {
+	f := readFeature(t)
+	if got, want := f.Options["version"].Default, "v"+f.Version; got != want {
+		t.Errorf("option version defaults to %v, want %s (the Feature's own version: a pinned release, not latest)", got, want)
+	}
+	if !slices.Contains(f.Options["version"].Proposals, "latest") {
+		t.Errorf("option version does not propose latest")
+	}
+	install := string(readFile(t, installFile))
+	for _, name := range f.optionOrder {
+		env := strings.ToUpper(name)
+		if want := env + "=${" + env + ":-" + fmt.Sprint(f.Options[name].Default) + "}\n"; !strings.Contains(install, want) {
+			t.Errorf("install.sh's default for %s is not the option's: want %q", name, strings.TrimSpace(want))
+		}
+	}
+	release := string(readFile(t, "../.github/workflows/release.yml"))
+	for _, want := range []string{"@CREDD_RELEASE_PUBLIC_KEY@", "SHA256SUMS.minisig", ".options.version.default"} {
+		if !strings.Contains(release, want) {
+			t.Errorf("the release workflow does not mention %s", want)
+		}
+	}
+	if strings.Count(install, "@CREDD_RELEASE_PUBLIC_KEY@") != 1 || !strings.Contains(install, "\nCREDD_RELEASE_PUBLIC_KEY='@CREDD_RELEASE_PUBLIC_KEY@'\n") {
+		t.Errorf("install.sh must hold the release key placeholder once, as CREDD_RELEASE_PUBLIC_KEY='@CREDD_RELEASE_PUBLIC_KEY@' (the release workflow replaces it)")
+	}
+}
+
+// install.sh's download against a loopback mirror: a SHA256SUMS signed
+// with a throwaway minisign key, and the ways it can be wrong.
+func TestInstallVerifiesTheSignedChecksums(t *testing.T) {
+	for _, c := range []string{"minisign", "curl"} {
+		if _, err := exec.LookPath(c); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s is missing (test/setup.sh installs it)", c)
+			}
+			t.Skipf("%s is missing: apt-get install %s", c, c)
+		}
+	}
+	sh, err := exec.LookPath("dash")
+	if err != nil {
+		sh = "sh"
+	}
+	arch := map[string]string{"amd64": "amd64", "arm64": "arm64"}[runtime.GOARCH]
+	if arch == "" {
+		t.Skipf("no credd release for %s", runtime.GOARCH)
+	}
+	asset := "credd-linux-" + arch
+	dir := t.TempDir()
+	run := func(name string, args ...string) string {
+		t.Helper()
+		cmd := exec.Command(name, args...)
+		cmd.Dir = dir
+		cmd.Stdin = strings.NewReader("")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	run("minisign", "-G", "-W", "-p", "key.pub", "-s", "key.sec")
+	pub := strings.TrimSpace(string(readFile(t, filepath.Join(dir, "key.pub"))))
+	key := pub[strings.LastIndex(pub, "\n")+1:]
+
+	rel := filepath.Join(dir, "release")
+	binary := []byte("#!/bin/sh\necho credd\n")
+	// release makes <path> with the binary, its sums and their signature
+	// for a trusted comment naming signedTag.
+	release := func(path, signedTag string) string {
+		d := filepath.Join(rel, path)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, asset), binary, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(binary)
+		sums := fmt.Sprintf("%x  %s\n%064d  credd-linux-other\n", sum, asset, 0)
+		if err := os.WriteFile(filepath.Join(d, "SHA256SUMS"), []byte(sums), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		run("minisign", "-S", "-s", "key.sec", "-m", filepath.Join(d, "SHA256SUMS"), "-t", "credd "+signedTag+" SHA256SUMS")
+		return d
+	}
+	release("download/v1.2.3", "v1.2.3")
+	release("latest/download", "v1.2.3")
+	tampered := release("download/v1.2.4", "v1.2.4")
+	if err := os.WriteFile(filepath.Join(tampered, "SHA256SUMS"), fmt.Appendf(nil, "%064d  %s\n", 1, asset), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	unsigned := release("download/v1.2.5", "v1.2.5")
+	if err := os.Remove(filepath.Join(unsigned, "SHA256SUMS.minisig")); err != nil {
+		t.Fatal(err)
+	}
+	release("download/v1.2.6", "v1.0.0") // an older release's signed sums, replayed
+
+	files := http.FileServer(http.Dir(rel))
+	plain := httptest.NewServer(files)
+	defer plain.Close()
+	tls := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p, ok := strings.CutPrefix(r.URL.Path, "/downgrade"); ok {
+			http.Redirect(w, r, plain.URL+p, http.StatusFound)
+			return
+		}
+		files.ServeHTTP(w, r)
+	}))
+	defer tls.Close()
+	ca := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: tls.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// noMinisign is a PATH without minisign.
+	noMinisign := filepath.Join(dir, "bin")
+	if err := os.Mkdir(noMinisign, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range filepath.SplitList(os.Getenv("PATH")) {
+		ents, _ := os.ReadDir(d)
+		for _, e := range ents {
+			if e.Name() != "minisign" {
+				_ = os.Symlink(filepath.Join(d, e.Name()), filepath.Join(noMinisign, e.Name()))
+			}
+		}
+	}
+
+	script := installFuncs(t, "say", "die", "check_download_url", "arch", "sha256", "ensure_downloader", "fetch",
+		"is_minisign_key", "unsigned", "verify_signature", "download") + "check_download_url && download \"$DEST\"\n"
+	for _, tt := range []struct {
+		name    string
+		env     []string
+		ok      bool
+		outputs []string
+	}{
+		{"a good signature", []string{"CHECKSUMPUBLICKEY=" + key}, true,
+			[]string{"verified the minisign signature of SHA256SUMS (credd v1.2.3 SHA256SUMS, key " + key + ")", "verified SHA-256"}},
+		{"a good signature by the embedded release key", []string{"CREDD_RELEASE_PUBLIC_KEY=" + key, "VERSION=1.2.3"}, true,
+			[]string{"verified the minisign signature"}},
+		{"latest, whose tag is not known", []string{"CHECKSUMPUBLICKEY=" + key, "VERSION=latest"}, true,
+			[]string{"downloading " + tls.URL + "/latest/download/" + asset, "verified the minisign signature"}},
+		{"a tampered SHA256SUMS", []string{"CHECKSUMPUBLICKEY=" + key, "VERSION=v1.2.4"}, false,
+			[]string{"the signature of " + tls.URL + "/download/v1.2.4/SHA256SUMS does not verify"}},
+		{"another key", []string{"CHECKSUMPUBLICKEY=RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3"}, false,
+			[]string{"does not verify with the key"}},
+		{"an older release's signed sums", []string{"CHECKSUMPUBLICKEY=" + key, "VERSION=v1.2.6"}, false,
+			[]string{`is signed, but for "credd v1.0.0 SHA256SUMS", not for v1.2.6`}},
+		{"no signature, required", []string{"CHECKSUMPUBLICKEY=" + key, "VERSION=v1.2.5", "REQUIRESIGNATURE=true"}, false,
+			[]string{"requireSignature is set, but " + tls.URL + "/download/v1.2.5/SHA256SUMS.minisig could not be downloaded"}},
+		{"no signature, not required", []string{"CHECKSUMPUBLICKEY=" + key, "VERSION=v1.2.5"}, true,
+			[]string{"warning: " + tls.URL + "/download/v1.2.5/SHA256SUMS.minisig could not be downloaded", "only the SHA-256 checksum was checked"}},
+		{"no minisign", []string{"CHECKSUMPUBLICKEY=" + key, "PATH=" + noMinisign}, true,
+			[]string{"warning: minisign is not installed, so only the SHA-256 checksum was checked", "verified SHA-256"}},
+		{"no minisign, signature required", []string{"CHECKSUMPUBLICKEY=" + key, "PATH=" + noMinisign, "REQUIRESIGNATURE=true"}, false,
+			[]string{"requireSignature is set, but minisign is not installed"}},
+		{"no release key (a checkout)", nil, true,
+			[]string{"warning: this install.sh carries no release key"}},
+		{"no release key, signature required", []string{"REQUIRESIGNATURE=true"}, false,
+			[]string{"requireSignature is set, but this install.sh carries no release key"}},
+		{"a checksumPublicKey that is no key", []string{"CHECKSUMPUBLICKEY=untrusted comment"}, false,
+			[]string{"is not a minisign public key"}},
+		{"http is refused", []string{"CHECKSUMPUBLICKEY=" + key, "DOWNLOADURL=" + plain.URL}, false,
+			[]string{"downloadUrl " + plain.URL + " is plain http", "insecureDownload"}},
+		{"http with insecureDownload", []string{"CHECKSUMPUBLICKEY=" + key, "DOWNLOADURL=" + plain.URL, "INSECUREDOWNLOAD=true"}, true,
+			[]string{"warning: downloading over plain http", "verified the minisign signature"}},
+		{"a redirect from https to http is refused", []string{"CHECKSUMPUBLICKEY=" + key, "DOWNLOADURL=" + tls.URL + "/downgrade"}, false,
+			[]string{"could not download"}},
+		{"another scheme is refused", []string{"DOWNLOADURL=ftp://mirror.example/credd"}, false,
+			[]string{`downloadUrl "ftp://mirror.example/credd": use an https:// URL`}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dest := filepath.Join(t.TempDir(), "credd")
+			cmd := exec.Command(sh, "-c", script)
+			cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "TMPDIR=" + t.TempDir(), "DEST=" + dest,
+				"DOWNLOADURL=" + tls.URL, "VERSION=v1.2.3", "INSECUREDOWNLOAD=false", "REQUIRESIGNATURE=false",
+				"CHECKSUMPUBLICKEY=", "CREDD_RELEASE_PUBLIC_KEY=@CREDD_RELEASE_PUBLIC_KEY@", "CURL_CA_BUNDLE=" + ca}, tt.env...)
+			out, err := cmd.CombinedOutput()
+			t.Logf("install.sh:\n%s", out)
+			if (err == nil) != tt.ok {
+				t.Errorf("succeeded: %v, want %v\n%s", err == nil, tt.ok, out)
+			}
+			for _, want := range tt.outputs {
+				if !strings.Contains(string(out), want) {
+					t.Errorf("the output does not say %q:\n%s", want, out)
+				}
+			}
+			got, err := os.ReadFile(dest)
+			if tt.ok && !bytes.Equal(got, binary) {
+				t.Errorf("the installed binary is %q (%v)", got, err)
+			}
+			if !tt.ok && err == nil {
+				t.Errorf("a failed download installed %s", dest)
+			}
+		})
 	}
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suites need beyond Go: Debian's AWS CLI v2 and
 # boto3 (compatibility suite), debootstrap, jq and shellcheck (the Feature's
-# chroot test and lint), Debian's docker.io (the container suite, unless a
+# chroot test and lint), minisign (the Feature's signed checksums), Debian's docker.io (the container suite, unless a
 # Docker engine is installed already), and the pinned npm packages (JS SDKs,
 # the oidc-provider test IdP, the devcontainers CLI). Idempotent and quiet;
 # test/run.sh calls it first.
@@ -13,7 +13,7 @@ go mod download
 go mod download -C test/compat/goclient/v1
 
 missing=""
-for t in debootstrap jq shellcheck; do command -v "$t" >/dev/null 2>&1 || missing="$missing $t"; done
+for t in debootstrap jq shellcheck minisign; do command -v "$t" >/dev/null 2>&1 || missing="$missing $t"; done
 for p in awscli python3-boto3; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 # test/container starts its own dockerd and uses /usr/bin/docker: another
 # engine's packages (docker-ce, moby) conflict with docker.io, and serve too.

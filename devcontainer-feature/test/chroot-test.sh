@@ -8,8 +8,9 @@
 # the container user, and the scenario scripts of test/credd as the remote
 # user, with containerEnv and a login shell as `devcontainer exec` would.
 #
-# Needs root, debootstrap, unshare, jq and go. Without root or debootstrap it
-# skips, except under CI=true, where it fails.
+# Needs root, debootstrap, unshare, jq and go, and minisign (copied into the
+# root, with its libsodium, for the signed-download tests). Without root or
+# debootstrap it skips, except under CI=true, where it fails.
 #
 # `chroot-test.sh --rootfs-only` only builds (or finds) the cached root and
 # prints its path as the last line: the container suite (test/container)
@@ -24,7 +25,7 @@ user=vscode # the scenarios' remoteUser
 if [ "${1:-}" != --inside ]; then
 	missing=
 	[ "$(id -u)" = 0 ] || missing="root"
-	for c in debootstrap unshare jq go; do
+	for c in debootstrap unshare jq go minisign; do
 		command -v "$c" >/dev/null 2>&1 || missing="$missing $c"
 	done
 	if [ -n "$missing" ]; then
@@ -32,7 +33,7 @@ if [ "${1:-}" != --inside ]; then
 			echo "chroot-test: missing:$missing (.ci/run installs them)" >&2
 			exit 1
 		fi
-		echo "chroot-test: SKIP: needs$missing (run as root after: apt-get install debootstrap jq)"
+		echo "chroot-test: SKIP: needs$missing (run as root after: apt-get install debootstrap jq minisign)"
 		exit 0
 	fi
 
@@ -93,6 +94,12 @@ if [ "${1:-}" != --inside ]; then
 	echo "== build a static credd"
 	repo=$(cd "$here/../.." && pwd)
 	(cd "$repo" && CGO_ENABLED=0 go build -trimpath -ldflags "-X github.com/credd-dev/credd/daemon/cli.Version=v0.0.0-chroot" -o "$work/credd" ./cmd/credd)
+	# minisign and the libraries the root lacks go in later (both Debian).
+	ms=$(command -v minisign)
+	mkdir -p "$work/minisign-files"
+	for f in "$ms" $(ldd "$ms" | awk '$3 ~ /^\// { print $3 }'); do
+		cp --parents -L "$f" "$work/minisign-files/"
+	done
 
 	t1=$SECONDS
 	CT_ROOTFS=$rootfs CT_WORK=$work unshare --mount --net --pid --fork --propagation private -- bash "$0" --inside
@@ -231,27 +238,71 @@ daemon_runs_as_user() {
 	[ -n "$pid" ] && [ "$(awk '/^Uid:/ { print $2 }' "$root/proc/$pid/status")" = "$uid" ]
 }
 
-step "install.sh from a release: download, verify SHA-256"
+step "install.sh from a release: download, verify the signature and SHA-256"
 arch=$(case "$(uname -m)" in aarch64 | arm64) echo arm64 ;; *) echo amd64 ;; esac)
-rel=$root/srv/release
-mkdir -p "$rel/download/v9.9.9" "$rel/download/v6.6.6"
-for v in v9.9.9 v6.6.6; do
-	cp "$CT_WORK/credd" "$rel/download/$v/credd-linux-$arch"
+# minisign in the image, as a Dockerfile would install it.
+(cd "$CT_WORK/minisign-files" && find . -type f) | while read -r f; do
+	f=${f#.}
+	[ -e "$root$f" ] || install -D -m 0755 "$CT_WORK/minisign-files$f" "$root$f"
 done
-(cd "$rel/download/v9.9.9" && sha256sum "credd-linux-$arch" >SHA256SUMS && echo "0000000000000000000000000000000000000000000000000000000000000000  credd-linux-other" >>SHA256SUMS)
+minisign -G -W -p "$CT_WORK/release.pub" -s "$CT_WORK/release.key" >/dev/null
+key=$(tail -n 1 "$CT_WORK/release.pub")
+rel=$root/srv/release
+release() { # tag [signed-for]
+	mkdir -p "$rel/download/$1"
+	cp "$CT_WORK/credd" "$rel/download/$1/credd-linux-$arch"
+	(cd "$rel/download/$1" && sha256sum "credd-linux-$arch" >SHA256SUMS && echo "0000000000000000000000000000000000000000000000000000000000000000  credd-linux-other" >>SHA256SUMS)
+	minisign -S -s "$CT_WORK/release.key" -m "$rel/download/$1/SHA256SUMS" -t "credd ${2:-$1} SHA256SUMS" </dev/null >/dev/null
+}
+release v9.9.9
+release v6.6.6
 echo "$(printf 'tampered' | sha256sum | cut -d' ' -f1)  credd-linux-$arch" >"$rel/download/v6.6.6/SHA256SUMS"
+release v5.5.5
+echo "$(printf 'tampered' | sha256sum | cut -d' ' -f1)  credd-linux-$arch" >"$rel/download/v5.5.5/SHA256SUMS"
+rm "$rel/download/v5.5.5/SHA256SUMS.minisig"
+release v4.4.4
+rm "$rel/download/v4.4.4/SHA256SUMS.minisig"
 chroot "$root" python3 -m http.server 8765 --bind 127.0.0.1 --directory /srv/release >"$CT_WORK/http.log" 2>&1 &
 http_pid=$!
 for _ in $(seq 50); do curl -fs -o /dev/null http://127.0.0.1:8765/ && break; sleep 0.1; done
 mirror=DOWNLOADURL=http://127.0.0.1:8765
-expect "a verified download installs the binary" run_install "$mirror" VERSION=9.9.9
-expect "the installed binary is the released one" cmp -s "$root/usr/local/bin/credd" "$rel/download/v9.9.9/credd-linux-$arch"
-out=$(run_install "$mirror" VERSION=v6.6.6 2>&1) && rc=0 || rc=$?
+out=$(run_install "$mirror" VERSION=9.9.9 2>&1) && rc=0 || rc=$?
 echo "$out" | sed 's/^/    | /'
-expect "a checksum mismatch fails the install" test "$rc" -ne 0
-expect "... and says so" grep -q "checksum mismatch for credd-linux-$arch" <<<"$out"
+expect "an http:// downloadUrl is refused" test "$rc" -ne 0
+expect "... saying why and what to set" grep -q "downloadUrl http://127.0.0.1:8765 is plain http.*insecureDownload" <<<"$out"
+mirror="$mirror INSECUREDOWNLOAD=true CHECKSUMPUBLICKEY=$key"
+# shellcheck disable=SC2086 # $mirror is several options
+out=$(run_install $mirror VERSION=9.9.9 2>&1) && rc=0 || rc=$?
+echo "$out" | sed 's/^/    | /'
+expect "with insecureDownload, a signed and verified download installs the binary" test "$rc" = 0
+expect "... saying the signature was verified" grep -q "verified the minisign signature of SHA256SUMS (credd v9.9.9 SHA256SUMS" <<<"$out"
+expect "the installed binary is the released one" cmp -s "$root/usr/local/bin/credd" "$rel/download/v9.9.9/credd-linux-$arch"
+# shellcheck disable=SC2086
+out=$(run_install $mirror VERSION=v6.6.6 2>&1) && rc=0 || rc=$?
+echo "$out" | sed 's/^/    | /'
+expect "a tampered SHA256SUMS fails the install" test "$rc" -ne 0
+expect "... as its signature does not verify" grep -q "the signature of .*/v6.6.6/SHA256SUMS does not verify" <<<"$out"
 expect "... and leaves the installed binary alone" cmp -s "$root/usr/local/bin/credd" "$rel/download/v9.9.9/credd-linux-$arch"
-out=$(run_install "$mirror" VERSION=v7.7.7 2>&1) && rc=0 || rc=$?
+# shellcheck disable=SC2086
+out=$(run_install $mirror VERSION=v4.4.4 REQUIRESIGNATURE=true 2>&1) && rc=0 || rc=$?
+echo "$out" | sed 's/^/    | /'
+expect "a missing SHA256SUMS.minisig fails with requireSignature" grep -q "requireSignature is set, but .*SHA256SUMS.minisig could not be downloaded" <<<"$out"
+# shellcheck disable=SC2086
+out=$(run_install $mirror VERSION=v5.5.5 2>&1) && rc=0 || rc=$?
+echo "$out" | sed 's/^/    | /'
+expect "without it, the checksum is still checked" grep -q "checksum mismatch for credd-linux-$arch" <<<"$out"
+mv "$root/usr/bin/minisign" "$root/usr/bin/minisign.hidden"
+# shellcheck disable=SC2086
+out=$(run_install $mirror VERSION=9.9.9 2>&1) && rc=0 || rc=$?
+echo "$out" | sed 's/^/    | /'
+expect "an image without minisign installs, checking the SHA-256 only" test "$rc" = 0
+expect "... and says so" grep -q "warning: minisign is not installed, so only the SHA-256 checksum was checked" <<<"$out"
+# shellcheck disable=SC2086
+out=$(run_install $mirror VERSION=9.9.9 REQUIRESIGNATURE=true 2>&1) && rc=0 || rc=$?
+expect "... or fails with requireSignature" grep -q "requireSignature is set, but minisign is not installed" <<<"$out"
+mv "$root/usr/bin/minisign.hidden" "$root/usr/bin/minisign"
+# shellcheck disable=SC2086
+out=$(run_install $mirror VERSION=v7.7.7 2>&1) && rc=0 || rc=$?
 echo "$out" | sed 's/^/    | /'
 expect "a missing release fails with a clear message" grep -q "could not download .*check the version option" <<<"$out"
 kill "$http_pid"
@@ -263,7 +314,8 @@ expect "install.sh succeeds again (idempotent)" run_install "${opts[@]}"
 expect "the state dir is the remote user's, mode 0700" test "$(stat -c '%u %a' "$root$state")" = "$uid 700"
 expect "the profile script is installed" test -r "$root/etc/profile.d/credd.sh"
 expect "bash.bashrc is hooked once" test "$(grep -c '>>> credd devcontainer Feature >>>' "$root/etc/bash.bashrc")" = 1
-expect "the options are in the defaults file, mode 0644" test "$(stat -c '%a' "$root/usr/local/share/credd/feature.toml")" = 644
+expect "the options are in the defaults file, the user's, mode 0600" test "$(stat -c '%u %a' "$root/usr/local/share/credd/feature.toml")" = "$uid 600"
+expect "feature.env, sourced by the entrypoint as root, is root's, mode 0644" test "$(stat -c '%u %a' "$root/usr/local/share/credd/feature.env")" = "0 644"
 expect "... with the source and keep_login" grep -qx 'keep_login = "true"' "$root/usr/local/share/credd/feature.toml"
 expect "... and token_source" grep -qx 'token_source = "sandbox"' "$root/usr/local/share/credd/feature.toml"
 expect "feature.env names the defaults file for the entrypoint" grep -q '^CREDD_FEATURE_DEFAULTS_FILE=./usr/local/share/credd/feature.toml.$' "$root/usr/local/share/credd/feature.env"
@@ -281,14 +333,33 @@ expect "the entrypoint run again as root leaves one daemon" entrypoint
 sleep 1
 expect "... one daemon" daemon_count_is 1
 
+step "the supervisor restarts a daemon that died, keeping its authorization token"
+# listening n: the daemon has started listening n times since the log began.
+listening() {
+	for _ in $(seq 100); do
+		[ "$(grep -c 'credd listening' "$root$state/credd.log")" -ge "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+n=$(grep -c 'credd listening' "$root$state/credd.log")
+token=$(cat "$root$state/token")
+kill -KILL "$(daemon_pids | head -n 1)"
+expect "a new daemon listens" listening $((n + 1))
+expect "... with the same token" test "$(cat "$root$state/token")" = "$token"
+expect "... and the supervisor says it kept it" grep -q 'starting .* daemon again, keeping its authorization token' "$root$state/credd.log"
+
 step "container restart: processes killed, stale pid files and socket left; scenario custom_port"
 for f in supervisor.pid daemon.pid; do kill -KILL "$(cat "$root$state/$f")" 2>/dev/null || true; done
 wait_daemons 0 || true
 expect "stale state is left behind" test -S "$root$state/control.sock" -a -s "$root$state/supervisor.pid"
 mapfile -t opts < <(scenario_options custom_port)
 expect "install.sh with new options over the old install" run_install "${opts[@]}"
-expect "the entrypoint as $user starts the daemon again" entrypoint --user
+n=$(grep -c 'credd listening' "$root$state/credd.log")
+expect "the entrypoint as $user starts the daemon again" entrypoint --user CREDD_KEEP_TOKEN=true
 expect "one daemon" wait_daemons 1
+expect "... which listens" listening $((n + 1))
+expect "... with a new token, though the container's environment says CREDD_KEEP_TOKEN=true" test "$(cat "$root$state/token")" != "$token"
 expect "scenario custom_port passes" scenario custom_port
 
 step "an image without flock: the supervisor's pid file, checked with kill -0"
@@ -375,6 +446,7 @@ echo "$out" | sed 's/^/    | /'
 expect "the entrypoint as root gives the state dir to the new UID" test "$(stat -c '%u %g %a' "$root$state")" = "1500 1500 700"
 expect "... says so" grep -q "gave $state to $user (uid 1500, gid 1500" <<<"$out"
 expect "... and every file in it" test -z "$(find "$root$state" ! -uid 1500)"
+expect "... and the defaults file" test "$(stat -c '%u %a' "$root/usr/local/share/credd/feature.toml")" = "1500 600"
 expect "one daemon starts" wait_daemons 1
 expect "it runs as UID 1500" daemon_runs_as_user
 expect "scenario custom_port passes as UID 1500" scenario custom_port

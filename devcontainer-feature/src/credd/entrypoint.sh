@@ -5,9 +5,14 @@
 # user and returns at once. The supervisor runs `credd daemon` and restarts it
 # with backoff when it dies.
 #
-# - Ownership: while root, it gives the state dir to the remote user's
-#   *current* UID and GID at every start (the devcontainer CLI's
-#   updateRemoteUserUID changes them after install.sh ran).
+# - Ownership: while root, it gives the state dir and the defaults file
+#   (0600: tokenCommand may be a secret) to the remote user's *current* UID
+#   and GID at every start (the devcontainer CLI's updateRemoteUserUID
+#   changes them after install.sh ran).
+# - The authorization token: the first daemon of a container start writes a
+#   new one, so a token collected by whoever held the port while no daemon
+#   ran is useless; a restart after the daemon died keeps it
+#   (CREDD_KEEP_TOKEN=true), so shells that read it once keep working.
 # - One supervisor per container start: the lock is a directory (mkdir is
 #   atomic, with or without flock) named after the container's start (the
 #   start time of its pid 1), so a lock left by an earlier start is stale by
@@ -176,12 +181,20 @@ supervise() {
 	stopping=
 	trap 'stopping=1; [ -n "$child" ] && kill -TERM "$child" 2>/dev/null' TERM INT HUP
 	backoff=1
+	# The first start gets a new authorization token, whatever the
+	# container's environment or a config file say; restarts keep it.
+	keep_token=false
 	while [ -z "$stopping" ]; do
 		rotate
 		started=$(date +%s)
-		log "starting $CREDD daemon (state dir $STATE_DIR, defaults file $CREDD_DEFAULTS_FILE)"
-		"$CREDD" daemon 3>&- &
+		if [ "$keep_token" = true ]; then
+			log "starting $CREDD daemon again, keeping its authorization token (state dir $STATE_DIR, defaults file $CREDD_DEFAULTS_FILE)"
+		else
+			log "starting $CREDD daemon with a new authorization token (state dir $STATE_DIR, defaults file $CREDD_DEFAULTS_FILE)"
+		fi
+		CREDD_KEEP_TOKEN=$keep_token "$CREDD" daemon 3>&- &
 		child=$!
+		keep_token=true
 		echo "$child" >"$STATE_DIR/daemon.pid"
 		# wait returns early when a trapped signal arrives; wait again then.
 		while wait "$child"; rc=$?; kill -0 "$child" 2>/dev/null; do :; done
@@ -219,6 +232,11 @@ repair() { # uid gid
 		return 1
 	fi
 	[ "$was" = "$1:$2" ] || say "gave $STATE_DIR to $CREDD_FEATURE_USER (uid $1, gid $2; it was $was)"
+	# The defaults file install.sh wrote, never one the container names.
+	if [ -f "$CREDD_FEATURE_DEFAULTS_FILE" ] && ! [ -L "$CREDD_FEATURE_DEFAULTS_FILE" ]; then
+		chown "$1:$2" "$CREDD_FEATURE_DEFAULTS_FILE" && chmod 0600 "$CREDD_FEATURE_DEFAULTS_FILE" ||
+			say "cannot give $CREDD_FEATURE_DEFAULTS_FILE to $CREDD_FEATURE_USER ($1:$2): credd may not start"
+	fi
 	return 0
 }
 
@@ -240,6 +258,9 @@ start() {
 		return
 	elif [ "$(stat -c %u "$STATE_DIR")" != "$(id -u)" ]; then
 		say "$STATE_DIR belongs to uid $(stat -c %u "$STATE_DIR"), not to $(id -un) (uid $(id -u)), and the entrypoint runs as $(id -un), not root, so it cannot give it back: credd not started. Run the container's entrypoints as root (the default containerUser), or chown -R $user $STATE_DIR"
+		return
+	elif [ -e "$CREDD_DEFAULTS_FILE" ] && ! [ -r "$CREDD_DEFAULTS_FILE" ]; then
+		say "$CREDD_DEFAULTS_FILE belongs to uid $(stat -c %u "$CREDD_DEFAULTS_FILE"), not to $(id -un) (uid $(id -u)), and the entrypoint runs as $(id -un), not root, so it cannot give it back: credd not started. Run the container's entrypoints as root (the default containerUser), or chown $user $CREDD_DEFAULTS_FILE"
 		return
 	fi
 	if [ "$(id -u)" = "$uid" ]; then

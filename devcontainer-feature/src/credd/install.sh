@@ -9,6 +9,11 @@ SHARE_DIR=/usr/local/share/credd
 DEFAULTS_FILE=/usr/local/share/credd/feature.toml
 BIN=/usr/local/bin/credd
 PROFILE=/etc/profile.d/credd.sh
+# The project's release key: the minisign public key (the RW... line of
+# minisign.pub) that signs each release's SHA256SUMS. The release workflow
+# writes it here before it publishes the Feature; a copy without it (a
+# checkout) verifies checksums only, unless checksumPublicKey is set.
+CREDD_RELEASE_PUBLIC_KEY='@CREDD_RELEASE_PUBLIC_KEY@'
 BEGIN_MARK='# >>> credd devcontainer Feature >>>'
 END_MARK='# <<< credd devcontainer Feature <<<'
 
@@ -31,9 +36,12 @@ AUDIENCE=${AUDIENCE:-sts.amazonaws.com}
 REGION=${REGION:-}
 DURATION=${DURATION:-1h}
 PORT=${PORT:-9911}
-VERSION=${VERSION:-latest}
+VERSION=${VERSION:-v1.0.0}
 LOCALBINARY=${LOCALBINARY:-}
 DOWNLOADURL=${DOWNLOADURL:-https://github.com/credd-dev/credd/releases}
+INSECUREDOWNLOAD=${INSECUREDOWNLOAD:-false}
+CHECKSUMPUBLICKEY=${CHECKSUMPUBLICKEY:-}
+REQUIRESIGNATURE=${REQUIRESIGNATURE:-false}
 
 case "$TOKENSOURCE" in
 auto | file | actions | command | login | sandbox) ;;
@@ -43,6 +51,28 @@ case "$PORT" in
 '' | *[!0-9]*) die "port \"$PORT\": use a TCP port number such as 9911" ;;
 esac
 [ "$PORT" -ge 1 ] && [ "$PORT" -le 65535 ] || die "port $PORT: use a TCP port number from 1 to 65535"
+for b in "insecureDownload=$INSECUREDOWNLOAD" "requireSignature=$REQUIRESIGNATURE"; do
+	case "${b#*=}" in
+	true | false) ;;
+	*) die "${b%%=*} \"${b#*=}\": use true or false" ;;
+	esac
+done
+
+# check_download_url refuses a downloadUrl that is not https unless
+# insecureDownload is set: over http anyone on the path could replace the
+# binary and its checksum.
+check_download_url() {
+	case "$DOWNLOADURL" in
+	https://*) ;;
+	http://*)
+		[ "$INSECUREDOWNLOAD" = true ] ||
+			die "downloadUrl $DOWNLOADURL is plain http, so anyone on the network path could replace the binary and its checksum: use an https:// mirror, or set insecureDownload to true for a mirror on a network you trust (a loopback test server)"
+		say "warning: downloading over plain http (insecureDownload): only a verified signature of SHA256SUMS protects the binary"
+		;;
+	*) die "downloadUrl \"$DOWNLOADURL\": use an https:// URL" ;;
+	esac
+}
+[ -n "$LOCALBINARY" ] || check_download_url
 
 # --- the binary -------------------------------------------------------------
 
@@ -83,19 +113,72 @@ ensure_downloader() {
 
 fetch() { # url file
 	if command -v curl >/dev/null 2>&1; then
-		curl -fsSL --retry 3 --connect-timeout 20 -o "$2" "$1"
+		# No redirect may downgrade an https download to http.
+		proto='=https'
+		[ "$INSECUREDOWNLOAD" = false ] || proto='=http,https'
+		curl -fsSL --proto "$proto" --proto-redir "$proto" --retry 3 --connect-timeout 20 -o "$2" "$1"
 	else
 		wget -q -O "$2" "$1"
 	fi
 }
 
+# is_minisign_key: $1 looks like a minisign public key (base64 of "Ed", an
+# 8-byte key ID and a 32-byte Ed25519 key), not the placeholder.
+is_minisign_key() {
+	case "$1" in
+	RW*) [ ${#1} = 56 ] && [ -z "$(printf %s "$1" | tr -d 'A-Za-z0-9+/')" ] ;;
+	*) return 1 ;;
+	esac
+}
+
+# unsigned says the signature of SHA256SUMS was not checked, and why, or
+# fails with requireSignature.
+unsigned() { # why what-to-do
+	[ "$REQUIRESIGNATURE" = false ] || die "requireSignature is set, but $1: $2"
+	say "warning: $1, so only the SHA-256 checksum was checked, against a SHA256SUMS from the same place as the binary; $2 (requireSignature makes this an error)"
+}
+
+# verify_signature checks the minisign signature of SHA256SUMS with the
+# release key (or checksumPublicKey). The trusted comment names the tag,
+# so a pinned version cannot be served an older release's signed sums.
+verify_signature() { # url dir
+	key=${CHECKSUMPUBLICKEY:-$CREDD_RELEASE_PUBLIC_KEY}
+	if ! is_minisign_key "$key"; then
+		unsigned "this install.sh carries no release key (a copy from a checkout, not a published Feature)" "set checksumPublicKey to the release key"
+		return
+	fi
+	if ! command -v minisign >/dev/null 2>&1; then
+		unsigned "minisign is not installed" "install it earlier in the image (apt-get install minisign) to verify the release's signature"
+		return
+	fi
+	if ! fetch "$1/SHA256SUMS.minisig" "$2/SHA256SUMS.minisig"; then
+		unsigned "$1/SHA256SUMS.minisig could not be downloaded (a release made before releases were signed?)" "pin a signed release"
+		return
+	fi
+	out=$(minisign -V -P "$key" -m "$2/SHA256SUMS" -x "$2/SHA256SUMS.minisig" 2>&1) ||
+		die "the signature of $1/SHA256SUMS does not verify with the key $key: refusing to install ($(echo "$out" | tr '\n' ' ' | sed 's/ $//'))"
+	comment=$(echo "$out" | sed -n 's/^Trusted comment: //p')
+	case "$VERSION" in
+	latest) ;;
+	*)
+		case " $comment " in
+		*" $tag "*) ;;
+		*) die "$1/SHA256SUMS is signed, but for \"$comment\", not for $tag: refusing to install" ;;
+		esac
+		;;
+	esac
+	say "verified the minisign signature of SHA256SUMS ($comment, key $key)"
+}
+
 download() { # dest
+	[ -z "$CHECKSUMPUBLICKEY" ] || is_minisign_key "$CHECKSUMPUBLICKEY" ||
+		die "checksumPublicKey \"$CHECKSUMPUBLICKEY\" is not a minisign public key: use the RW... line of minisign.pub"
 	asset="credd-linux-$(arch)"
 	base=${DOWNLOADURL%/}
 	case "$VERSION" in
-	latest) url="$base/latest/download" ;;
-	v*) url="$base/download/$VERSION" ;;
-	*) url="$base/download/v$VERSION" ;;
+	latest) url="$base/latest/download" tag=latest ;;
+	v*) url="$base/download/$VERSION" tag=$VERSION ;;
+	*) url="$base/download/v$VERSION" tag=v$VERSION ;;
 	esac
 	ensure_downloader
 	tmp=$(mktemp -d)
@@ -104,6 +187,7 @@ download() { # dest
 	say "downloading $url/$asset"
 	fetch "$url/$asset" "$tmp/$asset" || die "could not download $url/$asset: check the version option ($VERSION) and that the image can reach $base"
 	fetch "$url/SHA256SUMS" "$tmp/SHA256SUMS" || die "could not download the checksum file $url/SHA256SUMS"
+	verify_signature "$url" "$tmp"
 	want=$(awk -v a="$asset" '$2 == a || $2 == "*" a { print $1 }' "$tmp/SHA256SUMS")
 	[ -n "$want" ] || die "$url/SHA256SUMS has no line for $asset"
 	got=$(sha256 "$tmp/$asset")
@@ -182,11 +266,29 @@ setting() {
 	printf '%s = %s\n' "$1" "$v"
 }
 
+# private makes the defaults file 0600 and the Feature's user's, the one
+# who runs the daemon (when the user exists yet; the entrypoint, as root,
+# gives it to the user's current UID at each start): tokenCommand may hold
+# a secret.
+private() { # file user
+	chmod 0600 "$1"
+	if id -u "$2" >/dev/null 2>&1; then
+		chown "$2:$(id -gn "$2")" "$1"
+	fi
+}
+
+# new_private creates an empty file only root can read, to write into.
+new_private() { # file
+	rm -f "$1"
+	(umask 077 && : >"$1")
+}
+
 # write_defaults writes the options as the daemon's defaults file (TOML, keys
 # as in a config file). It is the lowest layer of settings: a --config file,
 # the container's environment (CREDD_* in containerEnv, docker run -e) and
 # the session environment the lifecycle hooks hand over all win over it.
-write_defaults() {
+write_defaults() { # user
+	new_private "$DEFAULTS_FILE.new"
 	{
 		echo "# Written by the credd devcontainer Feature's install.sh from its options."
 		echo "# credd reads it as its defaults file (CREDD_DEFAULTS_FILE): a --config"
@@ -205,13 +307,15 @@ write_defaults() {
 		[ -z "$REGION" ] || setting region "$REGION"
 		[ -z "$DURATION" ] || setting duration "$DURATION"
 	} >"$DEFAULTS_FILE.new"
-	chmod 0644 "$DEFAULTS_FILE.new"
+	private "$DEFAULTS_FILE.new" "$1"
 	mv -f "$DEFAULTS_FILE.new" "$DEFAULTS_FILE"
 }
 
 # write_entrypoint_env writes what the entrypoint needs before it can start
-# the daemon: whom to run it as, the state dir and the defaults file.
+# the daemon: whom to run it as, the state dir and the defaults file. The
+# options themselves, secrets among them, stay in the defaults file.
 write_entrypoint_env() { # user
+	new_private "$SHARE_DIR/feature.env.new"
 	{
 		echo "# Written by the credd devcontainer Feature's install.sh; read by $SHARE_DIR/entrypoint.sh."
 		echo "# The settings themselves are in $DEFAULTS_FILE."
@@ -219,6 +323,8 @@ write_entrypoint_env() { # user
 		echo "CREDD_FEATURE_STATE_DIR=$(quote "$STATE_DIR")"
 		echo "CREDD_FEATURE_DEFAULTS_FILE=$(quote "$DEFAULTS_FILE")"
 	} >"$SHARE_DIR/feature.env.new"
+	# The entrypoint sources it as root, or as the user: root's, readable,
+	# and no secret in it.
 	chmod 0644 "$SHARE_DIR/feature.env.new"
 	mv -f "$SHARE_DIR/feature.env.new" "$SHARE_DIR/feature.env"
 }
@@ -272,7 +378,7 @@ fi
 
 install -m 0755 "$FEATURE_DIR/entrypoint.sh" "$SHARE_DIR/entrypoint.sh"
 install -m 0755 "$FEATURE_DIR/lifecycle.sh" "$SHARE_DIR/lifecycle.sh"
-write_defaults
+write_defaults "$user"
 write_entrypoint_env "$user"
 write_profile
 hook /etc/bash.bashrc "[ -r $PROFILE ] && . $PROFILE"
