@@ -2,11 +2,12 @@ package agent
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/credd-dev/credd/daemon/internal/nonfile"
 )
 
 func TestLoadHandOff(t *testing.T) {
@@ -26,21 +27,14 @@ func TestLoadHandOff(t *testing.T) {
 			writeHandOffFile(t, path, `{"AWS_REGION":"eu-west-1"}`, 0o640)
 		}, nil, "mode 0600"},
 		{"a FIFO with no writer, refused at once", func(t *testing.T, path string) {
-			mkfifoForHandOff(t, path)
+			nonfile.FIFO(t, path)
 		}, nil, "must be a regular file"},
 		{"a symlink to a device", func(t *testing.T, path string) {
-			if _, err := os.Stat("/dev/zero"); err != nil {
-				t.Skip("no /dev/zero")
-			}
-			if err := os.Symlink("/dev/zero", path); err != nil {
-				t.Fatal(err)
-			}
+			nonfile.EndlessDevice(t, path)
 		}, nil, "must be a regular file"},
 		{"a huge sparse file", func(t *testing.T, path string) {
 			writeHandOffFile(t, path, "{}", 0o600)
-			if err := os.Truncate(path, 100<<20); err != nil {
-				t.Fatal(err)
-			}
+			nonfile.Huge(t, path)
 		}, nil, "larger than 262144 bytes"},
 		{"not JSON", func(t *testing.T, path string) {
 			writeHandOffFile(t, path, "GITHUB_TOKEN=secret", 0o600)
@@ -83,16 +77,5 @@ func writeHandOffFile(t *testing.T, path, content string, mode os.FileMode) {
 	}
 	if err := os.Chmod(path, mode); err != nil { // past the umask
 		t.Fatal(err)
-	}
-}
-
-func mkfifoForHandOff(t *testing.T, path string) {
-	t.Helper()
-	bin, err := exec.LookPath("mkfifo")
-	if err != nil {
-		t.Skip("no mkfifo on this system")
-	}
-	if out, err := exec.Command(bin, path).CombinedOutput(); err != nil {
-		t.Fatalf("mkfifo: %v: %s", err, out)
 	}
 }

@@ -10,11 +10,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/credd-dev/credd/daemon/authtoken"
+	"github.com/credd-dev/credd/daemon/internal/nonfile"
 )
 
 // otherUID owns what "another user" made in these tests; no account has it.
@@ -299,9 +299,7 @@ func TestReadRefusesAnUntrustedTokenFile(t *testing.T) {
 		{
 			name: "a FIFO is refused at once, without a writer",
 			setup: func(t *testing.T, dir string) {
-				if err := syscall.Mkfifo(filepath.Join(dir, authtoken.FileName), 0o600); err != nil {
-					t.Fatal(err)
-				}
+				nonfile.FIFO(t, filepath.Join(dir, authtoken.FileName))
 			},
 			wantErr: []string{"is a FIFO (named pipe), not a regular file"},
 		},

@@ -2,11 +2,12 @@ package config
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/credd-dev/credd/daemon/internal/nonfile"
 )
 
 // A config or defaults file that is not a regular file, or is huge, is
@@ -19,21 +20,10 @@ func TestConfigFilesThatAreNotRegularFilesAreRefusedAtOnce(t *testing.T) {
 		want    string
 	}{
 		{"a FIFO with no writer", func(t *testing.T, path string) {
-			bin, err := exec.LookPath("mkfifo")
-			if err != nil {
-				t.Skip("no mkfifo on this system")
-			}
-			if out, err := exec.Command(bin, path).CombinedOutput(); err != nil {
-				t.Fatalf("mkfifo: %v: %s", err, out)
-			}
+			nonfile.FIFO(t, path)
 		}, "is a FIFO (named pipe), not a regular file"},
 		{"a symlink to a device", func(t *testing.T, path string) {
-			if _, err := os.Stat("/dev/zero"); err != nil {
-				t.Skip("no /dev/zero")
-			}
-			if err := os.Symlink("/dev/zero", path); err != nil {
-				t.Fatal(err)
-			}
+			nonfile.EndlessDevice(t, path)
 		}, "is a character device, not a regular file"},
 		{"a directory", func(t *testing.T, path string) {
 			if err := os.Mkdir(path, 0o700); err != nil {
@@ -41,12 +31,7 @@ func TestConfigFilesThatAreNotRegularFilesAreRefusedAtOnce(t *testing.T) {
 			}
 		}, "is a directory, not a regular file"},
 		{"a huge sparse file", func(t *testing.T, path string) {
-			if err := os.WriteFile(path, nil, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Truncate(path, 100<<20); err != nil {
-				t.Fatal(err)
-			}
+			nonfile.Huge(t, path)
 		}, "is larger than 1048576 bytes"},
 	}
 	for _, flag := range []string{"--config", "--defaults-file"} {

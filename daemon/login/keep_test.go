@@ -7,7 +7,6 @@ import (
 	"errors"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/credd-dev/credd/daemon"
 	"github.com/credd-dev/credd/daemon/clock"
+	"github.com/credd-dev/credd/daemon/internal/nonfile"
 )
 
 var start = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
@@ -396,44 +396,33 @@ func TestAKeptFileThatIsNotThisLoginsIsIgnoredWithALogLine(t *testing.T) {
 		want    string
 	}{
 		{"one kept for another issuer", func(f *fixture, path string) {
-			writeKept(t, path, keptFile{Issuer: "https://other.example", ClientID: "credd", RefreshToken: "rt-secret-of-other"}, 0o600)
+			writeKept(f.t, path, keptFile{Issuer: "https://other.example", ClientID: "credd", RefreshToken: "rt-secret-of-other"}, 0o600)
 		}, "belongs to issuer"},
 		{"one kept for another client", func(f *fixture, path string) {
-			writeKept(t, path, keptFile{Issuer: f.idp.URL(), ClientID: "other", RefreshToken: "rt-secret-of-other"}, 0o600)
+			writeKept(f.t, path, keptFile{Issuer: f.idp.URL(), ClientID: "other", RefreshToken: "rt-secret-of-other"}, 0o600)
 		}, "belongs to issuer"},
 		{"a group-readable one", func(f *fixture, path string) {
-			writeKept(t, path, keptFile{Issuer: f.idp.URL(), ClientID: "credd", RefreshToken: "rt-secret-of-other"}, 0o640)
+			writeKept(f.t, path, keptFile{Issuer: f.idp.URL(), ClientID: "credd", RefreshToken: "rt-secret-of-other"}, 0o640)
 		}, "others could read"},
 		{"one that is not JSON", func(f *fixture, path string) {
 			os.WriteFile(path, []byte("rt-secret-of-other"), 0o600)
 		}, "not a credd login file"},
 		{"a symlink", func(f *fixture, path string) {
-			target := filepath.Join(t.TempDir(), "elsewhere")
-			writeKept(t, target, keptFile{Issuer: f.idp.URL(), ClientID: "credd", RefreshToken: "rt-secret-of-other"}, 0o600)
+			target := filepath.Join(f.t.TempDir(), "elsewhere")
+			writeKept(f.t, target, keptFile{Issuer: f.idp.URL(), ClientID: "credd", RefreshToken: "rt-secret-of-other"}, 0o600)
 			os.Symlink(target, path)
 		}, "not a regular file"},
 		// Put in the way, these must not block the daemon's start or fill
-		// its memory.
+		// its memory. (f.t: the subtest's, for its Skip and Fatal.)
 		{"a FIFO with no writer", func(f *fixture, path string) {
-			bin, err := exec.LookPath("mkfifo")
-			if err != nil {
-				t.Skip("no mkfifo on this system")
-			}
-			if out, err := exec.Command(bin, path).CombinedOutput(); err != nil {
-				t.Fatalf("mkfifo: %v: %s", err, out)
-			}
+			nonfile.FIFO(f.t, path)
 		}, "not a regular file"},
 		{"a symlink to a device", func(f *fixture, path string) {
-			if _, err := os.Stat("/dev/zero"); err != nil {
-				t.Skip("no /dev/zero")
-			}
-			os.Symlink("/dev/zero", path)
+			nonfile.EndlessDevice(f.t, path)
 		}, "not a regular file"},
 		{"a huge sparse file", func(f *fixture, path string) {
-			writeKept(t, path, keptFile{Issuer: f.idp.URL(), ClientID: "credd", RefreshToken: "rt-secret-of-other"}, 0o600)
-			if err := os.Truncate(path, 100<<20); err != nil {
-				t.Fatal(err)
-			}
+			writeKept(f.t, path, keptFile{Issuer: f.idp.URL(), ClientID: "credd", RefreshToken: "rt-secret-of-other"}, 0o600)
+			nonfile.Huge(f.t, path)
 		}, "is not used"},
 	}
 	for _, tt := range tests {

@@ -8,10 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/credd-dev/credd/daemon/internal/nonfile"
 	"github.com/credd-dev/credd/daemon/regularfile"
 )
 
@@ -26,9 +26,7 @@ func TestRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	fifo := filepath.Join(dir, "fifo")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	nonfile.FIFO(t, fifo)
 	link := filepath.Join(dir, "link")
 	if err := os.Symlink(small, link); err != nil {
 		t.Fatal(err)
@@ -82,20 +80,13 @@ func TestReadHonoursAnEndedContext(t *testing.T) {
 func TestReadReturnsTheFileInfoOfWhatItRefused(t *testing.T) {
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "fifo")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	nonfile.FIFO(t, fifo)
 	link := filepath.Join(dir, "link")
 	if err := os.Symlink(fifo, link); err != nil {
 		t.Fatal(err)
 	}
 	big := filepath.Join(dir, "big")
-	if err := os.WriteFile(big, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(big, 100<<20); err != nil { // sparse: nothing to read
-		t.Fatal(err)
-	}
+	nonfile.Huge(t, big) // sparse: nothing to read
 	for _, tt := range []struct {
 		path string
 		opts regularfile.Options

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/credd-dev/credd/daemon"
+	"github.com/credd-dev/credd/daemon/internal/nonfile"
 	"github.com/credd-dev/credd/daemon/source"
 )
 
@@ -59,7 +59,7 @@ func TestFileToken(t *testing.T) {
 		},
 		{
 			name:     "a FIFO with no writer is refused at once, not waited on",
-			setup:    mkfifo,
+			setup:    func(t *testing.T, path string) { nonfile.FIFO(t, path) },
 			wantCode: "TokenFileUnreadable", wantKind: daemon.KindPermanent,
 			wantMsg:  "it is a FIFO (named pipe), not a regular file",
 			wantHint: "point --token-file at a regular file; credd does not read pipes or devices",
@@ -67,7 +67,7 @@ func TestFileToken(t *testing.T) {
 		{
 			name: "a symlink to a FIFO is refused too",
 			setup: func(t *testing.T, path string) {
-				mkfifo(t, path+".fifo")
+				nonfile.FIFO(t, path+".fifo")
 				symlink(t, filepath.Base(path)+".fifo", path)
 			},
 			wantCode: "TokenFileUnreadable", wantKind: daemon.KindPermanent,
@@ -76,10 +76,7 @@ func TestFileToken(t *testing.T) {
 		{
 			name: "a device that never ends is refused, not read",
 			setup: func(t *testing.T, path string) {
-				if _, err := os.Stat("/dev/zero"); err != nil {
-					t.Skip("no /dev/zero")
-				}
-				symlink(t, "/dev/zero", path)
+				nonfile.EndlessDevice(t, path)
 			},
 			wantCode: "TokenFileUnreadable", wantKind: daemon.KindPermanent,
 			wantMsg:  "it is a character device, not a regular file",
@@ -89,9 +86,7 @@ func TestFileToken(t *testing.T) {
 			name: "a huge sparse file is refused by its size, unread",
 			setup: func(t *testing.T, path string) {
 				writeFile("a.b.c")(t, path)
-				if err := os.Truncate(path, 100<<20); err != nil {
-					t.Fatal(err)
-				}
+				nonfile.Huge(t, path)
 			},
 			wantCode: "MalformedToken", wantKind: daemon.KindPermanent,
 			wantMsg: "larger than 1048576 bytes",
@@ -267,7 +262,7 @@ func TestFileWatchSurvivesAFIFOSwappedIn(t *testing.T) {
 	go func() { done <- f.Watch(ctx) }()
 	waitWatchState(t, f, source.Watching)
 
-	mkfifo(t, filepath.Join(dir, ".fifo"))
+	nonfile.FIFO(t, filepath.Join(dir, ".fifo"))
 	rename(t, filepath.Join(dir, ".fifo"), path)
 	select {
 	case <-f.Changed():
@@ -294,7 +289,7 @@ func TestFileWatchSurvivesAFIFOSwappedIn(t *testing.T) {
 	}
 
 	// And a FIFO again, just before the stop: Watch still returns at once.
-	mkfifo(t, filepath.Join(dir, ".fifo"))
+	nonfile.FIFO(t, filepath.Join(dir, ".fifo"))
 	rename(t, filepath.Join(dir, ".fifo"), path)
 	time.Sleep(100 * time.Millisecond)
 	cancel()
@@ -310,7 +305,7 @@ func TestFileWatchSurvivesAFIFOSwappedIn(t *testing.T) {
 
 func TestFileWatchStartsAndStopsWithAFIFOInPlace(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "token")
-	mkfifo(t, path)
+	nonfile.FIFO(t, path)
 	f := source.NewFile(path, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -493,18 +488,6 @@ func writeFile(content string) func(t *testing.T, path string) {
 		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 			t.Fatal(err)
 		}
-	}
-}
-
-// mkfifo makes a FIFO at path, with no writer.
-func mkfifo(t *testing.T, path string) {
-	t.Helper()
-	bin, err := exec.LookPath("mkfifo")
-	if err != nil {
-		t.Skip("no mkfifo on this system")
-	}
-	if out, err := exec.Command(bin, path).CombinedOutput(); err != nil {
-		t.Fatalf("mkfifo: %v: %s", err, out)
 	}
 }
 
