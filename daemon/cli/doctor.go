@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -62,7 +61,7 @@ func gatherDoctor(ctx context.Context, d doctorDeps) doctor.Facts {
 	v := gatherStatus(ctx, d.stateDir, d.io)
 	f := doctor.Facts{Status: v.Status, StatusErr: v.Err, NotRunning: v.NotRunning, Role: orDefaultRole(d.role), Env: v.Env, PolicyFile: d.policyFile}
 	if d.policyFile != "" {
-		if b, err := os.ReadFile(d.policyFile); err != nil {
+		if b, err := readUserFile(d.policyFile); err != nil {
 			f.PolicyErr = err.Error()
 		} else if f.Policy, err = policy.Parse(b); err != nil {
 			f.PolicyErr = err.Error()

@@ -20,6 +20,7 @@ import (
 	"github.com/credd-dev/credd/daemon/doctor"
 	"github.com/credd-dev/credd/daemon/envcheck"
 	"github.com/credd-dev/credd/daemon/refresh"
+	"github.com/credd-dev/credd/daemon/regularfile"
 	"github.com/credd-dev/credd/daemon/termsafe"
 )
 
@@ -96,7 +97,17 @@ func envInput(io IO) envcheck.Input {
 	if home == "" {
 		home, _ = os.UserHomeDir()
 	}
-	return envcheck.Input{Getenv: io.Getenv, ReadFile: os.ReadFile, Home: home}
+	return envcheck.Input{Getenv: io.Getenv, ReadFile: readUserFile, Home: home}
+}
+
+// readUserFile reads a file the user points credd at (~/.aws/config, a
+// trust policy) as the daemon reads its own: a FIFO or a device there
+// gives an error, not a hang.
+func readUserFile(path string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	b, _, err := regularfile.Read(ctx, path, regularfile.Options{Max: 1 << 20})
+	return b, err
 }
 
 // roleURLs are the credentials URLs of every role the daemon serves.
