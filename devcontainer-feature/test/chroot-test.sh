@@ -357,6 +357,9 @@ mapfile -t opts < <(scenario_options custom_port)
 expect "install.sh with new options over the old install" run_install "${opts[@]}"
 n=$(grep -c 'credd listening' "$root$state/credd.log")
 expect "the entrypoint as $user starts the daemon again" entrypoint --user CREDD_KEEP_TOKEN=true
+# A shell opened as soon as the entrypoint returns must read this start's
+# token, not the last one, into AWS_CONTAINER_AUTHORIZATION_TOKEN.
+expect "... and returns once the new token is written" test "$(cat "$root$state/token")" != "$token"
 expect "one daemon" wait_daemons 1
 expect "... which listens" listening $((n + 1))
 expect "... with a new token, though the container's environment says CREDD_KEEP_TOKEN=true" test "$(cat "$root$state/token")" != "$token"

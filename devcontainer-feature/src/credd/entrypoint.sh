@@ -2,7 +2,8 @@
 # The credd devcontainer Feature's entrypoint. Container entrypoints run in
 # sequence, in the foreground, as the container user, each time the container
 # starts: this one starts a supervisor in the background as the Feature's
-# user and returns at once. The supervisor runs `credd daemon` and restarts it
+# user and returns once the daemon has written this start's authorization
+# token (at most 5 s). The supervisor runs `credd daemon` and restarts it
 # with backoff when it dies.
 #
 # - Ownership: while root, it gives the state dir and the defaults file
@@ -12,7 +13,10 @@
 # - The authorization token: the first daemon of a container start writes a
 #   new one, so a token collected by whoever held the port while no daemon
 #   ran is useless; a restart after the daemon died keeps it
-#   (CREDD_KEEP_TOKEN=true), so shells that read it once keep working.
+#   (CREDD_KEEP_TOKEN=true), so shells that read it once keep working. The
+#   entrypoint waits for the new token (the supervisor writes the nonce it
+#   was given to <state dir>/started), so that no shell opened after it
+#   reads the last start's token into AWS_CONTAINER_AUTHORIZATION_TOKEN.
 # - One supervisor per container start: the lock is a directory (mkdir is
 #   atomic, with or without flock) named after the container's start (the
 #   start time of its pid 1), so a lock left by an earlier start is stale by
@@ -123,6 +127,7 @@ lock() {
 		holder=$(cat "$LOCK/pid" 2>/dev/null)
 		if live_supervisor "$holder"; then
 			log "another supervisor (pid $holder) already runs credd; exiting"
+			ready
 			exit 0
 		fi
 		tries=$((tries + 1))
@@ -150,6 +155,31 @@ lock() {
 		fi
 		sleep 0.1
 	done
+}
+
+# token_id names the token file's version: a new token is a new file
+# (the daemon writes it by a rename), so its inode changes.
+token_id() { stat -c %i "$STATE_DIR/token" 2>/dev/null || echo none; }
+
+# ready tells the entrypoint that started this supervisor (the nonce it
+# passed) that shells may now read the token file: it holds this start's
+# token, or no daemon will write one soon.
+ready() {
+	[ -n "${CREDD_START_NONCE:-}" ] || return 0
+	echo "$CREDD_START_NONCE" >"$STATE_DIR/started.new" && mv -f "$STATE_DIR/started.new" "$STATE_DIR/started"
+	CREDD_START_NONCE=
+}
+
+# first_token waits, at most 5 s and while the daemon runs, for the token
+# file to change from before; it reports whether it did.
+first_token() { # before pid
+	i=0
+	while [ $i -lt 50 ] && kill -0 "$2" 2>/dev/null; do
+		[ "$(token_id)" = "$1" ] || return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	[ "$(token_id)" != "$1" ]
 }
 
 supervise() {
@@ -192,10 +222,16 @@ supervise() {
 		else
 			log "starting $CREDD daemon with a new authorization token (state dir $STATE_DIR, defaults file $CREDD_DEFAULTS_FILE)"
 		fi
-		CREDD_KEEP_TOKEN=$keep_token "$CREDD" daemon 3>&- &
+		before=$(token_id)
+		CREDD_KEEP_TOKEN=$keep_token CREDD_START_NONCE='' "$CREDD" daemon 3>&- &
 		child=$!
-		keep_token=true
 		echo "$child" >"$STATE_DIR/daemon.pid"
+		if [ "$keep_token" = false ]; then
+			# Keep the token from now on only once a daemon wrote one: a
+			# token from an earlier container start is not kept.
+			first_token "$before" "$child" && keep_token=true
+			ready
+		fi
 		# wait returns early when a trapped signal arrives; wait again then.
 		while wait "$child"; rc=$?; kill -0 "$child" 2>/dev/null; do :; done
 		child=
@@ -240,8 +276,22 @@ repair() { # uid gid
 	return 0
 }
 
+# await_token returns once the supervisor started with nonce says the
+# token file holds this start's token, or after 5 s: a shell opened after
+# the entrypoint then never reads the token of an earlier start into
+# AWS_CONTAINER_AUTHORIZATION_TOKEN.
+await_token() { # nonce
+	i=0
+	while [ $i -lt 50 ]; do
+		[ "$(cat "$STATE_DIR/started" 2>/dev/null)" = "$1" ] && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	say "credd has not written its authorization token within 5 s; it goes on starting in the background (log: $LOG)"
+}
+
 # start runs the supervisor, detached, as the Feature's user, with the
-# container's stderr.
+# container's stderr, and waits until its token is written (await_token).
 start() {
 	user=$CREDD_FEATURE_USER
 	if ! uid=$(id -u "$user" 2>/dev/null); then
@@ -263,6 +313,7 @@ start() {
 		say "$CREDD_DEFAULTS_FILE belongs to uid $(stat -c %u "$CREDD_DEFAULTS_FILE"), not to $(id -un) (uid $(id -u)), and the entrypoint runs as $(id -un), not root, so it cannot give it back: credd not started. Run the container's entrypoints as root (the default containerUser), or chown $user $CREDD_DEFAULTS_FILE"
 		return
 	fi
+	CREDD_START_NONCE="$$.$(date +%s%N)" && export CREDD_START_NONCE
 	if [ "$(id -u)" = "$uid" ]; then
 		$detach "$SELF" --supervise </dev/null >/dev/null &
 	elif [ "$(id -u)" = 0 ]; then
@@ -276,7 +327,9 @@ start() {
 		fi
 	else
 		say "running as $(id -un), but the Feature was installed for $user, who owns $STATE_DIR: credd not started; run \`$SELF\` as $user or root"
+		return
 	fi
+	await_token "$CREDD_START_NONCE"
 }
 
 start

@@ -340,8 +340,9 @@ export CREDD_STATE_DIR=$STATE_DIR
 export AWS_CONTAINER_CREDENTIALS_FULL_URI=$url
 export AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=$STATE_DIR/token
 # Older SDKs (botocore <= 1.31, AWS CLI <= 2.14, JS v3 < 3.503.1, Go before
-# Nov 2023) read only this variable. It is the file's content, which the
-# daemon keeps stable, so both always agree.
+# Nov 2023) read only this variable. It is the file's content, which stays
+# the same for the container's life (a new one at each container start,
+# written before the entrypoint returns), so both agree.
 if [ -r $STATE_DIR/token ]; then
 	AWS_CONTAINER_AUTHORIZATION_TOKEN=\$(cat $STATE_DIR/token) && export AWS_CONTAINER_AUTHORIZATION_TOKEN
 fi
