@@ -42,11 +42,7 @@ func TestATokenFileThatIsNotARegularFileCannotWedgeTheDaemon(t *testing.T) {
 		if !strings.Contains(out, "FIFO") {
 			t.Errorf("`credd status` does not name the FIFO:\n%s", out)
 		}
-		res := fr.want503(t, d)
-		took := fr.sigterm(t, d)
-		row.Observe("status %v after start: %s (%s): %q, hint %q", after.Round(10*time.Millisecond), e.Code, e.Kind, e.Message, e.Hint)
-		row.Observe("endpoint %d %s in %v", res.status, res.code, res.recv.Sub(res.sent).Round(time.Millisecond))
-		row.Observe("exit %d %v after SIGTERM", d.ExitCode(), took.Round(time.Millisecond))
+		fr.refusedThenStopped(t, row, d, e, after, false)
 	})
 
 	t.Run("a FIFO swapped in while serving", func(t *testing.T) {
@@ -100,12 +96,7 @@ func TestATokenFileThatIsNotARegularFileCannotWedgeTheDaemon(t *testing.T) {
 		fr := newFIFORig(t, 0)
 		d := fr.start(t, "/dev/zero")
 		e, after := fr.waitLastError(t, d, "TokenFileUnreadable", "/dev/zero", "a character device")
-		res := fr.want503(t, d)
-		peak := peakRSS(d)
-		took := fr.sigterm(t, d)
-		row.Observe("status %v after start: %s (%s): %q", after.Round(10*time.Millisecond), e.Code, e.Kind, e.Message)
-		row.Observe("endpoint %d %s in %v; peak RSS %s", res.status, res.code, res.recv.Sub(res.sent).Round(time.Millisecond), peak)
-		row.Observe("exit %d %v after SIGTERM", d.ExitCode(), took.Round(time.Millisecond))
+		fr.refusedThenStopped(t, row, d, e, after, true)
 	})
 
 	t.Run("a 100 MiB sparse file", func(t *testing.T) {
@@ -121,12 +112,7 @@ func TestATokenFileThatIsNotARegularFileCannotWedgeTheDaemon(t *testing.T) {
 		}
 		d := fr.start(t, path)
 		e, after := fr.waitLastError(t, d, "MalformedToken", path, "larger than 1048576 bytes")
-		res := fr.want503(t, d)
-		peak := peakRSS(d)
-		took := fr.sigterm(t, d)
-		row.Observe("status %v after start: %s (%s): %q", after.Round(10*time.Millisecond), e.Code, e.Kind, e.Message)
-		row.Observe("endpoint %d %s in %v; peak RSS %s", res.status, res.code, res.recv.Sub(res.sent).Round(time.Millisecond), peak)
-		row.Observe("exit %d %v after SIGTERM", d.ExitCode(), took.Round(time.Millisecond))
+		fr.refusedThenStopped(t, row, d, e, after, true)
 	})
 
 	t.Run("another user's FIFO in a shared directory", func(t *testing.T) {
@@ -150,11 +136,7 @@ func TestATokenFileThatIsNotARegularFileCannotWedgeTheDaemon(t *testing.T) {
 		fr := newFIFORig(t, 0)
 		d := fr.start(t, path)
 		e, after := fr.waitLastError(t, d, "TokenFileUnreadable", path, "a FIFO (named pipe)")
-		res := fr.want503(t, d)
-		took := fr.sigterm(t, d)
-		row.Observe("status %v after start: %s (%s): %q", after.Round(10*time.Millisecond), e.Code, e.Kind, e.Message)
-		row.Observe("endpoint %d %s in %v", res.status, res.code, res.recv.Sub(res.sent).Round(time.Millisecond))
-		row.Observe("exit %d %v after SIGTERM", d.ExitCode(), took.Round(time.Millisecond))
+		fr.refusedThenStopped(t, row, d, e, after, false)
 	})
 }
 
@@ -320,6 +302,22 @@ func containsAll(s string, subs []string) bool {
 
 // peakRSS is the daemon's peak resident set (VmHWM) while it runs, or "?"
 // where /proc does not tell.
+// refusedThenStopped checks that d, whose token file was refused with e
+// (seen in status after), answers 503 at once and ends on SIGTERM, and
+// records all three; with peak, also the daemon's peak memory.
+func (fr *fifoRig) refusedThenStopped(t *testing.T, row *Row, d *harness.Daemon, e *daemon.ErrorStatus, after time.Duration, peak bool) {
+	t.Helper()
+	res := fr.want503(t, d)
+	memory := ""
+	if peak {
+		memory = "; peak RSS " + peakRSS(d)
+	}
+	took := fr.sigterm(t, d)
+	row.Observe("status %v after start: %s (%s): %q, hint %q", after.Round(10*time.Millisecond), e.Code, e.Kind, e.Message, e.Hint)
+	row.Observe("endpoint %d %s in %v%s", res.status, res.code, res.recv.Sub(res.sent).Round(time.Millisecond), memory)
+	row.Observe("exit %d %v after SIGTERM", d.ExitCode(), took.Round(time.Millisecond))
+}
+
 func peakRSS(d *harness.Daemon) string {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", d.Cmd.Process.Pid))
 	if err != nil {
