@@ -24,6 +24,7 @@ import (
 
 	"github.com/credd-dev/credd/daemon"
 	"github.com/credd-dev/credd/daemon/authtoken"
+	"github.com/credd-dev/credd/daemon/redact"
 	"github.com/credd-dev/credd/daemon/regularfile"
 )
 
@@ -431,12 +432,14 @@ func WriteJSON(w http.ResponseWriter, status int, v any) { writeJSON(w, status, 
 
 // WriteError answers a control request with the daemon's refusal, e's
 // message followed by its hint; Client.Call returns it as a *CallError.
+// Like status (daemon.Error.Status), the body is redacted: it is an error
+// body, and an IdP's words may have reached e unredacted.
 func WriteError(w http.ResponseWriter, status int, e *daemon.Error) {
 	msg := e.Message
 	if e.Hint != "" {
 		msg += ": " + e.Hint
 	}
-	WriteJSON(w, status, CallError{Code: string(e.Code), Message: msg})
+	WriteJSON(w, status, CallError{Code: string(e.Code), Message: redact.String(msg)})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any, indent string) {

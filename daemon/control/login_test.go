@@ -143,6 +143,9 @@ func TestWireFormat(t *testing.T) {
 		{"a refusal is its code and its message with the hint", func(w http.ResponseWriter) {
 			control.WriteError(w, http.StatusBadGateway, &daemon.Error{Code: "IdPUnreachable", Message: "the IdP did not answer", Hint: "check --issuer"})
 		}, `{"code":"IdPUnreachable","message":"the IdP did not answer: check --issuer"}` + "\n"},
+		{"a refusal's secrets are redacted, as in status", func(w http.ResponseWriter) {
+			control.WriteError(w, http.StatusBadGateway, &daemon.Error{Code: "IdPError", Message: "invalid_grant (refresh_token=rt-9f8e7d6c5b4a)"})
+		}, `{"code":"IdPError","message":"invalid_grant (refresh_token=[redacted])"}` + "\n"},
 		{"a refusal without a hint is its message alone", func(w http.ResponseWriter) {
 			control.WriteError(w, http.StatusBadRequest, &daemon.Error{Code: "BadRequest", Message: "the body is not a login request"})
 		}, `{"code":"BadRequest","message":"the body is not a login request"}` + "\n"},
