@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"net"
 	"net/url"
-	"slices"
 	"strings"
 
 	"github.com/credd-dev/credd/daemon"
@@ -48,22 +47,18 @@ func CleartextEndpoints(cfg Config) []Warning {
 
 // CleartextRole is CleartextEndpoints for one role.
 func CleartextRole(r Role) []Warning {
-	// The raw values: Settings() redacts them for display, which can
-	// leave a URL unparsable.
+	// The raw values, in status's order: Settings() redacts them for
+	// display, which can leave a URL unparsable.
 	var settings []daemon.Setting
-	for name := range cleartextCarries {
-		if v := r.settingValue(name); v != "" {
-			settings = append(settings, daemon.Setting{Name: name, Value: v, Origin: cmp.Or(r.Origins[name], originDefault)})
+	for _, s := range roleSettings {
+		if _, ok := cleartextCarries[s.name]; !ok {
+			continue
+		}
+		if v := r.settingValue(s.name); v != "" {
+			settings = append(settings, daemon.Setting{Name: s.name, Value: v, Origin: cmp.Or(r.Origins[s.name], originDefault)})
 		}
 	}
-	slices.SortFunc(settings, func(a, b daemon.Setting) int { return settingOrder(a.Name) - settingOrder(b.Name) })
 	return CleartextSettings(r.Name, settings)
-}
-
-// settingOrder is a role setting's place in roleSettings, so warnings come
-// in the order status lists the settings.
-func settingOrder(name string) int {
-	return slices.IndexFunc(roleSettings, func(s struct{ name, usage string }) bool { return s.name == name })
 }
 
 // CleartextSettings is CleartextEndpoints for one role's settings as the
