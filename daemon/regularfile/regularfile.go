@@ -57,8 +57,10 @@ func Read(ctx context.Context, path string, o Options) ([]byte, fs.FileInfo, err
 	}
 	done := make(chan result, 1)
 	go func() {
-		defer release()
 		b, fi, err := read(path, o)
+		// Give up the turn before answering, so a caller that returns
+		// has left the path free for the next read.
+		release()
 		done <- result{b, fi, err}
 	}()
 	select {
