@@ -21,6 +21,9 @@ echo "== go vet"
 go vet ./...
 go vet -C test/compat/goclient/v1 ./... # a module of its own, outside ./...
 
+echo "== staticcheck (pinned in go.mod as a tool)"
+go tool staticcheck ./...
+
 echo "== go test -race"
 go test -race -count=1 -timeout 20m $(go list ./... | grep -v -e '/test/reliability' -e '/test/container')
 

@@ -655,13 +655,11 @@ func (r *report) gobench() {
 	}
 	m := map[string]*acc{}
 	var order []string
-	var raw []string
 	for _, l := range r.readLines("gobench.txt") {
 		s := benchLine.FindStringSubmatch(l)
 		if s == nil {
 			continue
 		}
-		raw = append(raw, l)
 		a := m[s[1]]
 		if a == nil {
 			a = &acc{}

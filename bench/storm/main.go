@@ -78,7 +78,7 @@ func (t *target) register(fs *flag.FlagSet) {
 func (t *target) check() error {
 	u, err := url.Parse(t.url)
 	if err != nil || u.Scheme != "http" || u.Hostname() != "127.0.0.1" {
-		return fmt.Errorf("-url %q: want http://127.0.0.1:PORT/...", t.url)
+		return fmt.Errorf("-url %q: want http://127.0.0.1:PORT/PATH", t.url)
 	}
 	return nil
 }

@@ -20,14 +20,6 @@ type fileConfig struct {
 	roles map[string]map[string]string
 }
 
-func (f *fileConfig) roleNames() []string {
-	names := make([]string, 0, len(f.roles))
-	for n := range f.roles {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
-}
 
 // loadFile reads a TOML config file. Keys are the flag names with '_' for
 // '-' (role_arn, token_source, ...); unknown keys are errors, so a typo

@@ -72,7 +72,7 @@ func errTokenExpired(now, exp time.Time) *apiError {
 // issuer and signature, audience (the provider's client IDs), then time.
 // The trust policy is checked by the caller.
 func (s *STS) verifyToken(raw string, now time.Time) (*idClaims, *apiError) {
-	jws, err := jose.ParseSigned(raw, signatureAlgorithms())
+	jws, err := jose.ParseSignedCompact(raw, signatureAlgorithms())
 	if err != nil || len(jws.Signatures) != 1 {
 		if unsupportedAlg(raw) {
 			return nil, errNotValidated
