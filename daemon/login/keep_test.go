@@ -319,8 +319,12 @@ func TestALoginThatEndsErasesTheKeptFile(t *testing.T) {
 	waitFor(t, s, "the login is resumed", loggedIn)
 	f.idp.revokeAll()
 	f.advanceToRenewal(s)
-	st := waitFor(t, s, "the login ended", func(st State) bool { return st.Status == StatusLoginRequired })
-	if f.keptToken() != "" || st.Kept {
+	// The session ends the login, then erases the kept file (outside its
+	// lock): State.Kept turns false once the erase has happened.
+	st := waitFor(t, s, "the login ended and its kept file erased", func(st State) bool {
+		return st.Status == StatusLoginRequired && !st.Kept
+	})
+	if f.keptToken() != "" {
 		t.Error("an ended login is still kept")
 	}
 	if !strings.Contains(st.LastError.Message, "refused to renew") {
