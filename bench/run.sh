@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmarks: credd against the alternatives and against the limit (issue 8).
+# Benchmarks: credd against the alternatives and against the limit.
 #
 #   bash bench/run.sh           the full run, a few minutes; writes BENCHMARKS.md
 #   bash bench/run.sh --smoke   every step with tiny counts, a few seconds; writes
