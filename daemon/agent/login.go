@@ -83,32 +83,60 @@ func (a *Agent) logout(e *loginEntry) error {
 	return err
 }
 
-// pickLogin finds the login for a profile.
+// pickLogin finds the login for a profile ("" for the only login, or the
+// default role's). Its refusals tell apart a role that does not exist, a
+// role that does not use a device login and a daemon with no login at all,
+// as each needs another fix.
 func (a *Agent) pickLogin(profile string) (*loginEntry, *daemon.Error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if len(a.logins) == 0 {
-		return nil, &daemon.Error{Code: control.CodeNoLogin, Message: "no role uses --token-source login",
-			Hint: "start the daemon with --token-source login --issuer URL --client-id ID"}
+	var served []string
+	for _, s := range a.slots {
+		served = append(served, s.name)
 	}
-	if profile == "" {
+	if profile != "" && !slices.Contains(served, profile) {
+		return nil, &daemon.Error{Code: control.CodeUnknownLogin,
+			Message: fmt.Sprintf("no role named %q; roles: %s", profile, orNone(served)),
+			Hint:    "pass --profile with one of them (`credd status` lists them with their token sources), or leave --profile out for the default role"}
+	}
+	var loginRoles []string
+	for _, e := range a.logins {
+		loginRoles = append(loginRoles, e.roles...)
+	}
+	if len(a.logins) == 0 || (len(loginRoles) == 0 && profile != "") {
+		msg := "no role uses --token-source login"
+		if profile != "" {
+			msg = fmt.Sprintf("role %q does not use --token-source login, and no other role does", profile)
+		}
+		return nil, &daemon.Error{Code: control.CodeNoLogin, Message: msg,
+			Hint: "a role signs in with `credd login` only when the daemon runs it with --token-source login --issuer URL --client-id ID"}
+	}
+	name := profile
+	if name == "" {
 		if len(a.logins) == 1 {
 			return a.logins[0], nil
 		}
-		profile = config.DefaultRoleName
+		name = config.DefaultRoleName
 	}
-	var names []string
 	for _, e := range a.logins {
-		for _, r := range e.roles {
-			if r == profile {
-				return e, nil
-			}
+		if slices.Contains(e.roles, name) {
+			return e, nil
 		}
-		names = append(names, e.roles...)
 	}
-	return nil, &daemon.Error{Code: control.CodeUnknownLogin,
-		Message: fmt.Sprintf("role %q does not use a device login", profile),
-		Hint:    "pass --profile with one of: " + strings.Join(names, ", ")}
+	msg := fmt.Sprintf("role %q does not use --token-source login", name)
+	if profile == "" {
+		msg = "several roles sign in to different IdPs and the default role is none of them"
+	}
+	return nil, &daemon.Error{Code: control.CodeUnknownLogin, Message: msg,
+		Hint: "pass --profile with a role that uses --token-source login: " + orNone(loginRoles)}
+}
+
+// orNone lists names for a message.
+func orNone(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
 }
 
 func (a *Agent) loginState(e *loginEntry) login.State {

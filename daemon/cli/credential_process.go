@@ -23,6 +23,9 @@ func runCredentialProcess(ctx context.Context, args []string, io IO) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
+	if err := tf.check(); err != nil {
+		return fail(io, "credential-process", exitUsage, err)
+	}
 	t, err := tf.resolve(ctx, io.Getenv)
 	if err != nil {
 		return fail(io, "credential-process", exitFailure, err)

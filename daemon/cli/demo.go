@@ -57,12 +57,16 @@ func runDemo(ctx context.Context, args []string, io IO) int {
 	fmt.Fprintln(io.Stdout, "# Paste these into another shell to use the credentials:")
 	t := target{URL: a.URL(), Token: a.AuthToken(), TokenFile: dir + "/token", STSURL: sb.STSURL}
 	fmt.Fprint(io.Stdout, exportLines(t))
-	fmt.Fprintln(io.Stdout, "export AWS_REGION="+sts.DefaultRegion)
+	fmt.Fprint(io.Stdout, tryLines(sb.STSURL))
 	fmt.Fprintln(io.Stdout)
 
 	if err := selfCheck(ctx, io, t); err != nil {
+		interrupted := ctx.Err() != nil // Ctrl-C (or the caller) ended the demo mid-check
 		cancel()
 		<-done
+		if interrupted {
+			return exitOK
+		}
 		return fail(io, "demo", exitFailure, fmt.Errorf("self-check failed: %w", err))
 	}
 	if *check {
@@ -72,7 +76,7 @@ func runDemo(ctx context.Context, args []string, io IO) int {
 		}
 		return exitOK
 	}
-	fmt.Fprintf(io.Stdout, "\nServing until Ctrl-C. Try: credd status --state-dir %s\n", dir)
+	fmt.Fprint(io.Stdout, "\n"+servingLines(selfCommand(), dir))
 	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
 		return fail(io, "demo", exitFailure, err)
 	}
@@ -103,4 +107,27 @@ func selfCheck(ctx context.Context, io IO, t target) error {
 	fmt.Fprintf(io.Stdout, "self-check: GetCallerIdentity signed with them says %s\n", arn)
 	fmt.Fprintln(io.Stdout, "self-check: ok")
 	return nil
+}
+
+// tryLines is a first call to paste after the exports. It names the
+// emulator explicitly because the service-specific AWS_ENDPOINT_URL_STS
+// came with botocore 1.31.0 / boto3 1.28.0 and AWS CLI 2.13.0 ("Configure
+// the endpoint URL ... via an environment variable for a specific AWS
+// service": .changes/1.31.0.json in boto/botocore, .changes/2.13.0.json in
+// aws/aws-cli): older clients, such as Debian's AWS CLI 2.9 and boto3
+// 1.26, ignore it and would send the sandbox's keys to the real STS.
+func tryLines(stsURL string) string {
+	return "# Then ask STS who you are; this works with every AWS CLI:\n" +
+		"aws --endpoint-url " + shellWord(stsURL) + " sts get-caller-identity\n" +
+		"# Clients before AWS CLI 2.13 and boto3 1.28 ignore AWS_ENDPOINT_URL_STS: pass the endpoint explicitly, as above.\n"
+}
+
+// servingLines say how to look at the running demo, as a command the user
+// can run as printed: self is selfCommand().
+func servingLines(self, dir string) string {
+	s := fmt.Sprintf("Serving until Ctrl-C. Try: %s status --state-dir %s\n", self, shellWord(dir))
+	if self == goRunCommand {
+		s += "(from the repository's root; `go install ./cmd/credd` puts credd in $(go env GOPATH)/bin)\n"
+	}
+	return s
 }

@@ -13,13 +13,17 @@ import (
 
 func runExec(ctx context.Context, args []string, io IO) int {
 	fs := newFlagSet("exec", io)
+	setHelp(fs, "exec", "Run as  credd exec [flags] -- CMD [ARGS...]: CMD gets the variables credd env prints,\nand credd exits with CMD's exit code.")
 	tf := addTargetFlags(fs)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
 	argv := fs.Args()
 	if len(argv) == 0 {
-		return fail(io, "exec", exitUsage, errors.New("no command: use credd exec [--profile P] -- CMD [ARGS...]"))
+		return fail(io, "exec", exitUsage, errors.New("no command: use credd exec [--profile P] [--wait 10s] -- CMD [ARGS...]"))
+	}
+	if err := tf.check(); err != nil {
+		return fail(io, "exec", exitUsage, err)
 	}
 	t, err := tf.resolve(ctx, io.Getenv)
 	if err != nil {

@@ -34,6 +34,12 @@ func runLogin(ctx context.Context, args []string, io IO) int {
 		if errors.Is(err, control.ErrNotRunning) {
 			return fail(io, "login", exitDown, err)
 		}
+		if ce, ok := errors.AsType[*control.CallError](err); ok && ce.Message != "" {
+			// The daemon's refusal says what to do (no role named so,
+			// or one that does not sign in); its code adds nothing for
+			// a person.
+			return fail(io, "login", exitFailure, errors.New(ce.Message))
+		}
 		return fail(io, "login", exitFailure, err)
 	}
 	a := st.Login

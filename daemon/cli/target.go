@@ -19,22 +19,76 @@ import (
 	"github.com/credd-dev/credd/daemon/config"
 	"github.com/credd-dev/credd/daemon/control"
 	"github.com/credd-dev/credd/daemon/server"
+	"github.com/credd-dev/credd/daemon/sts"
 )
 
 // targetFlags are the flags of the commands that point a client at the
 // daemon: env, exec and credential-process.
-type targetFlags struct{ stateDir, profile *string }
+type targetFlags struct {
+	stateDir, profile *string
+	wait              *time.Duration
+}
 
 func addTargetFlags(fs *flag.FlagSet) targetFlags {
 	return targetFlags{
 		stateDir: fs.String("state-dir", "", "the daemon's state directory (default as the daemon's)"),
 		profile:  fs.String("profile", "", "a named role from the daemon's config file (default: the default role)"),
+		wait:     fs.Duration("wait", 0, "wait up to this long for a daemon that is starting, e.g. 10s right after `credd daemon &` (default: no wait)"),
 	}
 }
 
-// resolve finds the daemon the flags name; see resolveTarget.
+// check refuses values the flag package accepts but resolve cannot use.
+func (f targetFlags) check() error {
+	if *f.wait < 0 {
+		return fmt.Errorf("--wait %s is negative: give how long to wait, such as 10s, or 0 not to wait", *f.wait)
+	}
+	return nil
+}
+
+// resolve finds the daemon the flags name, first waiting for it when
+// --wait asks to; see resolveTarget.
 func (f targetFlags) resolve(ctx context.Context, getenv func(string) string) (target, error) {
-	return resolveTarget(ctx, config.StateDir(*f.stateDir, getenv), *f.profile, getenv)
+	dir := config.StateDir(*f.stateDir, getenv)
+	if *f.wait > 0 {
+		c := control.Client{StateDir: dir, Trust: clientTrust(dir, getenv)}
+		if err := waitForDaemon(ctx, c, *f.wait, daemonPoll); err != nil {
+			return target{}, err
+		}
+	}
+	return resolveTarget(ctx, dir, *f.profile, getenv)
+}
+
+// daemonPoll is how often waitForDaemon asks: a daemon starts in tens of
+// milliseconds, and a local socket costs nothing to try.
+const daemonPoll = 75 * time.Millisecond
+
+// waitForDaemon returns once a daemon answers on c's control socket, or
+// fails after wait. A daemon answers only after it has written its token
+// (agent.Start writes it; the socket is served from Run), so the token
+// read afterwards is the one it serves, not one an earlier run left.
+func waitForDaemon(ctx context.Context, c control.Client, wait, poll time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	tick := time.NewTicker(poll)
+	defer tick.Stop()
+	for {
+		_, err := c.Status(ctx)
+		switch {
+		case err == nil:
+			return nil
+		case ctx.Err() == nil && !errors.Is(err, control.ErrNotRunning):
+			return err // a refusal (ownership, permissions) waiting will not cure
+		}
+		select {
+		case <-ctx.Done():
+			if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return fmt.Errorf("stopped waiting for the credd daemon: %w", ctx.Err())
+			}
+			return fmt.Errorf("waited %s for a credd daemon to write its token to %s and answer on %s, in vain: start it with `%s daemon` (with this --state-dir), or wait longer with --wait",
+				wait, authtoken.Path(c.StateDir), control.SocketPath(c.StateDir), selfCommand())
+		case <-tick.C:
+		}
+	}
 }
 
 // target is what a client needs to reach the daemon: the credentials URL
@@ -126,7 +180,17 @@ func (t target) vars() [][2]string {
 		{"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", t.TokenFile},
 	}
 	if t.STSURL != "" {
-		v = append(v, [2]string{"AWS_ENDPOINT_URL_STS", t.STSURL})
+		// The sandbox's keys are good only at its STS emulator, so a
+		// region there only needs to make clients start: botocore (boto3,
+		// AWS CLI) reads AWS_DEFAULT_REGION, not AWS_REGION
+		// (botocore/configprovider.py, BOTOCORE_DEFAUT_SESSION_VARIABLES
+		// 'region'), the other SDKs AWS_REGION. Outside the sandbox the
+		// region is the user's own: credd's --region is where it calls
+		// STS, not where their resources live, so it is left alone.
+		v = append(v,
+			[2]string{"AWS_ENDPOINT_URL_STS", t.STSURL},
+			[2]string{"AWS_REGION", sts.DefaultRegion},
+			[2]string{"AWS_DEFAULT_REGION", sts.DefaultRegion})
 	}
 	return v
 }
@@ -154,7 +218,7 @@ func fetchCredentials(ctx context.Context, t target) (daemon.Credentials, error)
 	req.Header.Set("Accept", "application/json")
 	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
 	if err != nil {
-		return daemon.Credentials{}, fmt.Errorf("ask the endpoint: %w (is the daemon running? `credd status` tells)", err)
+		return daemon.Credentials{}, fmt.Errorf("ask the endpoint: %w (is the daemon running? `%s status` tells)", err, selfCommand())
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))

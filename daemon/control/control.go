@@ -279,7 +279,7 @@ const (
 	CodeCannotReload    daemon.Code = "CannotReload"    // the daemon was started without a way to reload
 	CodeInvalidSettings daemon.Code = "InvalidSettings" // a reload's settings do not resolve
 	CodeNoLogin         daemon.Code = "NoLogin"         // no role uses a device login
-	CodeUnknownLogin    daemon.Code = "UnknownLogin"    // the named role does not use a device login
+	CodeUnknownLogin    daemon.Code = "UnknownLogin"    // the named role does not exist or does not use a device login
 )
 
 // CallError is the daemon's refusal of a call: its {"code","message"}
