@@ -238,3 +238,45 @@ func hostname(t *testing.T) string {
 	}
 	return h
 }
+
+// A reload agrees with a start: a token file that is not there yet (nor
+// its directory) is no reason to refuse the settings. The role is added,
+// status says what is missing, and it serves once the file appears.
+func TestReloadToATokenFileThatIsNotThereYet(t *testing.T) {
+	a, cfgFile := reloadable(t, nil, nil)
+	sb := a.opts.Sandbox
+	dir := filepath.Join(filepath.Dir(cfgFile), "later")
+	tokenFile := filepath.Join(dir, "token")
+	writeConfig(t, cfgFile, "[roles.ops]\ntoken_source = \"file\"\ntoken_file = \""+tokenFile+"\"\nrole_arn = \""+otherARN+
+		"\"\nsts_endpoint = \""+sb.STSURL+"\"\n")
+	res, err := a.Reload(context.Background(), ReloadRequest{Trigger: TriggerSIGHUP})
+	if err != nil {
+		t.Fatalf("reload refused over a token file that is not there yet: %v", err)
+	}
+	if last := res.Changes[len(res.Changes)-1]; last.Role != "ops" || last.Change != daemon.ChangeAdded {
+		t.Errorf("changes = %+v", res.Changes)
+	}
+	var last *daemon.ErrorStatus
+	for deadline := time.Now().Add(5 * time.Second); last == nil && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		for _, r := range a.Status().Roles {
+			if r.Name == "ops" {
+				last = r.LastError
+			}
+		}
+	}
+	if last == nil || last.Code != "TokenFileMissing" || !strings.Contains(last.Message, "nor does its directory "+dir) || !strings.Contains(last.Hint, "create it") {
+		t.Fatalf("ops last error = %+v, want TokenFileMissing naming the directory, with the fix", last)
+	}
+	if code, body := get(t, roleURL(a, "ops"), a.AuthToken()); code != 503 || !strings.Contains(body, "CredentialsUnavailable") {
+		t.Errorf("ops before the file: %d %s", code, body)
+	}
+	tok, err := sb.Issuer.Mint(config.DefaultAudience, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeConfig(t, tokenFile, tok)
+	waitServing(t, a, "ops", "")
+}

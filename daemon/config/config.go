@@ -140,16 +140,26 @@ type Flags struct {
 	values map[string]*string
 }
 
-// RegisterDaemonFlags adds every daemon flag to fs.
+// RegisterDaemonFlags adds every daemon flag to fs. Each flag's usage ends
+// with its twins, so `credd daemon -h` shows every way to set it.
 func RegisterDaemonFlags(fs *flag.FlagSet) *Flags {
 	f := &Flags{fs: fs, values: map[string]*string{}}
 	for _, s := range roleSettings {
-		f.values[s.name] = fs.String(s.name, "", s.usage)
+		f.values[s.name] = fs.String(s.name, "", s.usage+" "+twins(s.name))
 	}
 	for _, s := range daemonSettings {
-		f.values[s.name] = fs.String(s.name, "", s.usage)
+		f.values[s.name] = fs.String(s.name, "", s.usage+" "+twins(s.name))
 	}
 	return f
+}
+
+// twins names a setting's other spellings, which ResolveLayers reads: its
+// CREDD_* variable and, where a file may set it, its config-file key.
+func twins(setting string) string {
+	if slices.Contains(roleKeys(), setting) || slices.Contains(daemonKeys(), setting) {
+		return "(env " + EnvName(setting) + ", config-file key " + fileKey(setting) + ")"
+	}
+	return "(env " + EnvName(setting) + ")"
 }
 
 // EnvName is the CREDD_* twin of a flag: --role-arn → CREDD_ROLE_ARN.
@@ -205,6 +215,13 @@ func (f *Flags) ResolveLayers(in Layers) (Config, error) {
 			return Config{}, fmt.Errorf("%s: %w", cmp.Or(cfg.ConfigFile, cfg.DefaultsFile), err)
 		}
 		r, err := buildRole(name, l)
+		if errors.Is(err, ErrNoRole) {
+			// As for the default role: the daemon-wide settings, so the
+			// daemon can start and wait for the file to be fixed (SIGHUP)
+			// or a session to hand the missing setting over.
+			cfg.Roles = nil
+			return cfg, fmt.Errorf("%s: role %q: %w", cmp.Or(cfg.ConfigFile, cfg.DefaultsFile), name, err)
+		}
 		if err != nil {
 			return Config{}, fmt.Errorf("%s: role %q: %w", cmp.Or(cfg.ConfigFile, cfg.DefaultsFile), name, err)
 		}
@@ -229,33 +246,41 @@ func resolveDaemon(cfg *Config, l *layered) error {
 		cfg.StateDir = DefaultStateDir(l.env.getenv)
 	}
 	cfg.LogLevel = orDefault(l.top("log-level").v, "info")
-	keep, err := parseKeepLogin(l.top("keep-login").v, l.env.get)
+	keepLogin := l.top("keep-login")
+	keep, err := parseKeepLogin(keepLogin.v, l.env.get)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", keepLogin.said("keep-login"), err)
 	}
 	cfg.KeepLogin = keep
-	if v := l.top("keep-token").v; v != "" {
-		if cfg.KeepToken, err = strconv.ParseBool(v); err != nil {
-			return fmt.Errorf("--keep-token %q: use true or false", v)
-		}
+	if cfg.KeepToken, err = parseBool(l.top("keep-token").v); err != nil {
+		return fmt.Errorf("%s: %w", l.top("keep-token").said("keep-token"), err)
 	}
-	if err := validateListen(cfg.Listen); err != nil {
-		return err
+	if _, err := server.CheckListenAddr(cfg.Listen); err != nil {
+		return fmt.Errorf("%s: %w", l.top("listen").said("listen"), err)
 	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, cfg.LogLevel) {
-		return fmt.Errorf("--log-level %q: use debug, info, warn or error", cfg.LogLevel)
+		return fmt.Errorf("%s: use debug, info, warn or error", l.top("log-level").said("log-level"))
 	}
 	return nil
 }
 
-// ErrNoRole means the settings name no role to assume, or no token source
-// for it. ResolveLayers returns it with the daemon-wide settings resolved,
-// so the daemon can start and wait for a reload to hand the role over.
-var ErrNoRole = errors.New("no role to assume")
+// ErrNoRole means no role can be served yet: the settings name no role to
+// assume, or no token source for it. ResolveLayers returns it with the
+// daemon-wide settings resolved, so the daemon can start and wait for a
+// reload to hand the role over. Test for it with errors.Is: the error
+// returned says which of the two is missing, in its own words.
+var ErrNoRole = errors.New("no role can be served yet")
+
+// noRoleError is an ErrNoRole that says what is missing.
+type noRoleError struct{ why string }
+
+func (e *noRoleError) Error() string        { return e.why }
+func (e *noRoleError) Is(target error) bool { return target == ErrNoRole }
 
 // buildRole resolves and validates one role, recording each setting's origin.
 func buildRole(name string, l *layered) (Role, error) {
 	r := Role{Name: name, Origins: map[string]string{}}
+	taken := map[string]value{} // what get chose, for errors
 	get := func(setting string, fallbacks ...value) string {
 		v := l.role(name, setting)
 		for _, fb := range fallbacks {
@@ -266,8 +291,14 @@ func buildRole(name string, l *layered) (Role, error) {
 		}
 		if v.v != "" {
 			r.Origins[setting] = v.origin
+			taken[setting] = v
 		}
 		return v.v
+	}
+	// bad says what is wrong with a setting, naming it as the user wrote
+	// it and where: a flag, a variable, or a file and its key.
+	bad := func(setting string, err error) error {
+		return fmt.Errorf("%s: %w", taken[setting].said(setting), err)
 	}
 	e := l.env
 	r.RoleARN = get("role-arn")
@@ -285,41 +316,46 @@ func buildRole(name string, l *layered) (Role, error) {
 	if partition != "aws" {
 		defaultOrigin = originDefault + " for partition " + partition
 	}
-	r.Audience = get("audience", value{defaultAudience, defaultOrigin})
+	r.Audience = get("audience", value{v: defaultAudience, origin: defaultOrigin})
 	r.Issuer = get("issuer")
 	r.ClientID = get("client-id")
 	r.ClientSecret = get("client-secret")
 	r.Scopes = strings.Join(strings.FieldsFunc(get("scopes"), func(r rune) bool { return r == ' ' || r == ',' }), " ")
-	r.Region = get("region", firstVar(e, "AWS_REGION", "AWS_DEFAULT_REGION"), value{defaultRegion, defaultOrigin})
+	r.Region = get("region", firstVar(e, "AWS_REGION", "AWS_DEFAULT_REGION"), value{v: defaultRegion, origin: defaultOrigin})
 	r.STSEndpoint = get("sts-endpoint", configuredEndpoint(e))
 	var err error
-	if r.UseFIPS, err = parseBool("use-fips-endpoint", get("use-fips-endpoint", firstVar(e, "AWS_USE_FIPS_ENDPOINT"))); err != nil {
-		return Role{}, err
+	if r.UseFIPS, err = parseBool(get("use-fips-endpoint", firstVar(e, "AWS_USE_FIPS_ENDPOINT"))); err != nil {
+		return Role{}, bad("use-fips-endpoint", err)
 	}
-	if r.UseDualStack, err = parseBool("use-dualstack-endpoint", get("use-dualstack-endpoint", firstVar(e, "AWS_USE_DUALSTACK_ENDPOINT"))); err != nil {
-		return Role{}, err
+	if r.UseDualStack, err = parseBool(get("use-dualstack-endpoint", firstVar(e, "AWS_USE_DUALSTACK_ENDPOINT"))); err != nil {
+		return Role{}, bad("use-dualstack-endpoint", err)
 	}
 	if r.TokenCommandEnv, err = parseEnvNames(get("token-command-env")); err != nil {
-		return Role{}, err
+		return Role{}, bad("token-command-env", err)
 	}
 	r.SessionName = get("session-name")
-	if err := chooseSource(&r, e.get); err != nil {
-		return Role{}, err
+	switch err := chooseSource(&r, e.get); {
+	case errors.Is(err, errNoSource) && r.RoleARN == "":
+		return Role{}, &noRoleError{"no role to assume: set --role-arn (or CREDD_ROLE_ARN) to the ARN of the IAM role to assume, and a token source (" + sourceSettings + "), or try --token-source sandbox"}
+	case errors.Is(err, errNoSource):
+		return Role{}, &noRoleError{fmt.Sprintf("no identity token source for role %s: set %s; in GitHub Actions grant `permissions: id-token: write`; or try --token-source sandbox", r.RoleARN, sourceSettings)}
+	case err != nil:
+		return Role{}, bad("token-source", err)
 	}
 	if _, ok := r.Origins["token-source"]; !ok {
 		r.Origins["token-source"] = originDefault + ": " + r.SourceReason
 	}
 	if r.RoleARN == "" && r.TokenSource != SourceSandbox {
-		return Role{}, fmt.Errorf("%w: set --role-arn (or CREDD_ROLE_ARN) to the ARN of the IAM role to assume, or try --token-source sandbox", ErrNoRole)
+		return Role{}, &noRoleError{"no role to assume: set --role-arn (or CREDD_ROLE_ARN) to the ARN of the IAM role to assume, or try --token-source sandbox"}
 	}
 	if r.RoleARN != "" {
 		if _, _, err := sts.ParseRoleARN(r.RoleARN); err != nil {
-			return Role{}, fmt.Errorf("--role-arn is not an IAM role ARN: %w", err)
+			return Role{}, bad("role-arn", err)
 		}
 	}
 	d, err := ParseDuration(get("duration"))
 	if err != nil {
-		return Role{}, err
+		return Role{}, bad("duration", err)
 	}
 	r.Duration = d
 	if _, ok := r.Origins["duration"]; !ok {
@@ -329,33 +365,37 @@ func buildRole(name string, l *layered) (Role, error) {
 		r.SessionName = DefaultSessionName(e.get)
 		r.Origins["session-name"] = sessionNameOrigin(e)
 	} else if err := sts.CheckSessionName(r.SessionName); err != nil {
-		return Role{}, fmt.Errorf("--session-name: %w", err)
+		return Role{}, bad("session-name", err)
 	}
 	if err := sts.CheckRegion(r.Region); err != nil {
-		return Role{}, fmt.Errorf("--region: %w", err)
+		return Role{}, bad("region", err)
 	}
 	if rp := sts.PartitionOfRegion(r.Region); r.RoleARN != "" && r.STSEndpoint == "" && rp != "" && rp != partition {
-		return Role{}, fmt.Errorf("--region %s (from %s) is in partition %s, but the role %s is in %s, whose STS will not answer there: set --region to a region of %s, such as %s",
-			r.Region, r.Origins["region"], rp, r.RoleARN, partition, partition, defaultRegion)
+		return Role{}, bad("region", fmt.Errorf("the region is in partition %s, but the role %s is in %s, whose STS will not answer there: set --region to a region of %s, such as %s",
+			rp, r.RoleARN, partition, partition, defaultRegion))
 	}
 	if r.STSEndpoint != "" {
-		if err := validateURL("--sts-endpoint", r.STSEndpoint); err != nil {
-			return Role{}, err
+		if err := validateURL(r.STSEndpoint); err != nil {
+			return Role{}, bad("sts-endpoint", err)
 		}
 	}
 	if r.Issuer != "" {
-		if err := validateURL("--issuer", r.Issuer); err != nil {
-			return Role{}, err
+		if err := validateURL(r.Issuer); err != nil {
+			return Role{}, bad("issuer", err)
 		}
 	}
 	if err := checkSource(&r, e.get); err != nil {
-		return Role{}, err
+		if _, named := taken["token-source"]; named {
+			return Role{}, bad("token-source", err)
+		}
+		return Role{}, fmt.Errorf("token source %s (%s): %w", r.TokenSource, r.SourceReason, err)
 	}
 	return r, nil
 }
 
 // ParseDuration reads --duration: a Go duration ("1h", "90m") or seconds.
-// "" means the default. STS accepts 15 minutes to 12 hours.
+// "" means the default. STS accepts 15 minutes to 12 hours. The error
+// does not name the setting: the caller knows where the value came from.
 func ParseDuration(s string) (time.Duration, error) {
 	if s == "" {
 		return sts.DefaultDuration, nil
@@ -364,22 +404,14 @@ func ParseDuration(s string) (time.Duration, error) {
 	if err != nil {
 		secs, serr := strconv.Atoi(s)
 		if serr != nil {
-			return 0, fmt.Errorf("--duration %q: use a duration such as 1h or 90m, or seconds", s)
+			return 0, errors.New("use a duration such as 1h or 90m, or seconds")
 		}
 		d = time.Duration(secs) * time.Second
 	}
 	if err := sts.CheckDuration(d); err != nil {
-		return 0, fmt.Errorf("--duration: %w", err)
+		return 0, err
 	}
 	return d, nil
-}
-
-// validateListen checks --listen by the endpoint's own rule.
-func validateListen(addr string) error {
-	if _, err := server.CheckListenAddr(addr); err != nil {
-		return fmt.Errorf("--listen: %w", err)
-	}
-	return nil
 }
 
 // configuredEndpoint is the STS endpoint the environment configures, as the
@@ -393,14 +425,17 @@ func configuredEndpoint(e env) value {
 	return firstVar(e, "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL")
 }
 
+// errNotBool is what a true/false setting says of any other value.
+var errNotBool = errors.New("use true or false")
+
 // parseBool reads a true/false setting; "" is false.
-func parseBool(setting, v string) (bool, error) {
+func parseBool(v string) (bool, error) {
 	if v == "" {
 		return false, nil
 	}
 	b, err := strconv.ParseBool(v)
 	if err != nil {
-		return false, fmt.Errorf("--%s %q: use true or false", setting, v)
+		return false, errNotBool
 	}
 	return b, nil
 }
@@ -413,17 +448,13 @@ func parseKeepLogin(v string, getenv func(string) string) (bool, error) {
 	if v == "" {
 		return getenv("CODESPACES") == "true" || getenv("REMOTE_CONTAINERS") == "true", nil
 	}
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		return false, fmt.Errorf("--keep-login %q: use true or false", v)
-	}
-	return b, nil
+	return parseBool(v)
 }
 
-func validateURL(flagName, s string) error {
+func validateURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%s %q: use an http:// or https:// URL", flagName, s)
+		return errors.New("use an http:// or https:// URL")
 	}
 	return nil
 }

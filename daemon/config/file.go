@@ -20,7 +20,6 @@ type fileConfig struct {
 	roles map[string]map[string]string
 }
 
-
 // loadFile reads a TOML config file. Keys are the flag names with '_' for
 // '-' (role_arn, token_source, ...); unknown keys are errors, so a typo
 // does not silently fall back to a default.

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/credd-dev/credd/daemon"
@@ -41,23 +42,26 @@ type env struct {
 	getenv  func(string) string
 }
 
-// lookup returns a variable's value and where it came from ("" if unset).
-func (e env) lookup(name string) (value, origin string) {
+// lookup returns a variable's value and where it came from (the zero
+// value if unset).
+func (e env) lookup(name string) value {
 	if HandedOff(name) {
 		if v := e.session[name]; v != "" {
-			return v, "session " + name
+			return value{v, "session " + name, name + "=" + quote(v) + " (handed over by credd reload --from-env)"}
 		}
 	}
-	if v := e.getenv(name); v != "" {
-		return v, "environment " + name
-	}
-	return "", ""
+	return e.own(name)
 }
 
-func (e env) get(name string) string {
-	v, _ := e.lookup(name)
-	return v
+// own looks a variable up in the daemon's own environment only.
+func (e env) own(name string) value {
+	if v := e.getenv(name); v != "" {
+		return value{v, "environment " + name, name + "=" + quote(v) + " (environment)"}
+	}
+	return value{}
 }
+
+func (e env) get(name string) string { return e.lookup(name).v }
 
 // handOffVars are the non-CREDD_* variables a session hands to the daemon:
 // its settings' fallbacks, the Codespace identity, and what token sources
@@ -124,8 +128,43 @@ func FilterHandOff(m map[string]string) map[string]string {
 	return out
 }
 
-// value is a setting's value and the layer it came from.
-type value struct{ v, origin string }
+// value is a setting's value, the layer it came from (as status shows it),
+// and, for errors, the setting as that layer spells it with the value as
+// the user wrote it: --duration "20h", CREDD_DURATION="20h" (environment),
+// duration = "20h" in config file /etc/credd.toml.
+type value struct{ v, origin, quoted string }
+
+// said names the setting in an error: as the user wrote it, or, for a
+// value nobody wrote (a default), as its flag with the value's origin.
+func (v value) said(setting string) string {
+	switch {
+	case v.quoted != "":
+		return v.quoted
+	case v.v == "":
+		return "--" + setting
+	}
+	return "--" + setting + " " + quote(v.v) + " (" + cmp.Or(v.origin, originDefault) + ")"
+}
+
+// quote quotes a value for an error message. A value that holds a
+// secret (a URL with a password, say) is shown with the secret redacted:
+// errors reach the terminal, the log and `credd status`.
+func quote(v string) string { return strconv.Quote(redact.String(v)) }
+
+// fileKey is the config-file key of a setting: the flag name with '_' for
+// '-'.
+func fileKey(setting string) string { return strings.ReplaceAll(setting, "-", "_") }
+
+// inFile is a value read from a config-format file; table is "" for the
+// top level, else a named role's table such as "roles.prod".
+func inFile(v, kind, path, table, setting string) value {
+	origin, where := kind+" "+path, kind+" "+path
+	if table != "" {
+		origin += " [" + table + "]"
+		where = "[" + table + "] of " + where
+	}
+	return value{v, origin, fileKey(setting) + " = " + quote(v) + " in " + where}
+}
 
 // layered resolves settings through every layer but the fallbacks.
 type layered struct {
@@ -138,20 +177,20 @@ type layered struct {
 // top resolves a daemon or default-role setting.
 func (l *layered) top(name string) value {
 	if v := l.flags[name]; v != "" {
-		return value{v, "flag --" + name}
+		return value{v, "flag --" + name, "--" + name + " " + quote(v)}
 	}
 	if slices.Contains(fixedSettings, name) {
-		if v := l.env.getenv(EnvName(name)); v != "" {
-			return value{v, "environment " + EnvName(name)}
+		if v := l.env.own(EnvName(name)); v.v != "" {
+			return v
 		}
-	} else if v, o := l.env.lookup(EnvName(name)); v != "" {
-		return value{v, o}
+	} else if v := l.env.lookup(EnvName(name)); v.v != "" {
+		return v
 	}
 	if v := l.file.top[name]; v != "" {
-		return value{v, "config file " + l.filePath}
+		return inFile(v, "config file", l.filePath, "", name)
 	}
 	if v := l.defaults.top[name]; v != "" {
-		return value{v, "defaults file " + l.defsPath}
+		return inFile(v, "defaults file", l.defsPath, "", name)
 	}
 	return value{}
 }
@@ -162,10 +201,10 @@ func (l *layered) top(name string) value {
 func (l *layered) role(name, setting string) value {
 	if name != DefaultRoleName {
 		if v := l.file.roles[name][setting]; v != "" {
-			return value{v, "config file " + l.filePath + " [roles." + name + "]"}
+			return inFile(v, "config file", l.filePath, "roles."+name, setting)
 		}
 		if v := l.defaults.roles[name][setting]; v != "" {
-			return value{v, "defaults file " + l.defsPath + " [roles." + name + "]"}
+			return inFile(v, "defaults file", l.defsPath, "roles."+name, setting)
 		}
 	}
 	return l.top(setting)
@@ -259,12 +298,12 @@ func (r Role) Same(o Role) bool {
 func sessionNameOrigin(e env) string {
 	var parts []string
 	for _, name := range []string{"GITHUB_USER", "CODESPACE_NAME"} {
-		if _, o := e.lookup(name); o != "" {
+		if o := e.lookup(name).origin; o != "" {
 			parts = append(parts, o)
 		}
 	}
 	if len(parts) == 0 {
-		if _, o := e.lookup("GITHUB_ACTOR"); o != "" {
+		if o := e.lookup("GITHUB_ACTOR").origin; o != "" {
 			parts = append(parts, o)
 		}
 	}
@@ -277,8 +316,8 @@ func sessionNameOrigin(e env) string {
 // firstVar returns the first set variable among names, with its origin.
 func firstVar(e env, names ...string) value {
 	for _, n := range names {
-		if v, o := e.lookup(n); v != "" {
-			return value{v, o}
+		if v := e.lookup(n); v.v != "" {
+			return v
 		}
 	}
 	return value{}

@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -61,12 +60,16 @@ var TokenSources = []TokenSource{
 		Detect: func(r Role, _ func(string) string) string {
 			return when(r.TokenFile != "", "a token file is configured")
 		},
+		// Only the setting is checked, never the file: whatever the file
+		// is now (missing, its directory missing, empty, not a JWT, even a
+		// directory, as `docker run -v` makes of a bind-mount source that
+		// does not exist yet) may be right a moment later, and the file
+		// source watches for that and says in status what is wrong. A
+		// start or reload refused over it would leave a supervisor
+		// restarting credd in a loop, and SDKs with no 503 to explain.
 		Check: func(r Role) error {
 			if r.TokenFile == "" {
-				return errors.New("--token-source file needs --token-file (or AWS_WEB_IDENTITY_TOKEN_FILE)")
-			}
-			if _, err := os.Stat(r.TokenFile); err != nil {
-				return fmt.Errorf("token file %s: %w: create it, or point --token-file at the file your identity provider writes", r.TokenFile, errors.Unwrap(err))
+				return errors.New("needs --token-file (or AWS_WEB_IDENTITY_TOKEN_FILE): set it to the file your identity provider writes")
 			}
 			return nil
 		},
@@ -78,7 +81,7 @@ var TokenSources = []TokenSource{
 		},
 		Check: func(r Role) error {
 			if strings.TrimSpace(r.TokenCommand) == "" {
-				return errors.New("--token-source command needs --token-command, a shell command that prints a JWT")
+				return errors.New("needs --token-command: set it to a shell command that prints a JWT")
 			}
 			return nil
 		},
@@ -99,7 +102,7 @@ var TokenSources = []TokenSource{
 		},
 		Check: func(r Role) error {
 			if r.Issuer == "" || r.ClientID == "" {
-				return errors.New("--token-source login needs --issuer (your IdP's OIDC issuer URL) and --client-id")
+				return errors.New("needs --issuer (your IdP's OIDC issuer URL) and --client-id: set both")
 			}
 			return nil
 		},
@@ -128,12 +131,20 @@ func LookupSource(name string) (TokenSource, bool) {
 	return TokenSource{}, false
 }
 
+// errNoSource means no token source fits a role that names none.
+var errNoSource = errors.New("no identity token source found")
+
+// sourceSettings are the settings that give a role a token source, for
+// messages that ask for one.
+const sourceSettings = "--token-file, --token-command, or --issuer with --client-id"
+
 // chooseSource sets r.TokenSource, when the role names none, to the first
-// source that fits, and says why in r.SourceReason.
+// source that fits, and says why in r.SourceReason; errNoSource if none
+// does.
 func chooseSource(r *Role, getenv func(string) string) error {
 	if r.TokenSource != "" {
 		if _, ok := LookupSource(r.TokenSource); !ok {
-			return fmt.Errorf("unknown --token-source %q: use one of %s", r.TokenSource, strings.Join(Sources, ", "))
+			return fmt.Errorf("not a token source: use one of %s", strings.Join(Sources, ", "))
 		}
 		r.SourceReason = "set explicitly"
 		return nil
@@ -147,7 +158,7 @@ func chooseSource(r *Role, getenv func(string) string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("%w: no identity token source found: set --token-file, --token-command, or --issuer with --client-id; in GitHub Actions grant `permissions: id-token: write`; or try --token-source sandbox", ErrNoRole)
+	return errNoSource
 }
 
 // checkSource says what the role lacks to use its token source, and keeps
@@ -178,7 +189,7 @@ func parseEnvNames(v string) ([]string, error) {
 	names := strings.FieldsFunc(v, func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
 	for _, n := range names {
 		if !envNameRE.MatchString(n) {
-			return nil, fmt.Errorf("--token-command-env: %q is not a variable name: list names such as VAULT_ADDR, separated by spaces or commas", n)
+			return nil, fmt.Errorf("%q is not a variable name: list names such as VAULT_ADDR, separated by spaces or commas", n)
 		}
 	}
 	if len(names) == 0 {

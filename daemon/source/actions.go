@@ -21,7 +21,9 @@ const (
 	EnvActionsRequestToken = "ACTIONS_ID_TOKEN_REQUEST_TOKEN"
 )
 
-const hintActionsPermission = "the job needs `permissions: id-token: write` (Codespaces has no such endpoint; use --token-source login or file)"
+// hintActionsPermission has no parentheses of its own: daemon.Error puts
+// a hint in parentheses, and nested ones read as a typo.
+const hintActionsPermission = "the job needs `permissions: id-token: write`; Codespaces has no such endpoint: use --token-source login or file"
 
 // ActionsConfig configures the GitHub Actions ID-token source.
 type ActionsConfig struct {

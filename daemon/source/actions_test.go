@@ -229,3 +229,55 @@ func TestActionsFromEnv(t *testing.T) {
 		})
 	}
 }
+
+// The endpoint's refusals read as one sentence each: nothing doubled, not
+// a bracket (the hint goes in parentheses in daemon.Error's text) nor a
+// prefix. GitHub answers an error with a JSON body whose "message" says
+// why, which @actions/core shows (actions/toolkit,
+// packages/core/src/oidc-utils.ts: `error.result.message`); a proxy in
+// between answers with text. credd never shows the body: it may echo the
+// request.
+func TestActionsErrorsReadWithoutDoubledWords(t *testing.T) {
+	bodies := map[string]string{
+		"a JSON body": `{"message":"Unable to get ACTIONS_ID_TOKEN_REQUEST_URL (bad token)"}`,
+		"a text body": "Forbidden (id-token: write) [denied]",
+	}
+	for bodyName, body := range bodies {
+		for _, status := range []int{400, 401, 403, 404, 500, 503} {
+			t.Run(fmt.Sprintf("%d with %s", status, bodyName), func(t *testing.T) {
+				t.Parallel() // a retryable status takes half a second
+				srv := newIDTokenServer(t, reply{status, body})
+				a, err := source.NewActions(source.ActionsConfig{RequestURL: srv.URL + "/idtoken?api-version=2.0", RequestToken: requestToken, Audience: "sts.amazonaws.com"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = a.Token(context.Background())
+				if err == nil {
+					t.Fatal("no error")
+				}
+				wantReadsOnce(t, err.Error())
+				wantNotContains(t, "error", err.Error(), "bad token", "denied", requestToken)
+			})
+		}
+	}
+	t.Run("not configured", func(t *testing.T) {
+		_, err := source.ActionsFromEnv("sts.amazonaws.com", func(string) string { return "" })
+		wantReadsOnce(t, err.Error())
+	})
+}
+
+// wantReadsOnce fails if s doubles a bracket or repeats a leading phrase.
+func wantReadsOnce(t *testing.T, s string) {
+	t.Helper()
+	wantNotContains(t, "error", s, "((", "))", "[[", "]]", "( (", ") )")
+	if strings.Count(s, "(") != strings.Count(s, ")") {
+		t.Errorf("error %q has unbalanced parentheses", s)
+	}
+	words := strings.Fields(s)
+	for n := 2; n <= 4 && 2*n <= len(words); n++ {
+		first := strings.Join(words[:n], " ")
+		if strings.Count(s, first) > 1 {
+			t.Errorf("error %q repeats %q", s, first)
+		}
+	}
+}

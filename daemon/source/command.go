@@ -85,7 +85,7 @@ func (c *Command) Token(ctx context.Context) (string, error) {
 			Kind:    daemon.KindRetryable,
 			Code:    CodeCommandFailed,
 			Message: "token command timed out after " + c.timeout.String() + withStderr(stderr.tail()),
-			Hint:    "make the command finish sooner (does it wait for input?); credd killed it",
+			Hint:    "make the command finish sooner: does it wait for input? credd killed it",
 			Err:     runCtx.Err(),
 		}
 	default:

@@ -161,9 +161,13 @@ func (f *File) read(ctx context.Context) (string, error) {
 func (f *File) readError(fi fs.FileInfo, err error) error {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return daemon.Errorf(daemon.KindNewToken, CodeFileMissing,
-			"create it or set --token-file / AWS_WEB_IDENTITY_TOKEN_FILE",
-			"token file %s does not exist: %w", f.path, err)
+		// Not fatal, at start or later: whatever writes the token may not
+		// have run yet, and Watch sees the file (and its directory) appear.
+		msg := fmt.Sprintf("token file %s does not exist", f.path)
+		if dir := filepath.Dir(f.path); !exists(dir) {
+			msg += ", nor does its directory " + dir
+		}
+		return &daemon.Error{Kind: daemon.KindNewToken, Code: CodeFileMissing, Message: msg, Hint: HintFileMissing, Err: err}
 	case errors.Is(err, regularfile.ErrTooLarge):
 		return &daemon.Error{
 			Kind:    daemon.KindPermanent,
@@ -195,7 +199,7 @@ func (f *File) readError(fi fs.FileInfo, err error) error {
 			Kind:    daemon.KindRetryable,
 			Code:    CodeFileUnreadable,
 			Message: fmt.Sprintf("reading token file %s did not finish in time", f.path),
-			Hint:    "check the file system that holds it (a hung network mount?)",
+			Hint:    "check the file system that holds it: a hung network mount?",
 			Err:     err,
 		}
 	}
@@ -206,6 +210,18 @@ func (f *File) readError(fi fs.FileInfo, err error) error {
 		kind, hint = daemon.KindPermanent, fmt.Sprintf("make the file readable by uid %d, which credd runs as", os.Getuid())
 	}
 	return daemon.Errorf(kind, CodeFileUnreadable, hint, "cannot read token file %s: %w", f.path, err)
+}
+
+// HintFileMissing is what to do about a token file that does not exist.
+// It has no parentheses: daemon.Error's text puts a hint in them,
+// and nested ones read badly.
+const HintFileMissing = "create it, and credd reads it as soon as it appears; or point --token-file or AWS_WEB_IDENTITY_TOKEN_FILE at the file your identity provider writes"
+
+// exists reports whether path names anything: a directory that is missing
+// is worth naming, as a mount not made yet or a typo in the path.
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return !errors.Is(err, fs.ErrNotExist)
 }
 
 func fingerprintOf(tok string, err error) fingerprint {

@@ -33,7 +33,8 @@ func TestFileToken(t *testing.T) {
 			name:     "a missing file may appear later",
 			setup:    func(*testing.T, string) {},
 			wantCode: "TokenFileMissing", wantKind: daemon.KindNewToken,
-			wantHint: "create it or set --token-file / AWS_WEB_IDENTITY_TOKEN_FILE",
+			wantMsg:  "does not exist",
+			wantHint: source.HintFileMissing,
 		},
 		{
 			name:     "a file of whitespace is empty",
@@ -363,7 +364,8 @@ func TestFileWatchWaitsForTheDirectoryToAppear(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "later")
 	f := source.NewFile(filepath.Join(dir, "token"), nil)
 	_, err := f.Token(context.Background())
-	wantError(t, err, "TokenFileMissing", daemon.KindNewToken)
+	e := wantError(t, err, "TokenFileMissing", daemon.KindNewToken)
+	wantContains(t, "message", e.Message, "nor does its directory "+dir)
 	startWatch(t, f)
 	waitWatchState(t, f, source.Polling)
 	mkdir(t, dir)
@@ -374,6 +376,28 @@ func TestFileWatchWaitsForTheDirectoryToAppear(t *testing.T) {
 		t.Fatalf("Token = %q, %v", got, err)
 	}
 	waitWatchState(t, f, source.Watching)
+}
+
+// `docker run -v` makes a directory of a bind-mount source that does not
+// exist yet; once someone puts the file in its place, credd serves.
+func TestFileWatchSeesADirectoryReplacedByTheFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "token")
+	mkdir(t, path)
+	f := source.NewFile(path, nil)
+	_, err := f.Token(context.Background())
+	wantError(t, err, "TokenFileUnreadable", daemon.KindPermanent)
+	startWatch(t, f)
+	waitWatchState(t, f, source.Watching)
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	want := validJWT(t, 1)
+	writeFile(want)(t, path)
+	waitChanged(t, f, time.Second)
+	if got, err := f.Token(context.Background()); err != nil || got != want {
+		t.Fatalf("Token = %q, %v", got, err)
+	}
 }
 
 func TestFileWatchSurvivesTheDirectoryBeingReplaced(t *testing.T) {

@@ -2,6 +2,7 @@ package sts
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"time"
@@ -29,10 +30,10 @@ func CheckSessionName(name string) error {
 // knows it.
 func CheckDuration(d time.Duration) error {
 	if d < MinDuration || d > MaxDuration {
-		return fmt.Errorf("duration %s is out of range: STS issues credentials for 15m to 12h (and the role's maximum session duration must allow it)", d)
+		return errors.New("out of range: STS issues credentials for 15m to 12h, and the role's maximum session duration must allow it")
 	}
 	if d%time.Second != 0 {
-		return fmt.Errorf("duration %s is not a whole number of seconds: use e.g. 1h or 45m", d)
+		return errors.New("not a whole number of seconds: use e.g. 1h or 45m")
 	}
 	return nil
 }

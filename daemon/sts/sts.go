@@ -104,7 +104,7 @@ func New(cfg Config) (*Client, error) {
 		d = DefaultDuration
 	}
 	if err := CheckDuration(d); err != nil {
-		return nil, invalidConfig(err.Error(), "set --duration")
+		return nil, invalidConfig(fmt.Sprintf("duration %s: %s", d, err), "set --duration")
 	}
 
 	region := RegionOrDefault(cfg.Region)

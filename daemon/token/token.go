@@ -33,7 +33,7 @@ const (
 	defaultSkew    = 30 * time.Second
 	maxTokenBytes  = 64 << 10
 	maxUnixSeconds = 253402300799 // 9999-12-31T23:59:59Z
-	hintOneJWT     = "provide exactly one JWT (header.payload.signature, base64url) and nothing else"
+	hintOneJWT     = "provide exactly one JWT, header.payload.signature in base64url, and nothing else"
 )
 
 // Parse reads the claims of a compact JWS without verifying its signature.
@@ -304,9 +304,9 @@ func Check(raw string, c Checks) (daemon.Claims, error) {
 	}
 	t := now()
 	if !claims.Expiry.After(t.Add(skew)) {
-		msg := fmt.Sprintf("the token expired at %s, %s ago", claims.Expiry.Format(time.RFC3339), roundAgo(t.Sub(claims.Expiry)))
+		msg := fmt.Sprintf("the token expired at %s, %s ago", claims.Expiry.Format(time.RFC3339), readable(t.Sub(claims.Expiry)))
 		if claims.Expiry.After(t) {
-			msg = fmt.Sprintf("the token expires at %s, in %s, within the %s safety margin", claims.Expiry.Format(time.RFC3339), roundAgo(claims.Expiry.Sub(t)), skew)
+			msg = fmt.Sprintf("the token expires at %s, in %s, within the %s safety margin", claims.Expiry.Format(time.RFC3339), readable(claims.Expiry.Sub(t)), skew)
 		}
 		return claims, &daemon.Error{
 			Kind:    daemon.KindNewToken,
@@ -323,8 +323,8 @@ func Check(raw string, c Checks) (daemon.Claims, error) {
 			return claims, &daemon.Error{
 				Kind:    daemon.KindNewToken,
 				Code:    CodeNotYetValid,
-				Message: fmt.Sprintf("the token's %s is %s, %s in the future", nb.name, nb.at.Format(time.RFC3339), roundAgo(nb.at.Sub(t))),
-				Hint:    "check this machine's clock (and the issuer's); the token is not valid yet",
+				Message: fmt.Sprintf("the token's %s is %s, %s in the future", nb.name, nb.at.Format(time.RFC3339), readable(nb.at.Sub(t))),
+				Hint:    "check this machine's clock and the issuer's; the token is not valid yet",
 			}
 		}
 	}
@@ -342,7 +342,7 @@ func issuerMismatch(got, want string) *daemon.Error {
 		Kind:    daemon.KindPermanent,
 		Code:    CodeIssuer,
 		Message: msg,
-		Hint:    "the configured issuer (--issuer) must match the token's iss exactly, including any trailing slash: set it to the iss the IdP writes, which the role's IAM OIDC provider must name too",
+		Hint:    "the configured issuer, --issuer, must match the token's iss exactly, including any trailing slash: set it to the iss the IdP writes, which the role's IAM OIDC provider must name too",
 	}
 }
 
@@ -360,10 +360,28 @@ func quoteAll(ss []string) string {
 	return "[" + strings.Join(q, ", ") + "]"
 }
 
-// roundAgo keeps durations readable: "3m12s", not "3m12.345678s".
-func roundAgo(d time.Duration) time.Duration {
-	if d > time.Second {
-		return d.Round(time.Second)
+// readable renders how long ago (or ahead) a date is, in the unit a
+// person would use: 250ms, 3m12s, 3h12m, 12 days, 6.2 years; not
+// 54489h43m35s. Each bucket is chosen after rounding, so 59m59.7s reads as
+// 1h, not 60m0s.
+func readable(d time.Duration) string {
+	const day, year = 24 * time.Hour, 36525 * 24 * time.Hour / 100 // a Julian year
+	switch {
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	case d.Round(time.Second) < time.Hour:
+		return d.Round(time.Second).String()
+	case d.Round(time.Minute) < day:
+		d = d.Round(time.Minute)
+		if m := d % time.Hour / time.Minute; m != 0 {
+			return fmt.Sprintf("%dh%dm", d/time.Hour, m)
+		}
+		return fmt.Sprintf("%dh", d/time.Hour)
+	case d.Round(day) < 365*day:
+		if days := d.Round(day) / day; days != 1 {
+			return fmt.Sprintf("%d days", days)
+		}
+		return "1 day"
 	}
-	return d.Round(time.Millisecond)
+	return fmt.Sprintf("%.1f years", float64(d)/float64(year))
 }

@@ -213,6 +213,8 @@ func TestCheck(t *testing.T) {
 		{name: "empty checks skip audience and issuer", claims: with(c, "aud", nil, "iss", nil)},
 		{name: "an expired token needs a new one", claims: with(c, "exp", now.Add(-3*time.Minute).Unix()),
 			wantCode: token.CodeExpired, wantKind: daemon.KindNewToken, wantMessage: "expired at 2025-06-01T11:57:00Z, 3m0s ago"},
+		{name: "a token that expired years ago says so in years", claims: with(c, "exp", now.Add(-54489*time.Hour).Unix(), "iat", now.Add(-54490*time.Hour).Unix()),
+			wantCode: token.CodeExpired, wantKind: daemon.KindNewToken, wantMessage: ", 6.2 years ago"},
 		{name: "a token expiring within the default skew counts as expired", claims: with(c, "exp", now.Add(20*time.Second).Unix()),
 			wantCode: token.CodeExpired, wantKind: daemon.KindNewToken, wantMessage: "in 20s, within the 30s safety margin"},
 		{name: "a token expiring just after the skew is valid", claims: with(c, "exp", now.Add(31*time.Second).Unix())},
