@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -62,14 +63,14 @@ var clients = []client{
 		notes: "Reads only AWS_CONTAINER_AUTHORIZATION_TOKEN (file support came in botocore 1.32.0).",
 	},
 	{
-		name: "AWS CLI v1", installed: "pip, with the machine's pyenv Python",
-		find: pyenvCLI, cli: true,
+		name: rowAWSCLIv1, installed: "pip `awscli` (test/compat/python/requirements.txt)",
+		find: pipAWSCLIv1, cli: true,
 		readsTokenFile: true, showsMessage: true,
 		notes: "The file wins when both are set.",
 	},
 	{
-		name: "boto3", installed: "pip, with the machine's pyenv Python",
-		find:           pyenvPython,
+		name: rowBoto3, installed: "pip `boto3` (test/compat/python/requirements.txt)",
+		find:           pipBoto3,
 		readsTokenFile: true, showsMessage: true, longLived: true,
 		notes: "The file wins when both are set.",
 	},
@@ -125,6 +126,95 @@ func python(path string) func() ([]string, error) {
 	}
 }
 
+// The rows of the clients pip installs, whose "Installed from" cell also
+// says where the suite found them.
+const (
+	rowAWSCLIv1 = "AWS CLI v1"
+	rowBoto3    = "boto3"
+)
+
+// pipProgram is a program that test/setup.sh installs with pip, from the
+// pins in test/compat/python/requirements.txt, when the machine lacks it.
+type pipProgram struct {
+	name string // the executable
+	what string // what it is, for messages
+	env  string // a variable that may give its path, which then must do
+	// check refuses a program of that name that is not the one wanted
+	// (nil: any will do).
+	check func(path string) error
+}
+
+var (
+	awsCLIv1   = pipProgram{name: "aws", what: "the AWS CLI v1 (pip awscli)", env: "CREDD_COMPAT_AWS_V1", check: isAWSCLIv1}
+	pipPython  = pipProgram{name: "python3", what: "a python3 with pip's boto3", env: "CREDD_COMPAT_PYTHON", check: importsBoto3}
+	motoServer = pipProgram{name: "moto_server", what: "moto_server (pip moto[server])", env: "CREDD_COMPAT_MOTO"}
+)
+
+// testVenv is the virtualenv test/setup.sh creates; the same rule as its
+// ${CREDD_TEST_VENV:-$HOME/.cache/credd-test-venv}.
+func testVenv() string {
+	if v := os.Getenv("CREDD_TEST_VENV"); v != "" {
+		return v
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".cache", "credd-test-venv")
+}
+
+// find returns the program's path and where it was found, trying in order
+// the path in p.env, test/setup.sh's virtualenv, pyenv, then PATH. Debian's
+// /usr/bin ones are never taken: they are rows of their own.
+func (p pipProgram) find() (path, where string, err error) {
+	if v := os.Getenv(p.env); v != "" {
+		if err := p.usable(v); err != nil {
+			return "", "", fmt.Errorf("%w: $%s=%s: %v (unset it, or point it at %s)", errMissing, p.env, v, err, p.what)
+		}
+		return v, "$" + p.env, nil
+	}
+	var tried []string
+	candidates := []struct {
+		where string
+		path  func() (string, error)
+	}{
+		{"test/setup.sh's venv", func() (string, error) { return filepath.Join(testVenv(), "bin", p.name), nil }},
+		{"pyenv", func() (string, error) { return pyenvWhich(p.name) }},
+		{"PATH", func() (string, error) { return pathNotDebian(p.name) }},
+	}
+	for _, c := range candidates {
+		path, err := c.path()
+		if err == nil {
+			err = p.usable(path)
+		}
+		if err == nil {
+			if c.where == "pyenv" {
+				// .../.pyenv/versions/3.11.7/bin/aws: say which Python.
+				return path, "pyenv " + filepath.Base(filepath.Dir(filepath.Dir(path))), nil
+			}
+			if c.where == "PATH" {
+				return path, "PATH, " + path, nil
+			}
+			return path, c.where, nil
+		}
+		tried = append(tried, fmt.Sprintf("%s: %v", c.where, err))
+	}
+	return "", "", fmt.Errorf("%w: %s (%s). Install it with `bash test/setup.sh` (a venv at %s from test/compat/python/requirements.txt), or set %s to its path",
+		errMissing, p.what, strings.Join(tried, "; "), testVenv(), p.env)
+}
+
+// usable says why the file at path is not the program wanted, or nil.
+func (p pipProgram) usable(path string) error {
+	info, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if info.IsDir() || info.Mode()&0o111 == 0 {
+		return fmt.Errorf("%s is not an executable file", path)
+	}
+	if p.check != nil {
+		return p.check(path)
+	}
+	return nil
+}
+
 // pyenvWhich resolves a pyenv shim to the real executable, which must be
 // pyenv's own (not the system's it may fall back to).
 func pyenvWhich(name string) (string, error) {
@@ -141,25 +231,79 @@ func pyenvWhich(name string) (string, error) {
 	out, err := exec.Command(pyenv, "which", name).Output()
 	path := strings.TrimSpace(string(out))
 	if err != nil || !strings.Contains(path, "/.pyenv/versions/") {
-		return "", fmt.Errorf("%w: pyenv's %s (`pyenv which %s`: %q %v)", errMissing, name, name, path, err)
+		return "", fmt.Errorf("not pyenv's (`pyenv which %s`: %q %v)", name, path, err)
 	}
 	return path, nil
 }
 
-func pyenvCLI() ([]string, error) {
-	aws, err := pyenvWhich("aws")
+// pathNotDebian looks name up in PATH, skipping pyenv's shims (which may
+// fall back to the system's) and Debian's /usr/bin and /bin.
+func pathNotDebian(name string) (string, error) {
+	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+		if dir == "" || strings.Contains(dir, "/.pyenv/shims") {
+			continue
+		}
+		if real, err := filepath.EvalSymlinks(dir); err == nil && (real == "/usr/bin" || real == "/bin") {
+			continue
+		}
+		path := filepath.Join(dir, name)
+		if info, err := os.Stat(path); err == nil && !info.IsDir() && info.Mode()&0o111 != 0 {
+			return path, nil
+		}
+	}
+	return "", fmt.Errorf("not on PATH outside /usr/bin")
+}
+
+// isAWSCLIv1 refuses another AWS CLI (a runner's v2 in /usr/local/bin).
+func isAWSCLIv1(path string) error {
+	// Read stdout and stderr alike: where the version goes has varied.
+	out, err := exec.Command(path, "--version").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s --version: %v", path, err)
+	}
+	if !strings.HasPrefix(strings.TrimSpace(string(out)), "aws-cli/1.") {
+		return fmt.Errorf("%s is %s, not the AWS CLI v1", path, firstLine(string(out)))
+	}
+	return nil
+}
+
+// importsBoto3 refuses a Python without boto3.
+func importsBoto3(path string) error {
+	if out, err := exec.Command(path, "-c", "import boto3").CombinedOutput(); err != nil {
+		return fmt.Errorf("no boto3 for %s (%s)", path, firstLine(string(out)))
+	}
+	return nil
+}
+
+// pipFound records where the pip rows' clients were found, by row name,
+// for their "Installed from" cells.
+var pipFound sync.Map
+
+func pipAWSCLIv1() ([]string, error) {
+	aws, where, err := awsCLIv1.find()
 	if err != nil {
 		return nil, err
 	}
+	pipFound.Store(rowAWSCLIv1, where)
 	return []string{aws}, nil
 }
 
-func pyenvPython() ([]string, error) {
-	py, err := pyenvWhich("python3")
+func pipBoto3() ([]string, error) {
+	py, where, err := pipPython.find()
 	if err != nil {
 		return nil, err
 	}
+	pipFound.Store(rowBoto3, where)
 	return python(py)()
+}
+
+// installedFrom is c's "Installed from" cell: c.installed and, for a pip
+// row, where this run found it.
+func installedFrom(c client) string {
+	if where, ok := pipFound.Load(c.name); ok {
+		return fmt.Sprintf("%s, found in %s", c.installed, where)
+	}
+	return c.installed
 }
 
 // node runs node/client.js for sdk, once `npm ci` has installed pkg.

@@ -3,7 +3,7 @@
 // endpoint through its own default credential chain, in a clean
 // environment, and signs GetCallerIdentity calls that the sandbox STS
 // emulator verifies. The outcome is the matrix in docs/compatibility.md,
-// which a complete, passing run rewrites.
+// which a complete, passing run checks (CREDD_WRITE_DOCS=1 rewrites it).
 //
 // A client that is not installed is skipped with a message, except in CI
 // (CI=true), where it is a failure: .ci/run installs them all.
@@ -68,7 +68,7 @@ func TestMain(m *testing.M) {
 	os.RemoveAll(dir)
 	harness.Remove()
 	if err := writeMatrix(code == 0, time.Since(start)); err != nil {
-		fmt.Fprintln(os.Stderr, "compat: write the matrix:", err)
+		fmt.Fprintln(os.Stderr, "compat: matrix:", err)
 		if code == 0 {
 			code = 1
 		}

@@ -39,7 +39,7 @@ const stsNamespace = "https://sts.amazonaws.com/doc/2011-06-15/"
 // reference. If moto starts refusing such a request, the two are compared.
 func TestDifferentialSTS(t *testing.T) {
 	t.Parallel()
-	motoBin, err := pyenvWhich("moto_server")
+	motoBin, _, err := motoServer.find()
 	if err != nil {
 		missing(t, "moto_server", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -18,7 +19,8 @@ const (
 )
 
 const (
-	// docPath is the published matrix, rewritten by a complete, passing run.
+	// docPath is the published matrix: a complete, passing run checks it,
+	// or rewrites it with CREDD_WRITE_DOCS=1 (make docs).
 	docPath = "../../docs/compatibility.md"
 	// resultsPath is the matrix of the last run, whatever its outcome
 	// (ignored by git).
@@ -78,32 +80,144 @@ func (r *result) get(col string) string {
 	return "not run"
 }
 
-// writeMatrix renders the matrix, prints it, writes it to resultsPath and,
-// when every client ran and passed, to docPath.
+// writeMatrix renders the matrix, prints it and writes it to resultsPath.
+// After a complete, passing run it checks docPath against it, or, with
+// CREDD_WRITE_DOCS=1, rewrites docPath: a test run leaves the tree as it
+// found it.
 func writeMatrix(passed bool, elapsed time.Duration) error {
 	text, complete := renderMatrix()
 	fmt.Printf("\n%s\n", text)
-	for _, p := range []string{resultsPath, docPath} {
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
+	if err := os.MkdirAll(filepath.Dir(resultsPath), 0o755); err != nil {
+		return err
 	}
 	if err := os.WriteFile(resultsPath, []byte(text), 0o644); err != nil {
 		return err
 	}
+	defer fmt.Printf("compat: suite time %s\n", elapsed.Round(time.Second))
+	doc := strings.TrimPrefix(docPath, "../../")
 	switch {
 	case !passed:
-		fmt.Printf("compat: %s not rewritten: the suite failed (this run's matrix: test/compat/%s)\n", strings.TrimPrefix(docPath, "../../"), resultsPath)
+		fmt.Printf("compat: %s not checked: the suite failed (this run's matrix: test/compat/%s)\n", doc, resultsPath)
 	case complete != "":
-		fmt.Printf("compat: %s not rewritten: %s (this run's matrix: test/compat/%s)\n", strings.TrimPrefix(docPath, "../../"), complete, resultsPath)
-	default:
+		fmt.Printf("compat: %s not checked: %s (this run's matrix: test/compat/%s)\n", doc, complete, resultsPath)
+	case os.Getenv("CREDD_WRITE_DOCS") == "1":
 		if err := os.WriteFile(docPath, []byte(text), 0o644); err != nil {
 			return err
 		}
-		fmt.Printf("compat: wrote %s\n", strings.TrimPrefix(docPath, "../../"))
+		fmt.Printf("compat: wrote %s\n", doc)
+	default:
+		committed, err := os.ReadFile(docPath)
+		if err != nil {
+			return fmt.Errorf("%w; write it with `make docs` (or CREDD_WRITE_DOCS=1 go test ./test/compat/)", err)
+		}
+		if diffs := matrixDiff(string(committed), text); len(diffs) > 0 {
+			fmt.Printf("compat: %s is stale: it differs from this run beyond versions and install locations:\n%s\n", doc, strings.Join(diffs, "\n"))
+			return fmt.Errorf("%s is stale (the differences are above; this run's matrix: test/compat/%s): "+
+				"regenerate it with `make docs` (or CREDD_WRITE_DOCS=1 go test ./test/compat/) and commit it", doc, resultsPath)
+		}
+		fmt.Printf("compat: %s matches this run (versions and install locations aside)\n", doc)
 	}
-	fmt.Printf("compat: suite time %s\n", elapsed.Round(time.Second))
 	return nil
+}
+
+// figureColumns are the matrix's columns that describe the machine, not
+// credd: the client versions installed (pinned by go.mod, the npm lock files
+// and requirements.txt, but Debian's follow its point releases) and where a
+// client was found. They may differ from the committed matrix; every
+// outcome, and all the text, must not.
+var figureColumns = []string{"Version", "Installed from"}
+
+// matrixDiff compares two renderings of the matrix, figure columns aside,
+// and lists the lines only one of them has (at most maxDiffs), in order.
+func matrixDiff(committed, current string) []string {
+	const maxDiffs = 12
+	a, b := outcomes(committed), outcomes(current)
+	// common[i][j] is the length of the longest common subsequence of
+	// a[i:] and b[j:]; the tables are a few dozen lines.
+	common := make([][]int, len(a)+1)
+	for i := range common {
+		common[i] = make([]int, len(b)+1)
+	}
+	for i := len(a) - 1; i >= 0; i-- {
+		for j := len(b) - 1; j >= 0; j-- {
+			if a[i] == b[j] {
+				common[i][j] = common[i+1][j+1] + 1
+			} else {
+				common[i][j] = max(common[i+1][j], common[i][j+1])
+			}
+		}
+	}
+	var diffs []string
+	add := func(s string) {
+		if len(diffs) < maxDiffs {
+			diffs = append(diffs, s)
+		} else if len(diffs) == maxDiffs {
+			diffs = append(diffs, "  …and more")
+		}
+	}
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		switch {
+		case i < len(a) && j < len(b) && a[i] == b[j]:
+			i, j = i+1, j+1
+		case j == len(b) || (i < len(a) && common[i+1][j] >= common[i][j+1]):
+			add(fmt.Sprintf("  committed, line %d: %s", i+1, a[i]))
+			i++
+		default:
+			add(fmt.Sprintf("  this run,  line %d: %s", j+1, b[j]))
+			j++
+		}
+	}
+	return diffs
+}
+
+// outcomes is the matrix's lines with the figure columns' cells blanked.
+func outcomes(doc string) []string {
+	lines := strings.Split(strings.TrimRight(doc, "\n"), "\n")
+	var blank []int // the current table's figure columns
+	inTable := false
+	for i, l := range lines {
+		if !strings.HasPrefix(l, "|") {
+			inTable = false
+			continue
+		}
+		cells := tableCells(l)
+		if !inTable { // the header row
+			inTable, blank = true, nil
+			for j, c := range cells {
+				if slices.Contains(figureColumns, c) {
+					blank = append(blank, j)
+				}
+			}
+			continue
+		}
+		for _, j := range blank {
+			if j < len(cells) && !strings.HasPrefix(cells[j], "---") {
+				cells[j] = "…"
+			}
+		}
+		lines[i] = "| " + strings.Join(cells, " | ") + " |"
+	}
+	return lines
+}
+
+// tableCells splits a Markdown table row at the pipes cellText does not
+// escape, and trims each cell.
+func tableCells(row string) []string {
+	row = strings.TrimSpace(row)
+	row = strings.TrimSuffix(strings.TrimPrefix(row, "|"), "|")
+	var cells []string
+	start := 0
+	for i := 0; i < len(row); i++ {
+		switch {
+		case row[i] == '\\':
+			i++ // an escaped character, \| among them
+		case row[i] == '|':
+			cells = append(cells, strings.TrimSpace(row[start:i]))
+			start = i + 1
+		}
+	}
+	return append(cells, strings.TrimSpace(row[start:]))
 }
 
 // renderMatrix returns the matrix as Markdown, and why it is incomplete
@@ -116,11 +230,13 @@ func renderMatrix() (string, string) {
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 
 	w("# Compatibility matrix\n\n")
-	w("<!-- Generated by test/compat; do not edit. Regenerate: bash test/run.sh -->\n\n")
+	w("<!-- Generated by test/compat; do not edit. Regenerate: make docs -->\n\n")
 	w("Generated by the compatibility suite in `test/compat`. Regenerate it with\n")
-	w("`bash test/run.sh` (or `go test -race -count=1 ./test/compat/`) on a machine\n")
-	w("with every client installed, as `.ci/run` does: a complete, passing run\n")
-	w("rewrites this file.\n\n")
+	w("`make docs` (or `CREDD_WRITE_DOCS=1 go test -race -count=1 ./test/compat/`)\n")
+	w("on a machine with every client installed (`bash test/setup.sh`). Any other\n")
+	w("complete, passing run, as in `.ci/run`, checks this file instead: it fails\n")
+	w("when an outcome or a line of text differs from its own (client versions\n")
+	w("and where each client was installed may).\n\n")
 	w("Each client runs as its own process in a clean environment holding only what\n")
 	w("`credd env` prints (`AWS_CONTAINER_CREDENTIALS_FULL_URI` on 127.0.0.1,\n")
 	w("`AWS_CONTAINER_AUTHORIZATION_TOKEN`, `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE`),\n")
@@ -159,7 +275,7 @@ func renderMatrix() (string, string) {
 		if c.explicitEndpoint {
 			endpoint = "explicit, " + c.endpointHow + ": ignores `AWS_ENDPOINT_URL_STS`"
 		}
-		w("| %s | %s | %s | %s |", c.name, cellText(version), cellText(c.installed), endpoint)
+		w("| %s | %s | %s | %s |", c.name, cellText(version), cellText(installedFrom(c)), endpoint)
 		for _, s := range setups {
 			w(" %s |", cellText(r.get(s.name)))
 		}

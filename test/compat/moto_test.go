@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -28,18 +29,15 @@ func TestThirdPartySTS(t *testing.T) {
 	matrix.mu.Unlock()
 	fail := func(cell *string) func(string, ...any) { return failer(t, cell) }
 
-	motoBin, err := pyenvWhich("moto_server")
+	motoBin, where, err := motoServer.find()
 	if err != nil {
 		res.version = "not installed"
 		missing(t, "moto_server", err)
 	}
-	python, err := pyenvWhich("python3")
+	t.Logf("moto_server: %s (found in %s)", motoBin, where)
+	out, err := exec.Command(scriptPython(motoBin), "-c", "import moto; print(moto.__version__)").Output()
 	if err != nil {
-		missing(t, "pyenv python3", err)
-	}
-	out, err := exec.Command(python, "-c", "import moto; print(moto.__version__)").Output()
-	if err != nil {
-		t.Fatalf("moto version: %v", err)
+		t.Fatalf("moto version, with %s's Python: %v", motoBin, err)
 	}
 	res.version = strings.TrimSpace(string(out))
 	stsURL := startMoto(t, motoBin)
@@ -95,6 +93,22 @@ func TestThirdPartySTS(t *testing.T) {
 		failClient("%s against moto: %s (want ARN %s)", c.name, errorOf(r), want)
 	}
 	res.client = "✅ " + c.name + ": 2 `GetCallerIdentity` calls, ARN `" + want + "`"
+}
+
+// scriptPython is the interpreter a pip console script (moto_server) runs
+// with: the absolute path pip wrote in its #! line, else (a /bin/sh
+// trampoline, written for a path too long for #!) the python3 beside it.
+func scriptPython(script string) string {
+	if f, err := os.Open(script); err == nil {
+		defer f.Close()
+		first, _ := bufio.NewReader(f).ReadString('\n')
+		if interp, ok := strings.CutPrefix(strings.TrimSpace(first), "#!"); ok {
+			if fields := strings.Fields(interp); len(fields) == 1 && filepath.IsAbs(fields[0]) && strings.HasPrefix(filepath.Base(fields[0]), "python") {
+				return fields[0]
+			}
+		}
+	}
+	return filepath.Join(filepath.Dir(script), "python3")
 }
 
 func clientNamed(t *testing.T, name string) client {

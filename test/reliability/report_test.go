@@ -10,7 +10,11 @@ import (
 )
 
 // A Row is one line of docs/reliability.md: what was tried, what credd
-// should do, and what it did in this run.
+// should do, and what it did in this run. test/run.sh fails when a row's
+// area, tried or expected text, result, or its place (by Key) differs from
+// the committed file, so those must not change from run to run: this run's
+// numbers belong in Observed (durations in Tried are tolerated, for
+// CREDD_SOAK).
 type Row struct {
 	Area     string `json:"area"`
 	Key      string `json:"key"` // sort key within the area
@@ -61,7 +65,8 @@ func (r *Row) Observe(format string, args ...any) {
 }
 
 // writeReport appends the rows as JSON lines to $CREDD_RELIABILITY_REPORT,
-// which test/run.sh renders into docs/reliability.md.
+// which test/run.sh checks docs/reliability.md against (or, with
+// CREDD_WRITE_DOCS=1, renders into it) with test/reliability/render.
 func writeReport() error {
 	path := os.Getenv("CREDD_RELIABILITY_REPORT")
 	if path == "" {
