@@ -26,6 +26,10 @@ type Status struct {
 	// Clients counts credentials requests by client family (from the
 	// User-Agent), with how many came in the last minute.
 	Clients []ClientCount `json:"clients,omitempty"`
+	// Refusals counts the endpoint's refused requests since the daemon
+	// started, one entry per reason and client family (so a fixed, small
+	// number of entries), with the first and the last time each was seen.
+	Refusals []RefusalCount `json:"refusals,omitempty"`
 	// HandedOff names the variables the last `credd reload --from-env`
 	// handed over (never their values).
 	HandedOff []string `json:"handedOff,omitempty"`
@@ -146,6 +150,76 @@ type ClientCount struct {
 	// the number of timestamps kept per client (see server.RecentWindow).
 	LastMinute int       `json:"lastMinute"`
 	LastSeen   time.Time `json:"lastSeen,omitzero"`
+}
+
+// Refusal is why the endpoint refused a request.
+type Refusal string
+
+// The reasons the endpoint refuses a request. A 503 (no credentials yet,
+// or no role configured) is not a refusal: the client did nothing wrong.
+const (
+	RefusedNoToken     Refusal = "no-token"     // 401: no Authorization header
+	RefusedWrongToken  Refusal = "wrong-token"  // 401: not the daemon's current token
+	RefusedTokenScheme Refusal = "token-scheme" // 401: the token behind a scheme such as "Bearer "
+	RefusedHost        Refusal = "bad-host"     // 403: a Host other than a loopback address or localhost
+	RefusedBrowser     Refusal = "browser"      // 403: an Origin or Sec-Fetch-* header
+	RefusedProxy       Refusal = "proxy"        // 403: X-Forwarded-For, Forwarded or X-Real-IP
+	RefusedMethod      Refusal = "method"       // 405: not GET
+	RefusedUnknownRole Refusal = "unknown-role" // 404: a role name that is not configured
+	RefusedUnknownPath Refusal = "unknown-path" // 404: a path credd does not serve
+)
+
+// refusalWords say what the client did and what the user can do about it.
+// The endpoint's log and `credd status` share them, so both say the same.
+var refusalWords = map[Refusal]struct{ did, fix string }{
+	RefusedNoToken: {"sent no token",
+		"that process's environment lacks AWS_CONTAINER_AUTHORIZATION_TOKEN and AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: run it under `credd exec -- CMD`, or start it from a new shell or one where eval \"$(credd env)\" has run"},
+	RefusedWrongToken: {"sent a token that is not the daemon's",
+		"credd writes a new token at each start, so a process or shell started before the restart holds the old one: re-read it with eval \"$(credd env)\" and restart the process (SDKs that read AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE pick the new token up by themselves, except JS v2 and Java, which prefer a stale AWS_CONTAINER_AUTHORIZATION_TOKEN)"},
+	RefusedTokenScheme: {"sent the token behind a scheme such as Bearer",
+		"the Authorization header must be the raw token; AWS SDKs send it so, so the client is a hand-written one: drop the \"Bearer \" prefix"},
+	RefusedHost: {"reached credd through a name other than 127.0.0.1 or localhost",
+		"point AWS_CONTAINER_CREDENTIALS_FULL_URI at 127.0.0.1 as `credd env` prints it, not at a host name or a forwarded port; credd refuses other names so that a web page cannot reach it through DNS rebinding"},
+	RefusedBrowser: {"came from a web browser (Origin or Sec-Fetch header)",
+		"a web page tried to read credentials and was refused, as it should be; nothing to fix unless you expected it"},
+	RefusedProxy: {"came through a proxy (X-Forwarded-For, Forwarded or X-Real-IP header)",
+		"call credd directly on 127.0.0.1: add 127.0.0.1 and localhost to NO_PROXY (and no_proxy), or stop the relay"},
+	RefusedMethod: {"used a method other than GET",
+		"the container-credentials endpoint answers GET only"},
+	RefusedUnknownRole: {"asked for a role credd does not serve",
+		"AWS_CONTAINER_CREDENTIALS_FULL_URI names a role that is not configured: use one of the role paths `credd status` lists (`credd env --profile NAME` prints its URL)"},
+	RefusedUnknownPath: {"asked for a path credd does not serve",
+		"AWS_CONTAINER_CREDENTIALS_FULL_URI must end in /v1/credentials or /v1/credentials/<role>: use the URL `credd env` prints"},
+}
+
+// Did says what the refused requests did, in words that fit one request or
+// many: "3 requests sent no token".
+func (r Refusal) Did() string {
+	if w, ok := refusalWords[r]; ok {
+		return w.did
+	}
+	return "were refused (" + string(r) + ")" // from a newer daemon
+}
+
+// Fix says what to do about it.
+func (r Refusal) Fix() string {
+	if w, ok := refusalWords[r]; ok {
+		return w.fix
+	}
+	return "run `credd doctor`"
+}
+
+// RefusalCount counts the refused requests of one reason from one client
+// family.
+type RefusalCount struct {
+	Reason Refusal `json:"reason"`
+	// Client is the family, as in ClientCount.Client.
+	Client string `json:"client"`
+	// Status is the HTTP status the requests were answered with.
+	Status    int       `json:"status"`
+	Count     int64     `json:"count"`
+	FirstSeen time.Time `json:"firstSeen"`
+	LastSeen  time.Time `json:"lastSeen"`
 }
 
 // Duration marshals as a Go duration string ("1h0m0s").

@@ -472,6 +472,7 @@ func (a *Agent) Status() daemon.Status {
 		TokenFile:     filepath.Join(a.opts.Config.StateDir, authtoken.FileName),
 		Requests:      a.handler.Counts(),
 		Clients:       a.handler.Clients(),
+		Refusals:      a.handler.Refusals(),
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()

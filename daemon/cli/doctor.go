@@ -59,7 +59,7 @@ type doctorDeps struct {
 
 func gatherDoctor(ctx context.Context, d doctorDeps) doctor.Facts {
 	v := gatherStatus(ctx, d.stateDir, d.io)
-	f := doctor.Facts{Status: v.Status, StatusErr: v.Err, NotRunning: v.NotRunning, Role: orDefaultRole(d.role), Env: v.Env, PolicyFile: d.policyFile}
+	f := doctor.Facts{Status: v.Status, StatusErr: v.Err, NotRunning: v.NotRunning, Role: orDefaultRole(d.role), Env: v.Env, PolicyFile: d.policyFile, StateDir: v.SuggestStateDir}
 	if d.policyFile != "" {
 		if b, err := readUserFile(d.policyFile); err != nil {
 			f.PolicyErr = err.Error()

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -54,9 +55,16 @@ type statusView struct {
 	Err        string
 	NotRunning bool
 	StateDir   string
+	// SuggestStateDir is StateDir when it is not the default one, so that
+	// every credd command suggested names it; else "".
+	SuggestStateDir string
 	// Env is the calling shell's environment, checked against the daemon.
 	Env envcheck.Report
 }
+
+// suggest makes the credd commands in a suggestion name the state dir in
+// use when it is not the default one.
+func (v statusView) suggest(s string) string { return doctor.WithStateDir(s, v.SuggestStateDir) }
 
 // gatherStatus asks the daemon and checks this process's environment.
 func gatherStatus(ctx context.Context, stateDir string, io IO) statusView {
@@ -64,6 +72,9 @@ func gatherStatus(ctx context.Context, stateDir string, io IO) statusView {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	trust := clientTrust(stateDir, io.Getenv)
+	if trust.Explicit {
+		v.SuggestStateDir = stateDir
+	}
 	st, err := control.Client{StateDir: stateDir, Trust: trust}.Status(ctx)
 	in := envInput(io)
 	if err != nil {
@@ -174,16 +185,54 @@ type statusDoc struct {
 
 func statusJSON(v statusView) statusDoc {
 	code, health := assess(v.Status)
+	env := v.Env
+	env.Findings = slices.Clone(env.Findings)
+	for i := range env.Findings {
+		env.Findings[i].Fix = v.suggest(env.Findings[i].Fix)
+	}
+	warnings := statusWarnings(v.Status)
+	for i := range warnings {
+		warnings[i] = v.suggest(warnings[i])
+	}
 	return statusDoc{
-		Status:        v.Status,
+		Status:        v.withSuggestions(v.Status),
 		SchemaVersion: daemon.StatusVersion,
 		Running:       v.Status != nil,
 		Health:        health,
 		ExitCode:      code,
-		Message:       v.Err,
-		Warnings:      statusWarnings(v.Status),
-		Environment:   v.Env,
+		Message:       v.suggest(v.Err),
+		Warnings:      warnings,
+		Environment:   env,
 	}
+}
+
+// withSuggestions is st with the credd commands of its hints naming the
+// state dir in use (see suggest); st itself is left alone.
+func (v statusView) withSuggestions(st *daemon.Status) *daemon.Status {
+	if st == nil || v.SuggestStateDir == "" {
+		return st
+	}
+	cp := *st
+	cp.Roles = slices.Clone(st.Roles)
+	for i := range cp.Roles {
+		r := &cp.Roles[i]
+		r.LastError = v.suggestInError(r.LastError)
+		if r.Next != nil {
+			next := *r.Next
+			next.LastError = v.suggestInError(next.LastError)
+			r.Next = &next
+		}
+	}
+	return &cp
+}
+
+func (v statusView) suggestInError(e *daemon.ErrorStatus) *daemon.ErrorStatus {
+	if e == nil {
+		return nil
+	}
+	cp := *e
+	cp.Hint = v.suggest(e.Hint)
+	return &cp
 }
 
 // statusWarnings are the things worth saying that no single field says.
@@ -208,23 +257,15 @@ func statusWarnings(st *daemon.Status) []string {
 			out = append(out, fmt.Sprintf("%s fetched credentials %d times in the last minute: a long-running process should fetch about once an hour, so it is not caching them or they reach it too close to expiry (a CLI run in a loop fetches once per run, which is fine)", clientLabel(c.Client), c.LastMinute))
 		}
 	}
+	// Most SDKs hide why credd refused them, so status says it.
+	for _, n := range doctor.RecentRefusals(st) {
+		out = append(out, n.String())
+	}
 	return out
 }
 
 // clientLabel names a client family for people, honest about guesses.
-func clientLabel(family string) string {
-	switch family {
-	case "none":
-		return "no user agent (the JS SDK v3 sends none)"
-	case "go-http-client":
-		return "Go-http-client (aws-sdk-go-v2 sends this)"
-	case "aws-cli/botocore":
-		return "aws-cli/botocore (boto3)"
-	case "aws-sdk-js":
-		return "aws-sdk-js v2"
-	}
-	return family
-}
+func clientLabel(family string) string { return doctor.ClientLabel(family) }
 
 // renderStatus writes the terminal form and returns the exit code.
 func renderStatus(w io.Writer, v statusView, color bool) int {
@@ -236,11 +277,11 @@ func renderStatus(w io.Writer, v statusView, color bool) int {
 		if !v.NotRunning {
 			label = "daemon unreachable"
 		}
-		fmt.Fprintf(w, "credd: %s\n  %s\n", c.health(health, label), esc(v.Err))
+		fmt.Fprintf(w, "credd: %s\n  %s\n", c.health(health, label), esc(v.suggest(v.Err)))
 		if !v.NotRunning {
 			fmt.Fprintf(w, "  (status %s)\n", health)
 		}
-		renderEnv(w, v.Env, c)
+		renderEnv(w, v, c)
 		return code
 	}
 	now := st.Now
@@ -266,24 +307,32 @@ func renderStatus(w io.Writer, v statusView, color bool) int {
 	}
 	if st.NoRole != "" {
 		fmt.Fprintf(tw, "  no role\t%s\n", esc(st.NoRole))
-		fmt.Fprintf(tw, "  \tset what is missing (a Codespaces secret, remoteEnv, or in this shell), then run `credd reload --from-env`\n")
+		fmt.Fprintf(tw, "  \t%s\n", v.suggest("set what is missing (a Codespaces secret, remoteEnv, or in this shell), then run `credd reload --from-env`"))
 	}
 	tw.Flush()
 	for _, r := range st.Roles {
-		renderRole(w, r, now, c)
+		renderRole(w, r, now, c, v.suggest)
 	}
 	if ws := statusWarnings(st); len(ws) > 0 {
 		fmt.Fprintf(w, "\n%s\n", c.warn("warnings"))
 		for _, s := range ws {
-			fmt.Fprintf(w, "  - %s\n", esc(s))
+			fmt.Fprintf(w, "  - %s\n", esc(v.suggest(s)))
 		}
 	}
-	renderEnv(w, v.Env, c)
+	renderEnv(w, v, c)
 	if len(st.Clients) > 0 {
 		fmt.Fprintf(w, "\nclients (credentials requests by User-Agent)\n")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		for _, cc := range st.Clients {
 			fmt.Fprintf(tw, "  %s\t%d\t%d in the last minute, last %s\n", esc(clientLabel(cc.Client)), cc.Count, cc.LastMinute, doctor.Relative(now, cc.LastSeen))
+		}
+		tw.Flush()
+	}
+	if len(st.Refusals) > 0 {
+		fmt.Fprintf(w, "\nrefused requests (reason, client, status, count, last)\n")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for _, rc := range st.Refusals {
+			fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%s\n", esc(string(rc.Reason)), esc(clientLabel(rc.Client)), rc.Status, rc.Count, doctor.Relative(now, rc.LastSeen))
 		}
 		tw.Flush()
 	}
@@ -298,14 +347,17 @@ func renderStatus(w io.Writer, v statusView, color bool) int {
 	return code
 }
 
-func renderRole(w io.Writer, r daemon.RoleStatus, now time.Time, c colors) {
+// renderRole shows one role; suggest adds --state-dir to suggested commands.
+func renderRole(w io.Writer, r daemon.RoleStatus, now time.Time, c colors, suggest func(string) string) {
 	fmt.Fprintf(w, "\nrole %s (%s)\n", esc(r.Name), esc(r.Path))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "  role ARN\t%s\n", esc(r.RoleARN))
 	fmt.Fprintf(tw, "  session\t%s, %s credentials\n", esc(r.SessionName), human(time.Duration(r.Duration)))
 	switch {
 	case r.Serving:
-		fmt.Fprintf(tw, "  credentials\t%s, expire %s (%s)\n", c.ok("serving"), doctor.Relative(now, r.Expiration), r.Expiration.UTC().Format(daemon.ExpirationLayout))
+		// STS credentials cannot be revoked one by one: whoever copied them
+		// can use them until they expire, whatever happens to credd.
+		fmt.Fprintf(tw, "  credentials\t%s, expire %s, %s: valid until then, even if this container stops\n", c.ok("serving"), clockTime(now, r.Expiration), doctor.Relative(now, r.Expiration))
 		fmt.Fprintf(tw, "  assumed role\t%s (account %s)\n", esc(r.AssumedRoleARN), esc(r.AccountID))
 	case !r.Expiration.IsZero():
 		fmt.Fprintf(tw, "  credentials\t%s: the last ones expired %s\n", c.bad("NOT serving"), doctor.Relative(now, r.Expiration))
@@ -332,7 +384,7 @@ func renderRole(w io.Writer, r daemon.RoleStatus, now time.Time, c colors) {
 	case e != nil:
 		fmt.Fprintf(tw, "  last STS call\t%s %s: %s %s: %s\n", c.bad("FAILED"), doctor.Relative(now, e.At), esc(string(e.Kind)), esc(string(e.Code)), esc(e.Message))
 		if hint := doctor.ErrorHint(e); hint != "" {
-			fmt.Fprintf(tw, "  what to do\t%s\n", esc(hint))
+			fmt.Fprintf(tw, "  what to do\t%s\n", esc(suggest(hint)))
 		}
 	case !r.LastSuccess.IsZero():
 		fmt.Fprintf(tw, "  last STS call\tok %s (%s)\n", doctor.Relative(now, r.LastSuccess), doctor.Plural(r.STSCalls, "call"))
@@ -385,7 +437,17 @@ func reloadLine(lr daemon.ReloadStatus, now time.Time, c colors) string {
 	return out
 }
 
-func renderEnv(w io.Writer, r envcheck.Report, c colors) {
+// clockTime is t as a UTC time of day, with the date when it is not now's.
+func clockTime(now, t time.Time) string {
+	t, now = t.UTC(), now.UTC()
+	if t.Format(time.DateOnly) == now.Format(time.DateOnly) {
+		return t.Format("15:04") + " UTC"
+	}
+	return t.Format("2006-01-02 15:04") + " UTC"
+}
+
+func renderEnv(w io.Writer, v statusView, c colors) {
+	r := v.Env
 	fmt.Fprintf(w, "\nthis shell (profile %s)\n", esc(r.Profile))
 	for _, f := range r.Findings {
 		label := fmt.Sprintf("%-7s", f.Severity)
@@ -399,7 +461,7 @@ func renderEnv(w io.Writer, r envcheck.Report, c colors) {
 		}
 		fmt.Fprintf(w, "  %s %s\n", label, esc(f.Message))
 		if f.Fix != "" && f.Severity != envcheck.OK {
-			fmt.Fprintf(w, "          fix: %s\n", esc(f.Fix))
+			fmt.Fprintf(w, "          fix: %s\n", esc(v.suggest(f.Fix)))
 		}
 	}
 }

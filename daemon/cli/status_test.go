@@ -129,6 +129,13 @@ func scenarios() []scenario {
 		r.LastError = &daemon.ErrorStatus{Kind: daemon.KindRetryable, Code: "ServiceUnavailable", Stage: daemon.StageSTS, Message: "Service is unavailable. Please try again later.",
 			Hint: "STS is busy or failing; credd retries with backoff and keeps serving the last good credentials", At: now.Add(-20 * time.Second)}
 		degraded.Clients[1].Count, degraded.Clients[1].LastMinute = 31, 8
+		// A process started before the daemon's restart, and another
+		// without the token variables; the Host refusal is too old to warn.
+		degraded.Refusals = []daemon.RefusalCount{
+			{Reason: daemon.RefusedNoToken, Client: "aws-sdk-go-v2", Status: 401, Count: 3, FirstSeen: now.Add(-50 * time.Second), LastSeen: now.Add(-40 * time.Second)},
+			{Reason: daemon.RefusedWrongToken, Client: "aws-cli/botocore", Status: 401, Count: 1, FirstSeen: now.Add(-5 * time.Minute), LastSeen: now.Add(-5 * time.Minute)},
+			{Reason: daemon.RefusedHost, Client: "curl", Status: 403, Count: 2, FirstSeen: now.Add(-3 * time.Hour), LastSeen: now.Add(-2 * time.Hour)},
+		}
 	}
 
 	login := healthyStatus()
@@ -405,6 +412,110 @@ func TestStatusAndDoctorEscapeTerminalControls(t *testing.T) {
 			if colorOn && !colour.MatchString(out) {
 				t.Errorf("%s lost its colours", name)
 			}
+		}
+	}
+}
+
+// suggestedCommands finds the credd commands in out and those of them that
+// do not name --state-dir, leaving out the last reload's trigger (a
+// command that ran) and doctor's heading.
+func suggestedCommands(out string) (all int, unflagged []string) {
+	cmd := regexp.MustCompile(`credd (daemon|status|doctor|login|logout|reload|env|exec)\b( --state-dir)?`)
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "last reload") || strings.Contains(line, `"trigger"`) || strings.HasPrefix(line, "credd doctor: role") {
+			continue
+		}
+		for _, m := range cmd.FindAllStringSubmatch(line, -1) {
+			all++
+			if m[2] == "" {
+				unflagged = append(unflagged, line)
+			}
+		}
+	}
+	return all, unflagged
+}
+
+// With a state dir that is not the default, every fix status and doctor
+// suggest names it, or the suggested command would ask another daemon.
+func TestSuggestedCommandsNameANonDefaultStateDir(t *testing.T) {
+	const dir = "/srv/my credd"
+	waiting := healthyStatus()
+	waiting.Roles, waiting.Requests, waiting.Clients = nil, nil, nil
+	waiting.NoRole = "CREDD_ROLE_ARN is not set"
+	shell := goodEnv()
+	delete(shell, "AWS_CONTAINER_AUTHORIZATION_TOKEN")
+	cases := append(scenarios(), scenario{name: "waiting-for-a-role", status: waiting, env: shell})
+	for _, s := range cases {
+		t.Run(s.name, func(t *testing.T) {
+			v := s.view()
+			v.SuggestStateDir = dir
+			var text, js, doc, docJS bytes.Buffer
+			renderStatus(&text, v, false)
+			writeJSON(&js, statusJSON(v))
+			f := s.facts(t)
+			f.StateDir = dir
+			rep := diagnose(f)
+			renderDoctor(&doc, rep, false)
+			writeJSON(&docJS, rep)
+			out := text.String() + js.String() + doc.String() + docJS.String()
+			n, bad := suggestedCommands(out)
+			if len(bad) > 0 {
+				t.Errorf("suggested commands without --state-dir:\n%s", strings.Join(bad, "\n"))
+			}
+			if n > 0 && !strings.Contains(out, "--state-dir '/srv/my credd'") {
+				t.Errorf("no suggestion names the state dir, quoted:\n%s", out)
+			}
+			if s.name == "waiting-for-a-role" {
+				for _, want := range []string{"`credd reload --state-dir '/srv/my credd' --from-env`", `eval "$(credd env --state-dir '/srv/my credd')"`} {
+					if !strings.Contains(out, want) {
+						t.Errorf("want %s in\n%s", want, out)
+					}
+				}
+			}
+		})
+	}
+}
+
+// The state dir is named only when it is not the one credd would pick.
+func TestStatusNamesTheStateDirOnlyWhenItIsNotTheDefault(t *testing.T) {
+	runtime := t.TempDir()
+	env := map[string]string{"XDG_RUNTIME_DIR": runtime}
+	io := IO{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}, Getenv: func(k string) string { return env[k] }}
+	other := filepath.Join(t.TempDir(), "credd")
+	for _, tt := range []struct {
+		dir, want string
+	}{
+		{filepath.Join(runtime, "credd"), "`credd daemon`"},
+		{other, "`credd daemon --state-dir " + other + "`"},
+	} {
+		v := gatherStatus(t.Context(), tt.dir, io)
+		if !v.NotRunning {
+			t.Fatalf("%s: a daemon answered: %+v", tt.dir, v)
+		}
+		var out bytes.Buffer
+		renderStatus(&out, v, false)
+		if !strings.Contains(out.String(), tt.want) {
+			t.Errorf("state dir %s: want %s in\n%s", tt.dir, tt.want, out.String())
+		}
+	}
+}
+
+// The serving line says when the credentials expire and that they stay
+// valid until then, whatever happens to the container.
+func TestServingRoleShowsRemainingLifetime(t *testing.T) {
+	for _, tt := range []struct {
+		exp  time.Time
+		want string
+	}{
+		{now.Add(47 * time.Minute), "expire 10:47 UTC, in 47m: valid until then, even if this container stops"},
+		{now.Add(15 * time.Hour), "expire 2026-03-05 01:00 UTC, in 15h: valid until then"},
+	} {
+		st := healthyStatus()
+		st.Roles[0].Expiration = tt.exp
+		var out bytes.Buffer
+		renderStatus(&out, statusView{Status: st, Env: checkEnv(goodEnv(), st)}, false)
+		if !strings.Contains(out.String(), tt.want) {
+			t.Errorf("want %q in\n%s", tt.want, out.String())
 		}
 	}
 }

@@ -227,6 +227,28 @@ func checkEndpoint(v *view) (Check, bool) {
 	return c, true
 }
 
+// checkRefusals: has the endpoint refused requests lately? Most SDKs hide
+// the reason credd gives them, so this is where the user learns it.
+func checkRefusals(v *view) (Check, bool) {
+	if v.Status == nil {
+		return Check{}, false
+	}
+	notes := RecentRefusals(v.Status)
+	if len(notes) == 0 {
+		return Check{Name: "refusals", Result: OK, Detail: []string{"no request refused in the last " + Human(RecentRefusal)}}, true
+	}
+	c := Check{Name: "refusals", Result: Warn, cause: causeShell}
+	var fixes []string
+	for _, n := range notes {
+		c.Detail = append(c.Detail, n.What)
+		if !slices.Contains(fixes, n.Fix) {
+			fixes = append(fixes, n.Fix)
+		}
+	}
+	c.Fix = strings.Join(fixes, "; ")
+	return c, true
+}
+
 // checkShell: do SDKs started from this shell use credd?
 func checkShell(v *view) (Check, bool) {
 	c := Check{Name: "this shell", Result: OK}

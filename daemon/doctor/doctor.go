@@ -33,6 +33,9 @@ type Facts struct {
 	PolicyFile string
 	Policy     *policy.Document
 	PolicyErr  string
+	// StateDir is named with --state-dir in every credd command the report
+	// suggests; "" when the state dir in use is the default one.
+	StateDir string
 }
 
 // Clock is the STS endpoint's clock measured against this machine's.
@@ -145,9 +148,14 @@ func Diagnose(f Facts) Report {
 		checkCleartext,
 		checkClock,
 		checkEndpoint,
+		checkRefusals,
 		checkShell,
 	} {
 		if c, ok := check(v); ok {
+			c.Fix = WithStateDir(c.Fix, f.StateDir)
+			for i := range c.Detail {
+				c.Detail[i] = WithStateDir(c.Detail[i], f.StateDir)
+			}
 			rep.Checks = append(rep.Checks, c)
 		}
 	}

@@ -119,7 +119,7 @@ func TestDiagnoseRanksWhatToFixMostLikelyCauseFirst(t *testing.T) {
 		{
 			name:        "a healthy role passes every check and has nothing to fix",
 			facts:       facts(),
-			wantResults: []string{"daemon ok", "token source ok", "token claims ok", "STS ok", "clock ok", "endpoint ok", "this shell ok"},
+			wantResults: []string{"daemon ok", "token source ok", "token claims ok", "STS ok", "clock ok", "endpoint ok", "refusals ok", "this shell ok"},
 			wantActions: []string{},
 		},
 		{
@@ -131,50 +131,50 @@ func TestDiagnoseRanksWhatToFixMostLikelyCauseFirst(t *testing.T) {
 		{
 			name:        "a role the daemon does not serve fails the daemon check",
 			facts:       facts(func(f *Facts) { f.Role = "prod" }),
-			wantResults: []string{"daemon fail", "this shell ok"},
+			wantResults: []string{"daemon fail", "refusals ok", "this shell ok"},
 			wantActions: []string{"pass --profile with one of the roles `credd status` lists"},
 		},
 		{
 			name:        "a timeout getting the token is the token source's problem, not STS's",
 			facts:       facts(failing(daemon.CodeTimeout, daemon.StageTokenSource, "check that the token source and STS are reachable"), notServing),
-			wantResults: []string{"daemon ok", "token source fail", "token claims ok", "STS skip", "clock ok", "endpoint fail", "this shell ok"},
+			wantResults: []string{"daemon ok", "token source fail", "token claims ok", "STS skip", "clock ok", "endpoint fail", "refusals ok", "this shell ok"},
 			wantActions: []string{"check that the token source and STS are reachable", noCreds},
 		},
 		{
 			name:        "a timeout calling STS is STS's problem",
 			facts:       facts(failing(daemon.CodeTimeout, daemon.StageSTS, "check that STS is reachable"), notServing),
-			wantResults: []string{"daemon ok", "token source ok", "token claims ok", "STS fail", "clock ok", "endpoint fail", "this shell ok"},
+			wantResults: []string{"daemon ok", "token source ok", "token claims ok", "STS fail", "clock ok", "endpoint fail", "refusals ok", "this shell ok"},
 			wantActions: []string{"check that STS is reachable", noCreds},
 		},
 		{
 			name: "an expired token refused by the local check fails the token source and its claims",
 			facts: facts(failing(token.CodeExpired, daemon.StageTokenCheck, "the token source must provide a fresh token"), notServing,
 				func(f *Facts) { f.Status.Roles[0].Claims.Expiry = now.Add(-time.Hour) }),
-			wantResults: []string{"daemon ok", "token source fail", "token claims fail", "STS skip", "clock ok", "endpoint fail", "this shell ok"},
+			wantResults: []string{"daemon ok", "token source fail", "token claims fail", "STS skip", "clock ok", "endpoint fail", "refusals ok", "this shell ok"},
 			wantActions: []string{"the token source must provide a fresh token", noCreds},
 		},
 		{
 			name:        "a required login says to log in first",
 			facts:       facts(failing(login.CodeLoginRequired, daemon.StageTokenSource, ""), notServing, noClaims, func(f *Facts) { f.Clock.Skew = 6 * time.Minute }),
-			wantResults: []string{"daemon ok", "token source fail", "STS skip", "clock fail", "endpoint fail", "this shell ok"},
+			wantResults: []string{"daemon ok", "token source fail", "STS skip", "clock fail", "endpoint fail", "refusals ok", "this shell ok"},
 			wantActions: []string{"run `credd login`", fixClock, noCreds},
 		},
 		{
 			name:        "credentials STS returned already expired are reported with STS",
 			facts:       facts(failing(refresh.CodeInvalidCredentials, daemon.StageCredentials, ""), notServing),
-			wantResults: []string{"daemon ok", "token source ok", "token claims ok", "STS fail", "clock ok", "endpoint fail", "this shell ok"},
+			wantResults: []string{"daemon ok", "token source ok", "token claims ok", "STS fail", "clock ok", "endpoint fail", "refusals ok", "this shell ok"},
 			wantActions: []string{noCreds},
 		},
 		{
 			name:        "an error without a stage, from an older daemon, is reported with STS",
 			facts:       facts(failing(source.CodeFileMissing, "", "create it")),
-			wantResults: []string{"daemon ok", "token source ok", "token claims ok", "STS fail", "clock ok", "endpoint ok", "this shell ok"},
+			wantResults: []string{"daemon ok", "token source ok", "token claims ok", "STS fail", "clock ok", "endpoint ok", "refusals ok", "this shell ok"},
 			wantActions: []string{"create it"},
 		},
 		{
 			name:        "a clock a minute off warns, after the failures",
 			facts:       facts(failing(sts.CodeServiceUnavailable, daemon.StageSTS, "credd retries"), func(f *Facts) { f.Clock.Skew = -90 * time.Second }),
-			wantResults: []string{"daemon ok", "token source ok", "token claims ok", "STS fail", "clock warn", "endpoint ok", "this shell ok"},
+			wantResults: []string{"daemon ok", "token source ok", "token claims ok", "STS fail", "clock warn", "endpoint ok", "refusals ok", "this shell ok"},
 			wantActions: []string{"credd retries", fixClock},
 		},
 		{
@@ -182,7 +182,7 @@ func TestDiagnoseRanksWhatToFixMostLikelyCauseFirst(t *testing.T) {
 			facts: facts(failing(sts.CodeServiceUnavailable, daemon.StageSTS, "credd retries"), func(f *Facts) {
 				f.Status.Roles[0].Settings = []daemon.Setting{{Name: "sts-endpoint", Value: "http://sts.example.com", Origin: "environment AWS_ENDPOINT_URL_STS"}}
 			}),
-			wantResults: []string{"daemon ok", "token source ok", "token claims ok", "STS fail", "cleartext warn", "clock ok", "endpoint ok", "this shell ok"},
+			wantResults: []string{"daemon ok", "token source ok", "token claims ok", "STS fail", "cleartext warn", "clock ok", "endpoint ok", "refusals ok", "this shell ok"},
 			wantActions: []string{"credd retries", "--sts-endpoint http://sts.example.com: use https://, or a loopback address for a local test server"},
 		},
 		{
@@ -193,7 +193,7 @@ func TestDiagnoseRanksWhatToFixMostLikelyCauseFirst(t *testing.T) {
 					{Severity: envcheck.Warn, Message: "AWS_PROFILE is set", Fix: "unset AWS_PROFILE"},
 				}
 			}),
-			wantResults: []string{"daemon ok", "token source ok", "token claims ok", "STS fail", "clock ok", "endpoint ok", "this shell fail"},
+			wantResults: []string{"daemon ok", "token source ok", "token claims ok", "STS fail", "clock ok", "endpoint ok", "refusals ok", "this shell fail"},
 			wantActions: []string{"credd retries", "unset AWS_ACCESS_KEY_ID; unset AWS_PROFILE"},
 		},
 	}
@@ -228,7 +228,7 @@ func TestDiagnoseOnAccessDenied(t *testing.T) {
 		{
 			name:        "without a policy it suggests a statement and says how to name the failing condition",
 			facts:       facts(denied, notServing),
-			wantResults: []string{"daemon ok", "token source ok", "token claims ok", "STS fail", "clock ok", "endpoint fail", "this shell ok"},
+			wantResults: []string{"daemon ok", "token source ok", "token claims ok", "STS fail", "clock ok", "endpoint fail", "refusals ok", "this shell ok"},
 			wantActions: []string{
 				"the role's trust policy refuses the token's claims (shown above): fix its conditions, using the suggested statement, or run credd doctor --trust-policy FILE with the role's policy to name the failing condition",
 				"the daemon has no valid credentials: fix the failing check above",
@@ -238,7 +238,7 @@ func TestDiagnoseOnAccessDenied(t *testing.T) {
 		{
 			name:        "with a policy that refuses the token it names the condition first and leaves STS without a fix",
 			facts:       facts(denied, notServing, withPolicy(t, refusingPolicy)),
-			wantResults: []string{"daemon ok", "token source ok", "token claims ok", "trust policy fail", "STS fail", "clock ok", "endpoint fail", "this shell ok"},
+			wantResults: []string{"daemon ok", "token source ok", "token claims ok", "trust policy fail", "STS fail", "clock ok", "endpoint fail", "refusals ok", "this shell ok"},
 			wantActions: []string{
 				`in statement 1 (MainOnly) of the trust policy, change StringLike "token.actions.githubusercontent.com:sub" to match the token: ` +
 					`the job runs in an environment, so GitHub's sub names the environment instead of the ref: allow "repo:acme/app:environment:prod"`,
@@ -249,7 +249,7 @@ func TestDiagnoseOnAccessDenied(t *testing.T) {
 		{
 			name:        "with a policy that allows the token it asks whether that is the role's current policy",
 			facts:       facts(denied, notServing, withPolicy(t, allowingPolicy)),
-			wantResults: []string{"daemon ok", "token source ok", "token claims ok", "trust policy warn", "STS fail", "clock ok", "endpoint fail", "this shell ok"},
+			wantResults: []string{"daemon ok", "token source ok", "token claims ok", "trust policy warn", "STS fail", "clock ok", "endpoint fail", "refusals ok", "this shell ok"},
 			wantActions: []string{
 				"compare with aws iam get-role --role-name dev --query Role.AssumeRolePolicyDocument",
 				"the role's trust policy does not accept this token",
@@ -260,7 +260,7 @@ func TestDiagnoseOnAccessDenied(t *testing.T) {
 		{
 			name:        "with a policy but no token claims the policy check is skipped",
 			facts:       facts(denied, notServing, noClaims, withPolicy(t, refusingPolicy)),
-			wantResults: []string{"daemon ok", "token source warn", "trust policy skip", "STS fail", "clock ok", "endpoint fail", "this shell ok"},
+			wantResults: []string{"daemon ok", "token source warn", "trust policy skip", "STS fail", "clock ok", "endpoint fail", "refusals ok", "this shell ok"},
 			wantActions: []string{"the role's trust policy does not accept this token", "the daemon has no valid credentials: fix the failing check above"},
 		},
 		{
@@ -268,7 +268,7 @@ func TestDiagnoseOnAccessDenied(t *testing.T) {
 			facts: facts(denied, notServing, func(f *Facts) {
 				f.PolicyFile, f.PolicyErr = "trust.json", "open trust.json: no such file or directory"
 			}),
-			wantResults: []string{"daemon ok", "token source ok", "token claims ok", "trust policy fail", "STS fail", "clock ok", "endpoint fail", "this shell ok"},
+			wantResults: []string{"daemon ok", "token source ok", "token claims ok", "trust policy fail", "STS fail", "clock ok", "endpoint fail", "refusals ok", "this shell ok"},
 			wantActions: []string{
 				"pass the role's trust policy JSON (aws iam get-role --role-name NAME --query Role.AssumeRolePolicyDocument)",
 				"the role's trust policy refuses the token's claims (shown above): fix its conditions, using the suggested statement, or run credd doctor --trust-policy FILE with the role's policy to name the failing condition",

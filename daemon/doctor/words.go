@@ -2,6 +2,7 @@ package doctor
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -102,4 +103,106 @@ func Human(d time.Duration) string {
 		d = d.Round(time.Hour)
 		return fmt.Sprintf("%dd%dh", int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour))
 	}
+}
+
+// stateDirCommands are credd's commands that take --state-dir, as they
+// appear in a suggestion.
+var stateDirCommands = regexp.MustCompile(`\bcredd (daemon|status|doctor|login|logout|reload|env|exec|credential-process)\b`)
+
+// WithStateDir adds --state-dir DIR to every credd command s suggests, so
+// that the fix also works against a daemon whose state dir is not the
+// default. dir "" (the default state dir) leaves s as it is.
+func WithStateDir(s, dir string) string {
+	if dir == "" {
+		return s
+	}
+	flag := " --state-dir " + shellWord(dir)
+	var b strings.Builder
+	last := 0
+	for _, m := range stateDirCommands.FindAllStringIndex(s, -1) {
+		b.WriteString(s[last:m[1]])
+		last = m[1]
+		if !strings.HasPrefix(s[last:], " --state-dir") {
+			b.WriteString(flag)
+		}
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// shellWord quotes s for a POSIX shell unless it needs no quotes.
+func shellWord(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./@%+=:,-") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// ClientLabel names a client family for people, honest about guesses.
+func ClientLabel(family string) string {
+	switch family {
+	case "none":
+		return "no user agent (the JS SDK v3 sends none)"
+	case "go-http-client":
+		return "Go-http-client (aws-sdk-go-v2, minio-go, restic and rclone send this)"
+	case "aws-cli/botocore":
+		return "aws-cli/botocore (boto3)"
+	case "aws-sdk-js":
+		return "aws-sdk-js v2"
+	case "aws-sdk-ruby":
+		return "aws-sdk-ruby (its container provider sends \"Ruby\")"
+	case "aws-crt":
+		return "the AWS CRT (awscrt in Python, aws-crt in Node)"
+	}
+	return family
+}
+
+// clientNoun names a client family as the subject of a sentence.
+func clientNoun(family string) string {
+	switch family {
+	case "none":
+		return "a client with no User-Agent (the JS SDK v3, the CDK CLI)"
+	case "go-http-client":
+		return "a Go program (Go-http-client: aws-sdk-go-v2, minio-go, restic or rclone)"
+	case "other":
+		return "an unrecognised client"
+	}
+	return ClientLabel(family)
+}
+
+// RecentRefusal is how long after its last refusal a client and reason
+// are still worth a warning.
+const RecentRefusal = time.Hour
+
+// RefusalNote is one recent refusal explained: who was refused and why,
+// then what to do.
+type RefusalNote struct {
+	What, Fix string
+}
+
+func (n RefusalNote) String() string { return n.What + ": " + n.Fix }
+
+// RecentRefusals explain the refusals of the last RecentRefusal, the
+// latest first, such as "3 requests from aws-sdk-go-v2 sent no token, the
+// last 2m ago".
+func RecentRefusals(st *daemon.Status) []RefusalNote {
+	if st == nil {
+		return nil
+	}
+	var recent []daemon.RefusalCount
+	for _, rc := range st.Refusals {
+		if st.Now.Sub(rc.LastSeen) <= RecentRefusal {
+			recent = append(recent, rc)
+		}
+	}
+	slices.SortStableFunc(recent, func(a, b daemon.RefusalCount) int { return b.LastSeen.Compare(a.LastSeen) })
+	var out []RefusalNote
+	for _, rc := range recent {
+		what := fmt.Sprintf("%s from %s %s, the last %s", Plural(rc.Count, "request"), clientNoun(rc.Client), rc.Reason.Did(), Relative(st.Now, rc.LastSeen))
+		if rc.Count > 1 {
+			what += ", the first " + Relative(st.Now, rc.FirstSeen)
+		}
+		out = append(out, RefusalNote{What: what, Fix: rc.Reason.Fix()})
+	}
+	return out
 }

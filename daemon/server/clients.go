@@ -13,60 +13,156 @@ import (
 // ClientCount.LastMinute counts up to this many.
 const RecentWindow = 16
 
+// family is an index into clientFamilies.
+type family uint8
+
+// The client families, in the order status lists them.
+const (
+	familyNone family = iota
+	familyBotocore
+	familyGo
+	familyGoV2
+	familyGoHTTP
+	familyJS
+	familyJSv3
+	familyJava
+	familyRust
+	familyDotnet
+	familyCpp
+	familyRuby
+	familyCRT
+	familyTerraform
+	familyCDK
+	familyRclone
+	familyMinio
+	familyCurl
+	familyCredd
+	familyOther
+	numFamilies
+)
+
 // clientFamilies are the client families requests are counted under: a
 // small fixed set, so that counting stores no string a client sent.
-var clientFamilies = [...]string{
-	"none", // no User-Agent: the JS SDK v3 sends none to this endpoint
-	"aws-cli/botocore",
-	"aws-sdk-go",
-	"aws-sdk-go-v2",
-	"go-http-client", // what aws-sdk-go-v2's container provider sends
-	"aws-sdk-js",     // v2
-	"aws-sdk-js-v3",
-	"aws-sdk-java",
-	"aws-sdk-rust",
-	"aws-sdk-dotnet",
-	"aws-sdk-cpp",
-	"curl",
-	"credd",
-	"other",
+var clientFamilies = [numFamilies]string{
+	familyNone:      "none", // no User-Agent: the JS SDK v3 sends none to this endpoint
+	familyBotocore:  "aws-cli/botocore",
+	familyGo:        "aws-sdk-go",
+	familyGoV2:      "aws-sdk-go-v2",
+	familyGoHTTP:    "go-http-client", // Go's default: aws-sdk-go-v2's container provider, minio-go, restic, rclone
+	familyJS:        "aws-sdk-js",     // v2
+	familyJSv3:      "aws-sdk-js-v3",
+	familyJava:      "aws-sdk-java",
+	familyRust:      "aws-sdk-rust",
+	familyDotnet:    "aws-sdk-dotnet",
+	familyCpp:       "aws-sdk-cpp",
+	familyRuby:      "aws-sdk-ruby",
+	familyCRT:       "aws-crt",
+	familyTerraform: "terraform",
+	familyCDK:       "aws-cdk",
+	familyRclone:    "rclone",
+	familyMinio:     "minio-go",
+	familyCurl:      "curl",
+	familyCredd:     "credd",
+	familyOther:     "other",
 }
 
-// uaRules map a User-Agent substring to a family, first match wins: the
-// more specific marks come before those they contain.
-var uaRules = [...]struct {
+// uaRule maps a User-Agent substring to a family.
+type uaRule struct {
 	mark   string
-	family int
-}{
-	{"aws-cli/", 1},
-	{"Boto3/", 1},
-	{"Botocore/", 1},
-	{"botocore/", 1},
-	{"python-urllib3/", 1}, // botocore's container fetcher
-	{"aws-sdk-go-v2/", 3},
-	{"aws-sdk-go/", 2},
-	{"Go-http-client/", 4},
-	{"aws-sdk-nodejs/", 5},
-	{"aws-sdk-js/", 6},
-	{"aws-sdk-java/", 7},
-	{"aws-sdk-rust/", 8},
-	{"aws-sdk-dotnet", 9},
-	{"aws-sdk-cpp/", 10},
-	{"curl/", 11},
-	{"credd/", 12},
+	whole  bool // the whole User-Agent, not a substring
+	family family
+}
+
+// uaRules are the SDKs' marks, first match wins: the more specific marks
+// come before those they contain. Every request is classified, so the
+// marks that the common SDKs' container fetchers send come first.
+//
+// Some tools cannot be told apart: restic and minio-go fetch container
+// credentials with minio-go's IAM provider, which sets no User-Agent
+// (minio-go pkg/credentials/iam_aws.go, getEcsTaskCredentials), and rclone
+// loads the SDK's default config before it installs its own HTTP client
+// (rclone backend/s3/s3.go, s3Connection), so all three send Go's
+// "Go-http-client/1.1", as aws-sdk-go-v2 does.
+var uaRules = [...]uaRule{
+	{mark: "python-urllib3/", family: familyBotocore}, // botocore's container fetcher
+	{mark: "Go-http-client/", family: familyGoHTTP},
+	{mark: "aws-cli/", family: familyBotocore},
+	{mark: "Boto3/", family: familyBotocore},
+	{mark: "Botocore/", family: familyBotocore},
+	{mark: "botocore/", family: familyBotocore},
+	{mark: "aws-sdk-go-v2/", family: familyGoV2},
+	{mark: "aws-sdk-go/", family: familyGo},
+	{mark: "aws-sdk-nodejs/", family: familyJS},
+	{mark: "aws-sdk-js/", family: familyJSv3},
+	{mark: "aws-sdk-java/", family: familyJava},
+	{mark: "aws-sdk-rust/", family: familyRust},
+	{mark: "aws-sdk-dotnet", family: familyDotnet},
+	{mark: "aws-sdk-cpp/", family: familyCpp},
+	// awslabs/aws-c-auth source/credentials_provider_ecs.c:
+	// s_ecs_user_agent_header_value = "aws-sdk-crt/ecs-credentials-provider";
+	// the Python (awscrt) and Node (aws-crt) bindings use that provider.
+	{mark: "aws-sdk-crt/", family: familyCRT},
+	// aws/aws-sdk-ruby gems/aws-sdk-core/lib/aws-sdk-core/plugins/
+	// user_agent.rb: "aws-sdk-ruby3/<version> ...". Its container provider
+	// (ecs_credentials.rb, http_get) sets no User-Agent, so Net::HTTP sends
+	// its default, "Ruby" (ruby/net-http lib/net/http/generic_request.rb:
+	// self['User-Agent'] ||= 'Ruby').
+	{mark: "Ruby", whole: true, family: familyRuby},
+	{mark: "aws-sdk-ruby3/", family: familyRuby},
+	{mark: "curl/", family: familyCurl},
+	{mark: "credd/", family: familyCredd},
+}
+
+// toolRules are the marks of tools built on an SDK. A tool's mark wins over
+// the SDK's it embeds, so they are looked for when the User-Agent names one
+// of those SDKs, or none.
+var toolRules = [...]uaRule{
+	// hashicorp/aws-sdk-go-base aws_config.go (commonLoadOptions) adds
+	// "APN/1.0 HashiCorp/1.0 Terraform/<version> (+https://www.terraform.io)"
+	// (internal/config/apn_info.go) to every client built from the config,
+	// and aws-sdk-go-v2 config/resolve_credentials.go hands those options to
+	// the container provider (options.APIOptions = cfg.APIOptions).
+	{mark: "Terraform/", family: familyTerraform},
+	// aws/aws-cdk packages/aws-cdk/lib/api/aws-auth/user-agent.ts
+	// (defaultCliUserAgent): "<package name>/<version>", here "aws-cdk".
+	{mark: "aws-cdk/", family: familyCDK},
+	// rclone fs/config.go: the default --user-agent is "rclone/"+Version,
+	// and fs/fshttp/http.go (Transport.RoundTrip) forces it on every
+	// request through rclone's own client.
+	{mark: "rclone/", family: familyRclone},
+	// minio-go api.go: libraryUserAgent = "MinIO (" + GOOS + "; " + GOARCH +
+	// ") " + "minio-go/<version>" ("Minio (" before v6).
+	{mark: "minio-go/", family: familyMinio},
+}
+
+func (r *uaRule) matches(ua string) bool {
+	if r.whole {
+		return ua == r.mark
+	}
+	return strings.Contains(ua, r.mark)
 }
 
 // classify returns the family of a User-Agent without allocating.
-func classify(ua string) int {
+func classify(ua string) family {
 	if ua == "" {
-		return 0
+		return familyNone
 	}
-	for _, r := range uaRules {
-		if strings.Contains(ua, r.mark) {
-			return r.family
+	f := familyOther
+	for i := range uaRules {
+		if uaRules[i].matches(ua) {
+			f = uaRules[i].family
+			break
 		}
 	}
-	return len(clientFamilies) - 1
+	switch f {
+	case familyGoV2, familyGo, familyJSv3, familyOther:
+		for i := range toolRules {
+			if toolRules[i].matches(ua) {
+				return toolRules[i].family
+			}
+		}
+	}
+	return f
 }
 
 // clientCounter counts one family's requests and keeps the times of the
@@ -83,13 +179,17 @@ func (c *clientCounter) add(now time.Time) {
 	c.recent[i%RecentWindow].Store(now.UnixNano())
 }
 
+// userAgent is r's User-Agent, "" when it sent none.
+func userAgent(r *http.Request) string {
+	if v := r.Header["User-Agent"]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
 // countClient records a credentials request under its client family.
 func (h *Handler) countClient(r *http.Request, now time.Time) {
-	var ua string
-	if v := r.Header["User-Agent"]; len(v) > 0 {
-		ua = v[0]
-	}
-	h.clients[classify(ua)].add(now)
+	h.clients[classify(userAgent(r))].add(now)
 }
 
 // Clients returns the credentials requests so far by client family, leaving
@@ -122,3 +222,6 @@ func (h *Handler) Clients() []daemon.ClientCount {
 	}
 	return out
 }
+
+// A refusal's client families fit in a uint64 bit set (refusals.go).
+var _ [64 - numFamilies]struct{}

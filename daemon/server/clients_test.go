@@ -27,6 +27,17 @@ func TestClientsAreCountedByUserAgentFamily(t *testing.T) {
 		{"aws-sdk-rust/1.1.8 os/linux", "aws-sdk-rust"},
 		{"aws-sdk-dotnet-coreclr/3.7.0", "aws-sdk-dotnet"},
 		{"aws-sdk-cpp/1.11.0 Linux", "aws-sdk-cpp"},
+		{"aws-sdk-ruby3/3.190.0 md/internal ua/2.0 api/xray#1.0.0 os/linux md/x86_64 lang/ruby#2.7.8", "aws-sdk-ruby"},
+		{"Ruby", "aws-sdk-ruby"}, // Net::HTTP's default: the Ruby SDK's container provider
+		{"aws-sdk-crt/ecs-credentials-provider", "aws-crt"},
+		{"APN/1.0 HashiCorp/1.0 Terraform/1.9.8 (+https://www.terraform.io) terraform-provider-aws/5.70.0 (+https://registry.terraform.io/providers/hashicorp/aws) aws-sdk-go-v2/1.30.4 os/linux lang/go#1.22.6", "terraform"},
+		{"APN/1.0 HashiCorp/1.0 Terraform/1.4.5 aws-sdk-go/1.44.122 (go1.19.6; linux; amd64)", "terraform"},
+		{"aws-cdk/2.160.0", "aws-cdk"},
+		{"aws-sdk-js/3.600.0 ua/2.0 os/linux#6.1 lang/js md/nodejs#20.11.0 api/cloudformation#3.600.0 aws-cdk/2.160.0", "aws-cdk"},
+		{"rclone/v1.68.1", "rclone"},
+		{"MinIO (linux; amd64) minio-go/v7.0.77 mc/RELEASE.2024-10-02T08-27-28Z", "minio-go"},
+		{"Minio (linux; amd64) minio-go/4.0.6", "minio-go"},
+		{"Ruby/3.3 something", "other"}, // "Ruby" is matched whole only
 		{"curl/8.5.0", "curl"},
 		{"credd/dev doctor", "credd"},
 		{"Mozilla/5.0 something else entirely", "other"},

@@ -52,7 +52,8 @@ type Config struct {
 	TokenFile string
 	// Clock tells the time for expiry checks. nil = the wall clock.
 	Clock clock.Clock
-	// Logger receives a debug line per request. nil = discard.
+	// Logger receives a debug line per request and a warning per refused
+	// request, rate-limited (see refusals.go). nil = discard.
 	Logger *slog.Logger
 	// AwaitTimeout bounds how long a request waits for the cold-start fetch.
 	// 0 = 800ms, under the 1 s timeout of JS, Java and C++ clients.
@@ -85,7 +86,8 @@ type Handler struct {
 
 	health, other, credentials *counter
 	counters                   []*counter // all ever served, in Counts order
-	clients                    [len(clientFamilies)]clientCounter
+	clients                    [numFamilies]clientCounter
+	refusals                   refusalBook
 
 	// Header values, shared by every response: never appended to.
 	hdrJSON, hdrNoStore, hdrNoSniff, hdrGET []string
@@ -230,18 +232,19 @@ func (h *Handler) counterFor(path string) *counter {
 // share a row so that neither can be added without the other.
 type refusal struct {
 	header string // canonical (textproto) form: incoming keys are canonicalised
+	why    why
 	body   []byte
 }
 
 // refusals are checked in this order, after the Host header. The bodies are
 // encoded once, so refusing allocates nothing.
 var refusals = [...]refusal{
-	{"Origin", errorBody("Forbidden", "requests with an Origin header come from a web browser, and a web page must not read AWS credentials: use an AWS SDK or CLI")},
-	{"Sec-Fetch-Site", errorBody("Forbidden", "requests with a Sec-Fetch-Site header come from a web browser, and a web page must not read AWS credentials: use an AWS SDK or CLI")},
-	{"Sec-Fetch-Mode", errorBody("Forbidden", "requests with a Sec-Fetch-Mode header come from a web browser, and a web page must not read AWS credentials: use an AWS SDK or CLI")},
-	{"X-Forwarded-For", errorBody("Forbidden", "requests with an X-Forwarded-For header were relayed by a proxy: credd serves local processes only, so call it directly on 127.0.0.1")},
-	{"Forwarded", errorBody("Forbidden", "requests with a Forwarded header were relayed by a proxy: credd serves local processes only, so call it directly on 127.0.0.1")},
-	{"X-Real-Ip", errorBody("Forbidden", "requests with an X-Real-IP header were relayed by a proxy: credd serves local processes only, so call it directly on 127.0.0.1")},
+	{"Origin", whyBrowser, errorBody("Forbidden", "requests with an Origin header come from a web browser, and a web page must not read AWS credentials: use an AWS SDK or CLI")},
+	{"Sec-Fetch-Site", whyBrowser, errorBody("Forbidden", "requests with a Sec-Fetch-Site header come from a web browser, and a web page must not read AWS credentials: use an AWS SDK or CLI")},
+	{"Sec-Fetch-Mode", whyBrowser, errorBody("Forbidden", "requests with a Sec-Fetch-Mode header come from a web browser, and a web page must not read AWS credentials: use an AWS SDK or CLI")},
+	{"X-Forwarded-For", whyProxy, errorBody("Forbidden", "requests with an X-Forwarded-For header were relayed by a proxy: credd serves local processes only, so call it directly on 127.0.0.1")},
+	{"Forwarded", whyProxy, errorBody("Forbidden", "requests with a Forwarded header were relayed by a proxy: credd serves local processes only, so call it directly on 127.0.0.1")},
+	{"X-Real-Ip", whyProxy, errorBody("Forbidden", "requests with an X-Real-IP header were relayed by a proxy: credd serves local processes only, so call it directly on 127.0.0.1")},
 }
 
 // foreignHostBody refuses a Host header that is not this machine's.
@@ -252,16 +255,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := h.clock.Now()
 	rs := h.routes.Load()
 	rt, rl, c := rs.route(r.URL.Path, h)
-	status := h.serve(w, r, rs, rt, rl)
+	status, why := h.serve(w, r, rs, rt, rl)
 	c.add(status)
 	if rt != routeHealth && rt != routeNotFound {
 		h.countClient(r, start)
 	}
+	if why != notRefused {
+		h.noteRefusal(r, why, start)
+	}
 	if h.logger.Enabled(r.Context(), slog.LevelDebug) {
-		var ua string
-		if v := r.Header["User-Agent"]; len(v) > 0 {
-			ua = v[0]
-		}
+		ua := userAgent(r)
 		// Never the Authorization header, never a body.
 		h.logger.LogAttrs(r.Context(), slog.LevelDebug, "request",
 			slog.String("method", r.Method),
@@ -320,31 +323,32 @@ func (rs *routes) route(path string, h *Handler) (route, *role, *counter) {
 	return routeNotFound, nil, h.other
 }
 
-// serve answers r and returns the status it wrote.
-func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rs *routes, rt route, rl *role) int {
-	if body := h.refused(r); body != nil {
-		return h.writeJSON(w, http.StatusForbidden, body)
+// serve answers r and returns the status it wrote and, for a refusal,
+// why (else notRefused).
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rs *routes, rt route, rl *role) (int, why) {
+	if body, why := h.refused(r); body != nil {
+		return h.writeJSON(w, http.StatusForbidden, body), why
 	}
 	if r.Method != http.MethodGet {
 		w.Header()["Allow"] = h.hdrGET
-		return h.writeJSON(w, http.StatusMethodNotAllowed, h.methodBody)
+		return h.writeJSON(w, http.StatusMethodNotAllowed, h.methodBody), whyMethod
 	}
 	switch rt {
 	case routeHealth:
-		return h.writeJSON(w, http.StatusOK, h.healthBody)
+		return h.writeJSON(w, http.StatusOK, h.healthBody), notRefused
 	case routeNotFound:
-		return h.writeJSON(w, http.StatusNotFound, h.notFoundBody)
+		return h.writeJSON(w, http.StatusNotFound, h.notFoundBody), whyUnknownPath
 	}
-	if body := h.unauthorized(r); body != nil {
-		return h.writeJSON(w, http.StatusUnauthorized, body)
+	if body, why := h.unauthorized(r); body != nil {
+		return h.writeJSON(w, http.StatusUnauthorized, body), why
 	}
 	switch rt {
 	case routeNoDefault:
-		return h.writeJSON(w, rs.missingStatus(), rs.noDefaultBody)
+		return h.writeMissing(w, rs, rs.noDefaultBody)
 	case routeUnknown:
 		// The requested name is not echoed: a misconfigured client may have
 		// put a secret in the path.
-		return h.writeJSON(w, rs.missingStatus(), rs.unknownRoleBody)
+		return h.writeMissing(w, rs, rs.unknownRoleBody)
 	case routeRole:
 	default:
 		panic("server: unhandled route") // a route added without its answer
@@ -355,7 +359,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rs *routes, rt r
 		creds = h.await(r.Context(), rl.provider)
 	}
 	if creds == nil {
-		return h.writeJSON(w, http.StatusServiceUnavailable, h.unavailableBody)
+		return h.writeJSON(w, http.StatusServiceUnavailable, h.unavailableBody), notRefused
 	}
 	e := rl.cache.Load()
 	if e == nil || e.src != creds {
@@ -364,7 +368,17 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rs *routes, rt r
 	}
 	hdr := w.Header()
 	hdr["Content-Length"] = e.length
-	return h.writeJSON(w, http.StatusOK, e.body)
+	return h.writeJSON(w, http.StatusOK, e.body), notRefused
+}
+
+// writeMissing answers a path with no role: a refusal (404) when the name
+// is not configured, a 503 that is none while no role is configured at all.
+func (h *Handler) writeMissing(w http.ResponseWriter, rs *routes, body []byte) (int, why) {
+	status := rs.missingStatus()
+	if status == http.StatusNotFound {
+		return h.writeJSON(w, status, body), whyUnknownRole
+	}
+	return h.writeJSON(w, status, body), notRefused
 }
 
 // await waits a bounded time for the cold-start fetch, and never returns
@@ -380,35 +394,35 @@ func (h *Handler) await(ctx context.Context, p Provider) *daemon.Credentials {
 }
 
 // refused returns the 403 body for requests that do not come straight from
-// a local process, or nil.
-func (h *Handler) refused(r *http.Request) []byte {
+// a local process and why, or nil.
+func (h *Handler) refused(r *http.Request) ([]byte, why) {
 	if !loopbackHost(r.Host) {
-		return foreignHostBody
+		return foreignHostBody, whyHost
 	}
 	for i := range refusals {
 		if _, ok := r.Header[refusals[i].header]; ok {
-			return refusals[i].body
+			return refusals[i].body, refusals[i].why
 		}
 	}
-	return nil
+	return nil, notRefused
 }
 
-// unauthorized returns the 401 body for a missing or wrong token, or nil.
-// The comparison is of SHA-256 digests in constant time, so neither the
-// token nor its length leaks through timing.
-func (h *Handler) unauthorized(r *http.Request) []byte {
+// unauthorized returns the 401 body for a missing or wrong token and why,
+// or nil. The comparison is of SHA-256 digests in constant time, so
+// neither the token nor its length leaks through timing.
+func (h *Handler) unauthorized(r *http.Request) ([]byte, why) {
 	v := r.Header["Authorization"]
 	if len(v) == 0 || v[0] == "" {
-		return h.missingBody
+		return h.missingBody, whyNoToken
 	}
 	sum := h.digest(v[0])
 	if len(v) == 1 && subtle.ConstantTimeCompare(sum[:], h.tokenSum[:]) == 1 {
-		return nil
+		return nil, notRefused
 	}
 	if hasScheme(v[0]) {
-		return h.schemeBody
+		return h.schemeBody, whyScheme
 	}
-	return h.wrongBody
+	return h.wrongBody, whyWrongToken
 }
 
 // maxPooled is the longest header value digest hashes without allocating.

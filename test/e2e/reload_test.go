@@ -118,7 +118,7 @@ func TestADaemonWithNoRoleWaitsForTheHandOffAndKeepsItAcrossARestart(t *testing.
 	env := harness.BaseEnv()
 	d := binary.StartDaemon(t, env)
 	out, _, code := binary.Run(t, env, "status", "--state-dir", d.StateDir)
-	if code != 2 || !strings.Contains(out, "no role") || !strings.Contains(out, "credd reload --from-env") {
+	if code != 2 || !strings.Contains(out, "no role") || !strings.Contains(out, "credd reload --state-dir "+d.StateDir+" --from-env") {
 		t.Fatalf("status of a daemon with no role: exit %d:\n%s", code, out)
 	}
 
