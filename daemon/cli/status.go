@@ -382,7 +382,8 @@ func renderRole(w io.Writer, r daemon.RoleStatus, now time.Time, c colors, sugge
 	}
 	switch e := r.LastError; {
 	case e != nil:
-		fmt.Fprintf(tw, "  last STS call\t%s %s: %s %s: %s\n", c.bad("FAILED"), doctor.Relative(now, e.At), esc(string(e.Kind)), esc(string(e.Code)), esc(e.Message))
+		label, step := failedStep(e)
+		fmt.Fprintf(tw, "  %s\t%s %s%s: %s %s: %s\n", label, c.bad("FAILED"), doctor.Relative(now, e.At), step, esc(string(e.Kind)), esc(string(e.Code)), esc(e.Message))
 		if hint := doctor.ErrorHint(e); hint != "" {
 			fmt.Fprintf(tw, "  what to do\t%s\n", esc(suggest(hint)))
 		}
@@ -392,7 +393,8 @@ func renderRole(w io.Writer, r daemon.RoleStatus, now time.Time, c colors, sugge
 	if n := r.Next; n != nil {
 		fmt.Fprintf(tw, "  switching to\tsession %s once it has credentials; these are served until then\n", esc(n.SessionName))
 		if e := n.LastError; e != nil {
-			fmt.Fprintf(tw, "  \tits last STS call %s %s: %s: %s\n", c.bad("FAILED"), doctor.Relative(now, e.At), esc(string(e.Code)), esc(e.Message))
+			label, step := failedStep(e)
+			fmt.Fprintf(tw, "  \tits %s %s %s%s: %s: %s\n", label, c.bad("FAILED"), doctor.Relative(now, e.At), step, esc(string(e.Code)), esc(e.Message))
 		}
 	}
 	tw.Flush()
@@ -520,3 +522,15 @@ func (c colors) health(health, word string) string {
 
 // human renders a duration for people: 42s, 41m, 2h5m, 3d4h.
 func human(d time.Duration) string { return doctor.Human(d) }
+
+// failedStep names what failed: a token that could not be had or was
+// refused locally never reached STS, so it is not "the last STS call".
+func failedStep(e *daemon.ErrorStatus) (label, step string) {
+	switch e.Stage {
+	case daemon.StageTokenSource:
+		return "last attempt", " getting the identity token (no STS call made)"
+	case daemon.StageTokenCheck:
+		return "last attempt", " checking the identity token (not sent to STS)"
+	}
+	return "last STS call", ""
+}
