@@ -326,6 +326,7 @@ func renderMatrix() (string, string) {
 		m = &motoResult{version: "not run", stsFormat: "not run", served: "not run", client: "not run"}
 	}
 	w("| moto_server | %s | %s | %s | %s |\n", cellText(m.version), cellText(m.stsFormat), cellText(m.served), cellText(m.client))
+	incomplete = append(incomplete, renderThirdParty(&b)...)
 	return b.String(), strings.Join(incomplete, "; ")
 }
 
