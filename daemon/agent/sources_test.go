@@ -1,18 +1,17 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/credd-dev/credd/daemon/authtoken"
 	"github.com/credd-dev/credd/daemon/config"
+	"github.com/credd-dev/credd/daemon/internal/syncbuf"
 )
 
 // A token source is registered once in config and built once here; the two
@@ -30,30 +29,12 @@ func TestEveryTokenSourceHasABuilder(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a log sink that the agent's goroutines may share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // Two files are called "token": the identity token a role reads and the
 // authorization token credd writes for SDKs. The log keeps them apart: the
 // latter is authorization_token_file, and no line has a bare token_file
 // key that could be read as either.
 func TestTheLogNamesTheAuthorizationTokenFileByItsOwnKey(t *testing.T) {
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{}
 	cfg := sandboxConfig(t)
 	identity := filepath.Join(filepath.Dir(cfg.StateDir), "identity-token")
 	role := sandboxRole(config.DefaultRoleName)

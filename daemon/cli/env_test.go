@@ -1,19 +1,18 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/credd-dev/credd/daemon/authtoken"
 	"github.com/credd-dev/credd/daemon/control"
+	"github.com/credd-dev/credd/daemon/internal/syncbuf"
 )
 
 func TestExportLinesSurviveAPOSIXShell(t *testing.T) {
@@ -77,30 +76,12 @@ func shortStateDir(t *testing.T) string {
 	return filepath.Join(d, "state")
 }
 
-// lockedBuffer is a bytes.Buffer a command writes while the test reads.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // startDemo runs `credd demo --state-dir dir` after delay, until the test
 // ends, and returns its stdout.
-func startDemo(t *testing.T, dir string, delay time.Duration) *lockedBuffer {
+func startDemo(t *testing.T, dir string, delay time.Duration) *syncbuf.Buffer {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr lockedBuffer
+	var stdout, stderr syncbuf.Buffer
 	done := make(chan int, 1)
 	go func() {
 		select {

@@ -1,7 +1,6 @@
 package login
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,27 +16,10 @@ import (
 	"github.com/credd-dev/credd/daemon"
 	"github.com/credd-dev/credd/daemon/clock"
 	"github.com/credd-dev/credd/daemon/internal/nonfile"
+	"github.com/credd-dev/credd/daemon/internal/syncbuf"
 )
 
 var start = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
-
-// logBuffer collects a session's log lines, safe for its goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(b)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
 
 // fixture is a fake IdP on a fake clock and a state dir for kept logins.
 type fixture struct {
@@ -57,9 +39,9 @@ func (f *fixture) store() *FileStore { return NewFileStore(f.dir, f.idp.URL(), "
 
 // session is a Session on the fixture's IdP and clock with store (nil =
 // none), logging to a buffer it returns.
-func (f *fixture) session(store Store) (*Session, *logBuffer) {
+func (f *fixture) session(store Store) (*Session, *syncbuf.Buffer) {
 	f.t.Helper()
-	logs := &logBuffer{}
+	logs := &syncbuf.Buffer{}
 	opts := Options{Issuer: f.idp.URL(), ClientID: "credd", Clock: f.clk,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	if store != nil {

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -14,28 +13,18 @@ import (
 
 	"github.com/credd-dev/credd/daemon"
 	"github.com/credd-dev/credd/daemon/clock"
+	"github.com/credd-dev/credd/daemon/internal/syncbuf"
 	"github.com/credd-dev/credd/daemon/server"
 )
 
 // logLines captures slog records as JSON objects.
-type logLines struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logLines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
+type logLines struct{ syncbuf.Buffer }
 
 // warnings returns the warning lines logged so far, and forgets them.
 func (l *logLines) warnings(t *testing.T) []map[string]any {
 	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(l.buf.String()), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(l.Take()), "\n") {
 		if line == "" {
 			continue
 		}
@@ -47,7 +36,6 @@ func (l *logLines) warnings(t *testing.T) []map[string]any {
 			out = append(out, m)
 		}
 	}
-	l.buf.Reset()
 	return out
 }
 
