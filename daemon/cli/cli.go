@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/credd-dev/credd/daemon/doctor"
 	"github.com/credd-dev/credd/daemon/redact"
 )
 
@@ -293,7 +294,7 @@ func commandFor(exe string, credOnPath bool) string {
 	case credOnPath:
 		return "credd"
 	}
-	return shellWord(exe)
+	return doctor.ShellWord(exe)
 }
 
 // goRunCommand runs credd from the module's root, as `go run` did.
@@ -306,17 +307,6 @@ const goRunCommand = "go run ./cmd/credd"
 // command leaves executables.
 func isGoRunBuild(exe string) bool {
 	return strings.Contains(filepath.ToSlash(exe), "/go-build")
-}
-
-// shellWord quotes s for a POSIX shell only when it needs it, so that a
-// plain path reads as one.
-func shellWord(s string) string {
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-+,=@%:", r)) {
-			return shellQuote(s)
-		}
-	}
-	return s
 }
 
 // suggest returns the names closest to typed, for "did you mean": the one

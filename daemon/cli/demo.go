@@ -9,6 +9,7 @@ import (
 
 	"github.com/credd-dev/credd/daemon/agent"
 	"github.com/credd-dev/credd/daemon/config"
+	"github.com/credd-dev/credd/daemon/doctor"
 	"github.com/credd-dev/credd/daemon/sts"
 )
 
@@ -118,14 +119,14 @@ func selfCheck(ctx context.Context, io IO, t target) error {
 // 1.26, ignore it and would send the sandbox's keys to the real STS.
 func tryLines(stsURL string) string {
 	return "# Then ask STS who you are; this works with every AWS CLI:\n" +
-		"aws --endpoint-url " + shellWord(stsURL) + " sts get-caller-identity\n" +
+		"aws --endpoint-url " + doctor.ShellWord(stsURL) + " sts get-caller-identity\n" +
 		"# Clients before AWS CLI 2.13 and boto3 1.28 ignore AWS_ENDPOINT_URL_STS: pass the endpoint explicitly, as above.\n"
 }
 
 // servingLines say how to look at the running demo, as a command the user
 // can run as printed: self is selfCommand().
 func servingLines(self, dir string) string {
-	s := fmt.Sprintf("Serving until Ctrl-C. Try: %s status --state-dir %s\n", self, shellWord(dir))
+	s := fmt.Sprintf("Serving until Ctrl-C. Try: %s status --state-dir %s\n", self, doctor.ShellWord(dir))
 	if self == goRunCommand {
 		s += "(from the repository's root; `go install ./cmd/credd` puts credd in $(go env GOPATH)/bin)\n"
 	}

@@ -116,7 +116,7 @@ func WithStateDir(s, dir string) string {
 	if dir == "" {
 		return s
 	}
-	flag := " --state-dir " + shellWord(dir)
+	flag := " --state-dir " + ShellWord(dir)
 	var b strings.Builder
 	last := 0
 	for _, m := range stateDirCommands.FindAllStringIndex(s, -1) {
@@ -130,8 +130,9 @@ func WithStateDir(s, dir string) string {
 	return b.String()
 }
 
-// shellWord quotes s for a POSIX shell unless it needs no quotes.
-func shellWord(s string) string {
+// ShellWord quotes s for a POSIX shell unless it needs no quotes, so that
+// a plain path in a suggested command reads as one.
+func ShellWord(s string) string {
 	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./@%+=:,-") == "" {
 		return s
 	}
