@@ -3,13 +3,11 @@ package compat
 import (
 	"bufio"
 	"bytes"
-	"cmp"
 	"context"
-	"crypto/hmac"
 	"crypto/md5"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -24,6 +22,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/credd-dev/credd/daemon/sandbox/sigv4"
 )
 
 // s3Stub is a loopback stand-in for Amazon S3, enough for the S3 clients
@@ -278,11 +278,11 @@ func (s *s3Stub) listObjects(w http.ResponseWriter, q url.Values, bucket string,
 // payloadMode says how a request's x-amz-content-sha256 covers its body.
 func payloadMode(contentHash string) string {
 	switch contentHash {
-	case unsignedPayload:
+	case sigv4.UnsignedPayload:
 		return "unsigned"
-	case streamingPayload:
+	case sigv4.StreamingPayload:
 		return "aws-chunked, signed chunks"
-	case streamingUnsignedTrailer:
+	case sigv4.StreamingUnsignedPayloadTrailer:
 		return "aws-chunked, unsigned"
 	}
 	return "hashed"
@@ -335,200 +335,79 @@ func writeS3Error(w http.ResponseWriter, r *http.Request, e *s3Error) {
 	w.Write(append([]byte(xml.Header), out...))
 }
 
-// --- SigV4 for S3
-
-// S3's values of x-amz-content-sha256 other than the payload's hash
-// (https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html).
-const (
-	unsignedPayload  = "UNSIGNED-PAYLOAD"
-	streamingPayload = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
-	// streamingUnsignedTrailer: chunks without signatures, a checksum
-	// trailer at the end; minio-go sends it with some options.
-	streamingUnsignedTrailer = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
-	s3Algorithm              = "AWS4-HMAC-SHA256"
-	s3DateLayout             = "20060102T150405Z"
-)
-
-// s3Auth is what an Authorization header says.
-type s3Auth struct {
-	accessKeyID, date, region, service string
-	signedHeaders                      []string
-	signature, amzDate                 string
-}
+// --- SigV4 for S3: daemon/sandbox/sigv4 parses and verifies signatures;
+// what is S3's own, its answers and aws-chunked bodies, is here.
 
 // authenticate verifies r's SigV4 signature and returns its payload (the
 // decoded chunks of a streaming upload).
 func (s *s3Stub) authenticate(r *http.Request, body []byte) ([]byte, *s3Error) {
-	header := r.Header.Get("Authorization")
-	if header == "" {
-		// An anonymous request on a private bucket.
+	if r.Header.Get("Authorization") == "" {
+		// An anonymous request on a private bucket (the stand-in does not
+		// take presigned URLs: the suite's clients sign headers).
 		return nil, errAccessDenied
 	}
-	a, serr := s.parseAuthorization(r, header)
-	if serr != nil {
-		return nil, serr
+	a, err := sigv4.ParseAuthorization(r, sigv4.Expect{Service: "s3", Region: s.region})
+	if err != nil {
+		return nil, s3Refusal(err, s.region)
+	}
+	if time.Since(a.Time).Abs() > 15*time.Minute {
+		return nil, &s3Error{http.StatusForbidden, "RequestTimeTooSkewed", "The difference between the request time and the current time is too large."}
 	}
 	s.mu.Lock()
-	key, ok := s.keys[a.accessKeyID]
+	key, ok := s.keys[a.AccessKeyID]
 	s.mu.Unlock()
 	if !ok {
 		return nil, &s3Error{http.StatusForbidden, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records."}
 	}
-	if got := r.Header.Get("X-Amz-Security-Token"); !hmac.Equal([]byte(got), []byte(key.sessionToken)) {
+	if !sigv4.Equal(a.SecurityToken, key.sessionToken) {
 		return nil, &s3Error{http.StatusBadRequest, "InvalidToken", "The provided token is malformed or otherwise invalid."}
 	}
-	// S3 requires x-amz-content-sha256 on every SigV4 request.
+	// S3 requires x-amz-content-sha256 on every SigV4 request, and signs it
+	// as the payload's hash.
 	contentHash := r.Header.Get("X-Amz-Content-Sha256")
 	if contentHash == "" {
 		return nil, &s3Error{http.StatusBadRequest, "InvalidRequest", "Missing required header for this request: x-amz-content-sha256"}
 	}
-	canonical := s3CanonicalRequest(r, a, contentHash)
-	if !hmac.Equal([]byte(s3Signature(key.secret, a, s3StringToSign(a, canonical))), []byte(a.signature)) {
+	if !sigv4.Verify(r, a, key.secret, contentHash, sigv4.Options{EncodePathOnce: true}) {
 		return nil, errS3Signature
 	}
 	switch contentHash {
-	case unsignedPayload:
+	case sigv4.UnsignedPayload:
 		return body, nil
-	case streamingPayload, streamingUnsignedTrailer:
-		return decodeChunks(body, key.secret, a, contentHash == streamingPayload)
+	case sigv4.StreamingPayload, sigv4.StreamingUnsignedPayloadTrailer:
+		return decodeChunks(body, key.secret, a, contentHash == sigv4.StreamingPayload)
 	}
-	sum := sha256.Sum256(body)
-	if hex.EncodeToString(sum[:]) != contentHash {
+	if sigv4.HashPayload(body) != contentHash {
 		return nil, &s3Error{http.StatusBadRequest, "XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header does not match what was computed."}
 	}
 	return body, nil
 }
 
-func (s *s3Stub) parseAuthorization(r *http.Request, header string) (*s3Auth, *s3Error) {
-	alg, rest, _ := strings.Cut(header, " ")
-	if alg != s3Algorithm {
-		return nil, &s3Error{http.StatusBadRequest, "InvalidArgument", "Unsupported Authorization Type " + alg + " (the stand-in verifies SigV4 only)"}
-	}
-	var a s3Auth
-	var credential, signed string
-	for field := range strings.SplitSeq(rest, ",") {
-		k, v, _ := strings.Cut(strings.TrimSpace(field), "=")
-		switch k {
-		case "Credential":
-			credential = v
-		case "SignedHeaders":
-			signed = v
-		case "Signature":
-			a.signature = v
-		}
-	}
+// s3Refusal is S3's answer to each problem with an Authorization header.
+func s3Refusal(err error, region string) *s3Error {
 	malformed := func(why string) *s3Error {
 		return &s3Error{http.StatusBadRequest, "AuthorizationHeaderMalformed", "The authorization header is malformed; " + why}
 	}
-	scope := strings.Split(credential, "/")
-	if len(scope) != 5 || scope[4] != "aws4_request" || signed == "" || a.signature == "" {
-		return nil, malformed("it needs Credential=<key>/<date>/<region>/s3/aws4_request, SignedHeaders and Signature.")
+	var e *sigv4.Error
+	if !errors.As(err, &e) {
+		return malformed(err.Error())
 	}
-	a.accessKeyID, a.date, a.region, a.service = scope[0], scope[1], scope[2], scope[3]
-	a.signedHeaders = strings.Split(signed, ";")
-	a.amzDate = r.Header.Get("X-Amz-Date")
-	when, err := time.Parse(s3DateLayout, a.amzDate)
-	switch {
-	case err != nil:
-		return nil, &s3Error{http.StatusForbidden, "AccessDenied", "AWS authentication requires a valid Date or x-amz-date header"}
-	case a.service != "s3":
-		return nil, malformed("incorrect service '" + a.service + "'. This endpoint belongs to 's3'.")
-	case a.region != s.region:
-		return nil, malformed("the region '" + a.region + "' is wrong; expecting '" + s.region + "'")
-	case a.date != a.amzDate[:8]:
-		return nil, malformed("the date in the credential scope does not match x-amz-date.")
-	case !slices.Contains(a.signedHeaders, "host"):
-		return nil, malformed("'host' must be a signed header.")
-	case time.Since(when).Abs() > 15*time.Minute:
-		return nil, &s3Error{http.StatusForbidden, "RequestTimeTooSkewed", "The difference between the request time and the current time is too large."}
+	switch e.Kind {
+	case sigv4.UnsupportedAlgorithm:
+		return &s3Error{http.StatusBadRequest, "InvalidArgument", "Unsupported Authorization Type " + e.Got + " (the stand-in verifies SigV4 only)"}
+	case sigv4.InvalidDate:
+		return &s3Error{http.StatusForbidden, "AccessDenied", "AWS authentication requires a valid Date or x-amz-date header"}
+	case sigv4.WrongService:
+		return malformed("incorrect service '" + e.Got + "'. This endpoint belongs to 's3'.")
+	case sigv4.WrongRegion:
+		return malformed("the region '" + e.Got + "' is wrong; expecting '" + region + "'")
+	case sigv4.DateMismatch:
+		return malformed("the date in the credential scope does not match x-amz-date.")
+	case sigv4.HostNotSigned:
+		return malformed("'host' must be a signed header.")
 	}
-	return &a, nil
-}
-
-// s3CanonicalRequest follows the S3 rules
-// (https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html):
-// the path is URI-encoded once, not normalized; the query is sorted by
-// encoded name, a name without a value has an empty one; the payload line
-// is the x-amz-content-sha256 header.
-func s3CanonicalRequest(r *http.Request, a *s3Auth, contentHash string) string {
-	path := r.URL.Path
-	if path == "" {
-		path = "/"
-	}
-	type pair struct{ k, v string }
-	var query []pair
-	for k, vs := range r.URL.Query() {
-		for _, v := range vs {
-			query = append(query, pair{s3URIEncode(k, true), s3URIEncode(v, true)})
-		}
-	}
-	slices.SortFunc(query, func(x, y pair) int { return cmp.Or(strings.Compare(x.k, y.k), strings.Compare(x.v, y.v)) })
-	var q []string
-	for _, p := range query {
-		q = append(q, p.k+"="+p.v)
-	}
-	var b strings.Builder
-	b.WriteString(r.Method + "\n" + s3URIEncode(path, false) + "\n" + strings.Join(q, "&") + "\n")
-	for _, name := range a.signedHeaders {
-		b.WriteString(name + ":" + s3HeaderValue(r, name) + "\n")
-	}
-	b.WriteString("\n" + strings.Join(a.signedHeaders, ";") + "\n" + contentHash)
-	return b.String()
-}
-
-func s3HeaderValue(r *http.Request, name string) string {
-	switch {
-	case name == "host":
-		return r.Host
-	case name == "content-length" && len(r.Header.Values(name)) == 0:
-		return strconv.FormatInt(r.ContentLength, 10) // Go moves it out of Header
-	case name == "transfer-encoding" && len(r.Header.Values(name)) == 0:
-		return strings.Join(r.TransferEncoding, ",")
-	}
-	var values []string
-	for _, v := range r.Header.Values(name) {
-		values = append(values, strings.Join(strings.Fields(v), " "))
-	}
-	return strings.Join(values, ",")
-}
-
-func s3StringToSign(a *s3Auth, canonical string) string {
-	sum := sha256.Sum256([]byte(canonical))
-	return s3Algorithm + "\n" + a.amzDate + "\n" + a.scope() + "\n" + hex.EncodeToString(sum[:])
-}
-
-func (a *s3Auth) scope() string {
-	return a.date + "/" + a.region + "/" + a.service + "/aws4_request"
-}
-
-func s3Signature(secret string, a *s3Auth, toSign string) string {
-	k := s3HMAC([]byte("AWS4"+secret), a.date)
-	k = s3HMAC(k, a.region)
-	k = s3HMAC(k, a.service)
-	k = s3HMAC(k, "aws4_request")
-	return hex.EncodeToString(s3HMAC(k, toSign))
-}
-
-func s3HMAC(key []byte, data string) []byte {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(data))
-	return m.Sum(nil)
-}
-
-// s3URIEncode is SigV4's UriEncode: all but A-Z a-z 0-9 - _ . ~ percent-
-// encoded in upper-case hex, and "/" too unless it separates a path.
-func s3URIEncode(s string, encodeSlash bool) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' ||
-			c == '-' || c == '_' || c == '.' || c == '~' || c == '/' && !encodeSlash {
-			b.WriteByte(c)
-			continue
-		}
-		fmt.Fprintf(&b, "%%%02X", c)
-	}
-	return b.String()
+	// Incomplete and WrongTerminator: the header is not shaped as SigV4's.
+	return malformed("it needs Credential=<key>/<date>/<region>/s3/aws4_request, SignedHeaders and Signature.")
 }
 
 // decodeChunks decodes an aws-chunked body
@@ -536,13 +415,13 @@ func s3URIEncode(s string, encodeSlash bool) string {
 // "<hex size>;chunk-signature=<sig>\r\n<data>\r\n" ... ending with a
 // zero-size chunk. When signed, each chunk's signature chains from the
 // previous one, starting with the header's.
-func decodeChunks(body []byte, secret string, a *s3Auth, signed bool) ([]byte, *s3Error) {
+func decodeChunks(body []byte, secret string, a *sigv4.Auth, signed bool) ([]byte, *s3Error) {
 	bad := func(why string) *s3Error {
 		return &s3Error{http.StatusBadRequest, "IncompleteBody", "aws-chunked body: " + why}
 	}
 	rd := bufio.NewReader(bytes.NewReader(body))
-	previous := a.signature
-	emptyHash := sha256.Sum256(nil)
+	signingKey := sigv4.SigningKey(secret, a.Date, a.Region, a.Service)
+	previous := a.Signature
 	var payload []byte
 	for {
 		header, err := rd.ReadString('\n')
@@ -560,10 +439,9 @@ func decodeChunks(body []byte, secret string, a *s3Auth, signed bool) ([]byte, *
 		}
 		if signed {
 			sig, ok := strings.CutPrefix(ext, "chunk-signature=")
-			dataHash := sha256.Sum256(data)
-			toSign := "AWS4-HMAC-SHA256-PAYLOAD\n" + a.amzDate + "\n" + a.scope() + "\n" + previous + "\n" +
-				hex.EncodeToString(emptyHash[:]) + "\n" + hex.EncodeToString(dataHash[:])
-			if !ok || !hmac.Equal([]byte(s3Signature(secret, a, toSign)), []byte(sig)) {
+			toSign := "AWS4-HMAC-SHA256-PAYLOAD\n" + a.AmzDate + "\n" + a.Scope() + "\n" + previous + "\n" +
+				sigv4.HashPayload(nil) + "\n" + sigv4.HashPayload(data)
+			if !ok || !sigv4.Equal(sigv4.Signature(signingKey, toSign), sig) {
 				return nil, errS3Signature
 			}
 			previous = sig
@@ -597,8 +475,7 @@ func TestThirdPartyS3StubVerifiesSigV4(t *testing.T) {
 			t.Fatal(err)
 		}
 		if contentHash == "" {
-			sum := sha256.Sum256(body)
-			contentHash = hex.EncodeToString(sum[:])
+			contentHash = sigv4.HashPayload(body)
 		}
 		req.Header.Set("X-Amz-Content-Sha256", contentHash)
 		if err := signer.SignHTTP(context.Background(), c, req, contentHash, "s3", region, time.Now()); err != nil {
@@ -632,14 +509,14 @@ func TestThirdPartyS3StubVerifiesSigV4(t *testing.T) {
 		{"a signed ListBuckets lists the bucket", "GET", "/", nil, creds, "us-east-1", "", nil, 200, "<Name>credd-compat</Name>"},
 		{"a signed PutObject with the payload's hash is stored", "PUT", "/credd-compat/dir/a%20b%2Bc", []byte("hello"), creds, "us-east-1", "", nil, 200, ""},
 		{"the object reads back, with a query to encode", "GET", "/credd-compat/dir/a%20b%2Bc?x-id=GetObject&response-content-type=a%2Fb", nil, creds, "us-east-1", "", nil, 200, "hello"},
-		{"an unsigned payload is accepted", "PUT", "/credd-compat/unsigned", []byte("data"), creds, "us-east-1", unsignedPayload, nil, 200, ""},
+		{"an unsigned payload is accepted", "PUT", "/credd-compat/unsigned", []byte("data"), creds, "us-east-1", sigv4.UnsignedPayload, nil, 200, ""},
 		{"a listing shows the objects under a prefix", "GET", "/credd-compat?list-type=2&prefix=dir%2F", nil, creds, "us-east-1", "", nil, 200, "<Key>dir/a b+c</Key>"},
 		{"a wrong secret is refused", "GET", "/", nil, wrongSecret, "us-east-1", "", nil, 403, "SignatureDoesNotMatch"},
 		{"a body changed after signing is refused", "PUT", "/credd-compat/x", []byte("signed"), creds, "us-east-1", "", func(r *http.Request) {
 			r.Body, r.ContentLength = io.NopCloser(strings.NewReader("change")), 6
 		}, 400, "XAmzContentSHA256Mismatch"},
 		{"a header changed after signing is refused", "GET", "/", nil, creds, "us-east-1", "", func(r *http.Request) {
-			r.Header.Set("X-Amz-Date", time.Now().Add(time.Second).UTC().Format(s3DateLayout))
+			r.Header.Set("X-Amz-Date", time.Now().Add(time.Second).UTC().Format(sigv4.TimeFormat))
 		}, 403, "SignatureDoesNotMatch"},
 		{"another region is refused", "GET", "/", nil, creds, "eu-west-1", "", nil, 400, "AuthorizationHeaderMalformed"},
 		{"a request without a signature is refused", "GET", "/", nil, creds, "us-east-1", "", func(r *http.Request) {
@@ -665,10 +542,10 @@ func TestThirdPartyS3StubVerifiesSigV4(t *testing.T) {
 		t.Helper()
 		chunks := [][]byte{[]byte("first chunk "), []byte("second"), nil}
 		req, _ := http.NewRequest("PUT", stub.URL+"/credd-compat/"+key, nil)
-		req.Header.Set("X-Amz-Content-Sha256", streamingPayload)
+		req.Header.Set("X-Amz-Content-Sha256", sigv4.StreamingPayload)
 		req.Header.Set("X-Amz-Decoded-Content-Length", "18")
 		now := time.Now()
-		if err := signer.SignHTTP(context.Background(), creds, req, streamingPayload, "s3", "us-east-1", now); err != nil {
+		if err := signer.SignHTTP(context.Background(), creds, req, sigv4.StreamingPayload, "s3", "us-east-1", now); err != nil {
 			t.Fatal(err)
 		}
 		auth := req.Header.Get("Authorization")
