@@ -122,8 +122,8 @@ var thirdParties = []thirdParty{
 		notes:             "Its chain uses the container provider only for AWS_CONTAINER_CREDENTIALS_RELATIVE_URI (lib/aws-sdk-core/credential_provider_chain.rb, `instance_profile_credentials`), which credd cannot serve: use `credential_process = credd credential-process` in ~/.aws/config. Ruby runs the process twice when it builds the provider (process_credentials.rb, then refreshing_credentials.rb's refresh).",
 	},
 	{
-		name: "aws-cdk 2.1148", installed: "npm `aws-cdk`, not installed here (hundreds of MB)",
-		notRun: "Tried by a user (issue 15), not run here. Its CLI bundles the AWS SDK for JavaScript v3; if its credential chain is the SDK's default Node chain, the JavaScript v3 row above applies. Not verified by this suite.",
+		name: "aws-cdk 2.1148", installed: "npm `aws-cdk`; not installed here: hundreds of MB",
+		notRun: "A user tried it against credd; it is not run here. Its CLI bundles the AWS SDK for JavaScript v3; if its credential chain is the SDK's default Node chain, the JavaScript v3 row above applies. Not verified by this suite.",
 	},
 }
 
