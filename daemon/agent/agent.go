@@ -196,9 +196,9 @@ func Start(ctx context.Context, opts Options) (_ *Agent, err error) {
 	}
 	a.url = server.URL(a.listener)
 	a.httpServer = server.NewHTTPServer(a.handler, opts.Logger)
-	// Bound open connections, shedding the longest-idle ones first, so no
-	// local process can exhaust the daemon's descriptors or lock others out.
-	a.listener = server.LimitConns(a.httpServer, a.listener, 0)
+	// Bound open connections so that no local process can exhaust the
+	// daemon's descriptors or lock others out, and no request is dropped.
+	a.listener = server.LimitConns(a.httpServer, a.listener, server.ConnLimits{})
 	a.control = control.NewServer(a, opts.Logger)
 	a.routeLogin()
 	a.routeReload()

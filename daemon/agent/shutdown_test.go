@@ -3,7 +3,6 @@ package agent
 import (
 	"context"
 	"net"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -19,22 +18,10 @@ func TestStopIsQuickAndCleanWithASilentConnectionOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Told when the server accepts a connection; set before Run serves.
-	accepted := make(chan struct{}, 16)
-	connState := a.httpServer.ConnState
-	a.httpServer.ConnState = func(c net.Conn, s http.ConnState) {
-		connState(c, s)
-		if s == http.StateNew {
-			accepted <- struct{}{}
-		}
-	}
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
 	if code, body := get(t, a.URL(), a.AuthToken()); code != 200 {
 		t.Fatalf("GET: %d %s", code, body)
-	}
-	for len(accepted) > 0 {
-		<-accepted // the GET's own connection
 	}
 	host := strings.TrimSuffix(strings.TrimPrefix(a.URL(), "http://"), "/v1/credentials")
 	c, err := net.Dial("tcp4", host)
@@ -42,10 +29,15 @@ func TestStopIsQuickAndCleanWithASilentConnectionOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	select {
-	case <-accepted:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the server did not accept the silent connection")
+	// The silent connection waits in the limiter's queue for its request.
+	counts := a.listener.(interface{ Counts() (active, queued int) })
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, queued := counts.Counts(); queued == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the daemon did not accept the silent connection")
+		}
 	}
 	start := time.Now()
 	cancel()

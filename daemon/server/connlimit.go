@@ -1,193 +1,536 @@
 package server
 
 import (
+	"container/list"
+	"context"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// DefaultMaxConns bounds the endpoint's open connections. A container runs
-// a few dozen AWS clients at most, each keeping one or two connections
-// alive; 512 leaves room for bursts and keeps file descriptors, goroutines
-// and buffers bounded whatever a local process does.
-const DefaultMaxConns = 512
+// Connection limits. A container runs a few dozen AWS clients at most, each
+// keeping one or two connections alive, so DefaultMaxConns leaves room for
+// bursts; every bound keeps descriptors, goroutines and buffers bounded
+// whatever a local process does.
+const (
+	// DefaultMaxConns bounds the connections handed to the HTTP server
+	// (about 20 KiB each: a goroutine and its read and write buffers).
+	DefaultMaxConns = 512
+	// DefaultMaxQueued bounds the connections accepted but not yet handed
+	// over: those that have sent nothing yet, and those whose request waits
+	// for a slot (about 1.5 KiB each besides the socket, measured). It
+	// holds a storm of 10,000 clients connecting at once, some of which
+	// send nothing for over a second while their own process is starved of
+	// CPU. A low limit on open files lowers it (see withDefaults).
+	DefaultMaxQueued = 16384
+	// DefaultSilentGrace is how long a connection that has sent nothing
+	// keeps its place while the queue is full. A client on loopback sends
+	// its request as soon as it is connected; two seconds also covers a
+	// client process starved of CPU by a storm of its own.
+	DefaultSilentGrace = 2 * time.Second
+	// DefaultStallGrace is how long a connection may go without a byte in
+	// the middle of its request before it may be shed to make room: a
+	// loopback client sends a request in one write.
+	DefaultStallGrace = time.Second
+	// SilentTimeout closes a connection that sends nothing at all, like
+	// the server's ReadHeaderTimeout for one that sends part of a request.
+	SilentTimeout = 5 * time.Second
+)
 
-// LimitConns bounds the connections srv serves from l to max (0 means
-// DefaultMaxConns) and returns the listener to serve. It sets srv.ConnState,
-// chaining any hook already set.
+// fdReserve is what the daemon keeps of its open-file limit for its own
+// files; minQueued is the smallest queue, however low that limit.
+const fdReserve, minQueued = 128, 64
+
+// ConnLimits configures LimitConns. Zero values mean the defaults above.
+type ConnLimits struct {
+	MaxConns    int
+	MaxQueued   int
+	SilentGrace time.Duration
+	StallGrace  time.Duration
+}
+
+// withDefaults fills in the defaults for a process that may have
+// openFiles descriptors open (0: unknown).
+func (c ConnLimits) withDefaults(openFiles uint64) ConnLimits {
+	if c.MaxConns <= 0 {
+		c.MaxConns = DefaultMaxConns
+	}
+	if c.MaxQueued <= 0 {
+		c.MaxQueued = DefaultMaxQueued
+		// Leave descriptors for the server's connections and the daemon's
+		// own files, so that accepting never fails with EMFILE.
+		if n := openFiles; n > 0 && n < uint64(c.MaxQueued+c.MaxConns+fdReserve) {
+			c.MaxQueued = max(int(n)-c.MaxConns-fdReserve, minQueued)
+		}
+	}
+	if c.SilentGrace <= 0 {
+		c.SilentGrace = DefaultSilentGrace
+	}
+	if c.StallGrace <= 0 {
+		c.StallGrace = DefaultStallGrace
+	}
+	return c
+}
+
+// LimitConns bounds the connections srv serves from l and returns the
+// listener to serve. It sets srv.ConnState and srv.ConnContext, chaining
+// any hook already set.
 //
 // A plain limit (golang.org/x/net/netutil.LimitListener) stops accepting at
-// the limit, so a process holding max idle keep-alive connections would
-// lock every other client out until IdleTimeout. Here, when the limit is
-// reached, a connection that is not doing anything is closed to make room:
-// the one idle the longest after a response (keep-alive), or one that has
-// been open for newGrace without completing its request headers (a silent
-// or slowloris client). A connection just accepted is never shed, so a
-// burst of clients all connecting at once waits in the kernel's accept
-// queue and is served, rather than being cut. When no connection qualifies,
-// Accept waits for one to finish or go idle, or for a silent one to age.
+// the limit, so a process holding idle or silent connections would lock
+// every other client out. Here the rule is that no request that was sent
+// is ever lost, and that a client which has shown the token keeps its
+// connection for as long as anything else can go instead:
+//
+//   - Connections are accepted as fast as they come and wait, without an
+//     HTTP goroutine or buffers, until their first bytes arrive (the
+//     queue). Only then are they handed to the server, in arrival order: a
+//     flood of silent connections cannot hold the server's slots, and is
+//     decided about by what it sends, not by how long it has been open.
+//   - When the queue is full, the connection that has been silent the
+//     longest is closed, once it has been silent for SilentGrace; it sent
+//     nothing, so nothing is lost. Otherwise accepting waits (in the
+//     kernel's queue), and a silent connection is closed after
+//     SilentTimeout anyway.
+//   - When every server slot is taken and a request waits in the queue, a
+//     slot is freed by closing, in this order: an idle keep-alive
+//     connection that never sent the right token, the longest idle first;
+//     a connection stalled for StallGrace in the middle of a request (a
+//     slowloris); an idle connection that did send the token, the longest
+//     idle first. Connections in a handler, or with bytes that the server
+//     has not read yet, are never closed: the request waits for a slot.
+//
 // Closing an idle keep-alive connection is harmless: HTTP clients open a
 // new one and resend an idempotent GET.
-func LimitConns(srv *http.Server, l net.Listener, max int) net.Listener {
-	if max <= 0 {
-		max = DefaultMaxConns
-	}
+func LimitConns(srv *http.Server, l net.Listener, limits ConnLimits) net.Listener {
 	cl := &connLimit{
 		Listener: l,
-		max:      max,
-		conns:    make(map[*limitedConn]struct{}),
+		limits:   limits.withDefaults(openFileLimit()),
+		epoch:    time.Now(),
+		active:   make(map[*limitedConn]struct{}),
 		changed:  make(chan struct{}, 1),
+		roomy:    make(chan struct{}, 1),
+		errs:     make(chan error),
 		closed:   make(chan struct{}),
 	}
-	prev := srv.ConnState
+	cl.room = newWaitRoom(cl)
+	prevState := srv.ConnState
 	srv.ConnState = func(c net.Conn, s http.ConnState) {
 		if lc, ok := c.(*limitedConn); ok {
 			cl.setState(lc, s)
 		}
-		if prev != nil {
-			prev(c, s)
+		if prevState != nil {
+			prevState(c, s)
 		}
+	}
+	prevContext := srv.ConnContext
+	srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		if prevContext != nil {
+			ctx = prevContext(ctx, c)
+		}
+		if lc, ok := c.(*limitedConn); ok {
+			ctx = context.WithValue(ctx, connKey{}, lc)
+		}
+		return ctx
 	}
 	return cl
 }
 
-// newGrace is how long a new connection may stay silent before it may be
-// shed: ample for a client that connected to send its request.
-const newGrace = time.Second
+// connKey is the request context key of the connection a request came on.
+type connKey struct{}
+
+// markTrusted records that the connection r came on sent the right token,
+// which moves it to the back of the line for shedding. It does not
+// allocate.
+func markTrusted(r *http.Request) {
+	if lc, ok := r.Context().Value(connKey{}).(*limitedConn); ok && !lc.trusted.Load() {
+		lc.trusted.Store(true)
+	}
+}
 
 type connLimit struct {
 	net.Listener
-	max       int
-	changed   chan struct{} // a slot freed or a connection went idle; buffered 1
+	limits ConnLimits
+	epoch  time.Time // times below are monotonic nanoseconds since epoch
+	room   waitRoom
+
+	changed   chan struct{} // buffered 1: wakes Accept (a request arrived, a slot may be free)
+	roomy     chan struct{} // buffered 1: wakes the accept loop (the queue shrank)
+	errs      chan error    // the underlying Accept's errors, for Serve
 	closed    chan struct{}
+	starved   atomic.Bool // Accept waits for a slot: idle transitions must wake it
+	startOnce sync.Once
 	closeOnce sync.Once
 
-	mu    sync.Mutex
-	conns map[*limitedConn]struct{}
+	mu      sync.Mutex
+	silent  list.List // *limitedConn accepted, nothing received, oldest first
+	ready   list.List // *limitedConn with bytes waiting for a slot, in arrival order
+	active  map[*limitedConn]struct{}
+	isClose bool
 }
+
+// place is where a connection is in the limiter.
+type place uint8
+
+const (
+	placeSilent place = iota
+	placeReady
+	placeActive
+	placeGone
+)
 
 type limitedConn struct {
 	net.Conn
-	l    *connLimit
-	once sync.Once
+	l         *connLimit
+	closeOnce sync.Once
+	accepted  int64 // monotonic ns
+
+	trusted atomic.Bool  // a request on it carried the right token
+	reads   atomic.Int64 // reads that returned data: a counter, cheaper than a clock
+	state   atomic.Int32 // http.ConnState, once handed over
+	// When it entered state (monotonic ns) and its reads then; not kept
+	// for StateActive, in a handler, which is never shed.
+	since, readsThen atomic.Int64
+
+	// Set by the wait room while it watches the connection.
+	roomID atomic.Uint64
+	fd     int
+
 	// Guarded by l.mu.
-	idle  bool      // between requests (StateIdle), as opposed to new
-	ready bool      // idle, or new: not in a handler
-	since time.Time // when it entered that state
+	place place
+	elem  *list.Element // in l.silent or l.ready
+	// When victims last saw reads change, and the count it saw: the time
+	// of the last read, to within one look.
+	seenReads, seenAt int64
 }
 
-// Accept accepts a connection, then makes room for it (see LimitConns),
-// waiting if nothing can be shed yet. (Making room before accepting would
-// shed a connection for a client that may never come.)
+func (l *connLimit) now() int64 { return int64(time.Since(l.epoch)) }
+
+// Accept hands the server the next connection whose request has arrived,
+// once a slot is free or can be freed (see LimitConns).
 func (l *connLimit) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
+	l.startOnce.Do(func() {
+		go l.acceptLoop()
+		go l.closeSilent()
+	})
 	for {
-		victim, full, wake := l.room(time.Now())
-		if victim != nil {
-			victim.Close()
+		c, victims := l.next()
+		if c != nil {
+			l.wake(l.roomy)
+			return c, nil
+		}
+		if victims != nil && l.shed(victims) {
 			continue
 		}
-		if !full {
-			break
-		}
-		var timer *time.Timer
-		var aged <-chan time.Time
-		if wake > 0 {
-			timer = time.NewTimer(wake)
-			aged = timer.C
-		}
-		select {
-		case <-l.changed:
-		case <-aged:
-		case <-l.closed:
-			c.Close()
-			return nil, net.ErrClosed
-		}
-		if timer != nil {
-			timer.Stop()
+		if err := l.waitForChange(victims != nil); err != nil {
+			return nil, err
 		}
 	}
-	lc := &limitedConn{Conn: c, l: l, ready: true, since: time.Now()}
-	l.mu.Lock()
-	l.conns[lc] = struct{}{}
-	l.mu.Unlock()
-	return lc, nil
 }
 
-// room reports whether the limit is reached and, if so, the connection to
-// close to make room: the longest-idle keep-alive connection, else the
-// longest-silent new one past newGrace. With none, wake is when a new one
-// will pass newGrace (0: no new connection to wait for).
-func (l *connLimit) room(now time.Time) (victim *limitedConn, full bool, wake time.Duration) {
+// waitForChange waits until a request arrives or a slot may be free. When
+// a request already waits (starved) and nothing could go, it also looks
+// again after a while, for a connection that has stalled since.
+func (l *connLimit) waitForChange(starved bool) error {
+	var again <-chan time.Time
+	if starved {
+		t := time.NewTimer(l.limits.StallGrace / 4)
+		defer t.Stop()
+		again = t.C
+	}
+	select {
+	case <-l.changed:
+	case <-again:
+	case err := <-l.errs:
+		return err
+	case <-l.closed:
+		return net.ErrClosed
+	}
+	return nil
+}
+
+// next pops the first ready connection if a slot is free. Otherwise, when
+// a request waits, it returns the connections that may be closed to free a
+// slot, best first (possibly none: empty but not nil).
+func (l *connLimit) next() (*limitedConn, []*limitedConn) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if len(l.conns) < l.max {
-		return nil, false, 0
+	front := l.ready.Front()
+	if front == nil {
+		l.starved.Store(false)
+		return nil, nil
 	}
-	var oldestNew *limitedConn
-	for c := range l.conns {
+	if len(l.active) < l.limits.MaxConns {
+		c := front.Value.(*limitedConn)
+		l.ready.Remove(front)
+		c.elem, c.place = nil, placeActive
+		c.since.Store(l.now())
+		c.readsThen.Store(c.reads.Load())
+		c.state.Store(int32(http.StateNew))
+		l.active[c] = struct{}{}
+		l.starved.Store(false)
+		return c, nil
+	}
+	l.starved.Store(true)
+	return nil, l.victims(l.now())
+}
+
+// victims returns the active connections that may be closed to free a
+// slot, in the order LimitConns gives. Called with l.mu held.
+func (l *connLimit) victims(now int64) []*limitedConn {
+	type candidate struct {
+		c     *limitedConn
+		rank  int
+		since int64
+	}
+	var cs []candidate
+	stall := int64(l.limits.StallGrace)
+	for c := range l.active {
+		state := http.ConnState(c.state.Load())
+		if state == http.StateActive {
+			continue // in a handler
+		}
+		since, reads := c.since.Load(), c.reads.Load()
+		if reads != c.seenReads {
+			c.seenReads, c.seenAt = reads, now
+		}
+		receiving := reads != c.readsThen.Load()
+		last := since
+		if receiving {
+			last = max(since, c.seenAt)
+		}
 		switch {
-		case !c.ready:
-		case c.idle:
-			if victim == nil || c.since.Before(victim.since) {
-				victim = c
+		case state == http.StateNew || receiving:
+			// Its request is being read: handed over but not read yet, or
+			// bytes read since it was handed over or went idle. Only a
+			// stall (a slowloris) makes it a candidate.
+			if now-last >= stall {
+				cs = append(cs, candidate{c, 1, last})
 			}
-		case oldestNew == nil || c.since.Before(oldestNew.since):
-			oldestNew = c
+		case !c.trusted.Load():
+			cs = append(cs, candidate{c, 0, since})
+		default:
+			cs = append(cs, candidate{c, 2, since})
 		}
 	}
-	if victim != nil || oldestNew == nil {
-		return victim, true, 0
+	slices.SortFunc(cs, func(a, b candidate) int {
+		if a.rank != b.rank {
+			return a.rank - b.rank
+		}
+		return int(min(max(a.since-b.since, -1), 1))
+	})
+	out := make([]*limitedConn, len(cs))
+	for i, c := range cs {
+		out[i] = c.c
 	}
-	if age := now.Sub(oldestNew.since); age < newGrace {
-		return nil, true, newGrace - age
+	return out
+}
+
+// shed closes the first of victims that has no unread bytes, and reports
+// whether it closed one. A connection with unread bytes holds a request
+// the server has not read yet: closing it would lose that request.
+func (l *connLimit) shed(victims []*limitedConn) bool {
+	for _, c := range victims {
+		if !hasUnread(c.Conn) {
+			c.Close()
+			return true
+		}
 	}
-	return oldestNew, true, 0
+	return false
+}
+
+// acceptLoop accepts connections into the queue while it has room.
+func (l *connLimit) acceptLoop() {
+	for {
+		if wait, ok := l.makeRoom(); !ok {
+			t := time.NewTimer(wait)
+			select {
+			case <-l.roomy:
+			case <-t.C:
+			case <-l.closed:
+				t.Stop()
+				return
+			}
+			t.Stop()
+			continue
+		}
+		c, err := l.Listener.Accept()
+		if err != nil {
+			// Serve logs it and, for a temporary error such as EMFILE,
+			// backs off before calling Accept again, which paces this loop.
+			select {
+			case l.errs <- err:
+			case <-l.closed:
+				return
+			}
+			continue
+		}
+		lc := &limitedConn{Conn: c, l: l, accepted: l.now()}
+		l.mu.Lock()
+		if l.isClose {
+			l.mu.Unlock()
+			c.Close()
+			return
+		}
+		lc.place, lc.elem = placeSilent, l.silent.PushBack(lc)
+		l.mu.Unlock()
+		l.room.watch(lc)
+	}
+}
+
+// closeSilent closes the connections that have sent nothing for
+// SilentTimeout, as ReadHeaderTimeout does for one that sent part of a
+// request.
+func (l *connLimit) closeSilent() {
+	t := time.NewTicker(SilentTimeout / 10)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-l.closed:
+			return
+		}
+		var expired []*limitedConn
+		l.mu.Lock()
+		for e := l.silent.Front(); e != nil; e = e.Next() {
+			c := e.Value.(*limitedConn)
+			if time.Duration(l.now()-c.accepted) < SilentTimeout {
+				break // the list is in accept order
+			}
+			expired = append(expired, c)
+		}
+		l.mu.Unlock()
+		for _, c := range expired {
+			c.Close()
+		}
+	}
+}
+
+// makeRoom reports whether the queue has room for another connection,
+// closing the longest-silent one when it is full and that one has been
+// silent for SilentGrace. If not, wait is when to look again.
+func (l *connLimit) makeRoom() (wait time.Duration, ok bool) {
+	l.mu.Lock()
+	if l.silent.Len()+l.ready.Len() < l.limits.MaxQueued {
+		l.mu.Unlock()
+		return 0, true
+	}
+	front := l.silent.Front()
+	if front == nil {
+		l.mu.Unlock()
+		return time.Second, false // all have requests: wait for a slot
+	}
+	oldest := front.Value.(*limitedConn)
+	age := time.Duration(l.now() - oldest.accepted)
+	l.mu.Unlock()
+	if age < l.limits.SilentGrace {
+		return l.limits.SilentGrace - age, false
+	}
+	if hasUnread(oldest.Conn) {
+		// Its request arrived this instant; awaitRequest moves it.
+		return time.Millisecond, false
+	}
+	oldest.Close()
+	return 0, true
+}
+
+// arrived is the wait room's word that c's first bytes arrived (data), or
+// that its client closed it first. It queues c for a slot.
+func (l *connLimit) arrived(c *limitedConn, data bool) {
+	l.mu.Lock()
+	if c.place != placeSilent {
+		l.mu.Unlock()
+		return // shed or closed meanwhile
+	}
+	if !data {
+		l.mu.Unlock()
+		c.Close()
+		return
+	}
+	l.silent.Remove(c.elem)
+	c.place, c.elem = placeReady, l.ready.PushBack(c)
+	l.mu.Unlock()
+	l.wake(l.changed)
 }
 
 func (l *connLimit) setState(c *limitedConn, s http.ConnState) {
-	idle := s == http.StateIdle
-	ready := idle || s == http.StateNew
-	l.mu.Lock()
-	if _, ok := l.conns[c]; ok && (ready != c.ready || idle != c.idle) {
-		c.ready, c.idle, c.since = ready, idle, time.Now()
+	if s != http.StateActive {
+		c.since.Store(l.now())
+		c.readsThen.Store(c.reads.Load())
 	}
-	l.mu.Unlock()
-	if idle {
-		l.signal()
+	c.state.Store(int32(s))
+	if s == http.StateIdle && l.starved.Load() {
+		l.wake(l.changed)
 	}
 }
 
-func (l *connLimit) signal() {
+func (l *connLimit) wake(ch chan struct{}) {
 	select {
-	case l.changed <- struct{}{}:
+	case ch <- struct{}{}:
 	default:
 	}
 }
 
+// Close stops accepting and closes the connections not yet handed to the
+// server (the server closes its own).
 func (l *connLimit) Close() error {
-	l.closeOnce.Do(func() { close(l.closed) })
-	return l.Listener.Close()
+	l.closeOnce.Do(func() {
+		close(l.closed)
+		l.room.close()
+	})
+	err := l.Listener.Close()
+	l.mu.Lock()
+	l.isClose = true
+	var queued []*limitedConn
+	for _, q := range []*list.List{&l.silent, &l.ready} {
+		for e := q.Front(); e != nil; e = e.Next() {
+			queued = append(queued, e.Value.(*limitedConn))
+		}
+	}
+	l.mu.Unlock()
+	for _, c := range queued {
+		c.Close()
+	}
+	return err
 }
 
-// Open is the number of connections open now.
-func (l *connLimit) Open() int {
+// Counts reports the connections open now: handed to the server, and
+// queued (silent or with a request waiting for a slot).
+func (l *connLimit) Counts() (active, queued int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return len(l.conns)
+	return len(l.active), l.silent.Len() + l.ready.Len()
+}
+
+func (c *limitedConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if n > 0 {
+		c.reads.Add(1)
+	}
+	return n, err
 }
 
 func (c *limitedConn) Close() error {
+	c.l.room.forget(c)
 	err := c.Conn.Close()
-	c.once.Do(func() {
-		c.l.mu.Lock()
-		delete(c.l.conns, c)
-		c.l.mu.Unlock()
-		c.l.signal()
+	c.closeOnce.Do(func() {
+		l := c.l
+		l.mu.Lock()
+		switch c.place {
+		case placeSilent:
+			l.silent.Remove(c.elem)
+		case placeReady:
+			l.ready.Remove(c.elem)
+		case placeActive:
+			delete(l.active, c)
+		}
+		c.place, c.elem = placeGone, nil
+		l.mu.Unlock()
+		l.wake(l.changed)
+		l.wake(l.roomy)
 	})
 	return err
 }

@@ -10,13 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credd-dev/credd/daemon"
 	"github.com/credd-dev/credd/daemon/server"
 )
 
 // limitedServer serves ok on a loopback listener bounded to max connections.
 // A connection entering one of the watched states is sent on the returned
 // channel, after the limit has seen the change.
-func limitedServer(t *testing.T, max int, watch ...http.ConnState) (string, <-chan net.Conn) {
+func limitedServer(t *testing.T, limits server.ConnLimits, watch ...http.ConnState) (string, <-chan net.Conn) {
 	t.Helper()
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
@@ -37,7 +38,7 @@ func limitedServer(t *testing.T, max int, watch ...http.ConnState) (string, <-ch
 			}
 		}
 	}
-	l := server.LimitConns(srv, ln, max)
+	l := server.LimitConns(srv, ln, limits)
 	done := make(chan struct{})
 	go func() { srv.Serve(l); close(done) }()
 	t.Cleanup(func() { srv.Close(); <-done })
@@ -84,7 +85,7 @@ func closedByPeer(c net.Conn) bool {
 
 func TestLimitConnsShedsTheLongestIdleConnections(t *testing.T) {
 	const max = 8
-	addr, idle := limitedServer(t, max, http.StateIdle)
+	addr, idle := limitedServer(t, server.ConnLimits{MaxConns: max}, http.StateIdle)
 	var conns []net.Conn
 	for i := range max {
 		c, err := net.Dial("tcp4", addr)
@@ -135,7 +136,7 @@ func TestLimitConnsWaitsOnlyWhileEveryConnectionIsInAHandler(t *testing.T) {
 		io.WriteString(w, "ok")
 	}), nil)
 	done := make(chan struct{})
-	go func() { srv.Serve(server.LimitConns(srv, ln, max)); close(done) }()
+	go func() { srv.Serve(server.LimitConns(srv, ln, server.ConnLimits{MaxConns: max})); close(done) }()
 	defer func() { srv.Close(); <-done }()
 	addr := ln.Addr().String()
 
@@ -168,7 +169,7 @@ func TestLimitConnsWaitsOnlyWhileEveryConnectionIsInAHandler(t *testing.T) {
 
 func TestLimitConnsServesABurstWithoutSheddingAnyone(t *testing.T) {
 	const max, clients = 8, 200
-	addr, _ := limitedServer(t, max)
+	addr, _ := limitedServer(t, server.ConnLimits{MaxConns: max})
 	errs := make(chan error, clients)
 	start := make(chan struct{})
 	for range clients {
@@ -198,20 +199,18 @@ func TestLimitConnsServesABurstWithoutSheddingAnyone(t *testing.T) {
 	}
 }
 
-func TestLimitConnsShedsSilentConnectionsAfterTheirGrace(t *testing.T) {
+func TestLimitConnsSilentConnectionsTakeNoSlot(t *testing.T) {
 	const max = 4
-	addr, accepted := limitedServer(t, max, http.StateNew)
-	var silent []net.Conn
-	for range max {
+	addr, _ := limitedServer(t, server.ConnLimits{MaxConns: max})
+	for range 3 * max {
 		c, err := net.Dial("tcp4", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		silent = append(silent, c)
 	}
-	// All four fill the limit once accepted, before the fifth is dialled.
-	await(t, accepted, max, "silent connections accepted")
+	// Connections that have sent nothing wait in the queue, not in the
+	// server's slots: a client with a request is served at once.
 	c, err := net.Dial("tcp4", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -221,13 +220,160 @@ func TestLimitConnsShedsSilentConnectionsAfterTheirGrace(t *testing.T) {
 	if err := getOn(c, bufio.NewReader(c)); err != nil {
 		t.Fatalf("not served: %v", err)
 	}
-	// Served once the oldest silent connection was a second old: not at
-	// once (it might have been about to send) and not after the 5s
-	// ReadHeaderTimeout.
-	if waited := time.Since(start); waited < 800*time.Millisecond || waited > 3*time.Second {
-		t.Errorf("served after %v, want about 1s", waited)
+	if waited := time.Since(start); waited > 500*time.Millisecond {
+		t.Errorf("served after %v behind silent connections, want at once", waited)
+	}
+}
+
+func TestLimitConnsShedsTheLongestSilentWhenTheQueueIsFull(t *testing.T) {
+	const queued, grace = 4, 300 * time.Millisecond
+	addr, _ := limitedServer(t, server.ConnLimits{MaxConns: 4, MaxQueued: queued, SilentGrace: grace})
+	var silent []net.Conn
+	for range queued {
+		c, err := net.Dial("tcp4", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		silent = append(silent, c)
+	}
+	time.Sleep(50 * time.Millisecond) // all four accepted into the queue
+	c, err := net.Dial("tcp4", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	if err := getOn(c, bufio.NewReader(c)); err != nil {
+		t.Fatalf("not served: %v", err)
+	}
+	// Served once the oldest silent connection had been silent for its
+	// grace: not before (it might have been about to send).
+	if waited := time.Since(start); waited < grace-100*time.Millisecond || waited > 3*time.Second {
+		t.Errorf("served after %v, want about %v", waited, grace)
 	}
 	if !closedByPeer(silent[0]) {
-		t.Errorf("the oldest silent connection is still open")
+		t.Errorf("the longest-silent connection is still open")
+	}
+	if closedByPeer(silent[queued-1]) {
+		t.Errorf("the newest silent connection was closed too")
+	}
+}
+
+func TestLimitConnsClosesASilentConnectionAfterSilentTimeout(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for SilentTimeout")
+	}
+	t.Parallel()
+	addr, _ := limitedServer(t, server.ConnLimits{})
+	c, err := net.Dial("tcp4", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	c.SetReadDeadline(start.Add(3 * server.SilentTimeout))
+	_, err = c.Read(make([]byte, 1))
+	if err == nil || time.Since(start) < server.SilentTimeout-time.Second {
+		t.Errorf("read %v after %v, want the connection closed after %v", err, time.Since(start), server.SilentTimeout)
+	}
+}
+
+func TestLimitConnsShedsAStalledRequestForAWaitingOne(t *testing.T) {
+	const stall = 200 * time.Millisecond
+	addr, _ := limitedServer(t, server.ConnLimits{MaxConns: 1, StallGrace: stall})
+	slow, err := net.Dial("tcp4", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	fmt.Fprint(slow, "GET / HTTP/1.1\r\n") // and nothing more: a slowloris
+	time.Sleep(50 * time.Millisecond)
+	c, err := net.Dial("tcp4", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	if err := getOn(c, bufio.NewReader(c)); err != nil {
+		t.Fatalf("not served: %v", err)
+	}
+	if waited := time.Since(start); waited > 3*time.Second {
+		t.Errorf("served after %v, want about %v", waited, stall)
+	}
+	if !closedByPeer(slow) {
+		t.Errorf("the stalled connection is still open")
+	}
+}
+
+// TestLimitConnsKeepsClientsThatShowedTheToken fills the limit with idle
+// keep-alive connections: the older ones sent the right token, the newer
+// ones did not. New clients take the places of the ones without the token
+// first, however old the trusted ones are.
+func TestLimitConnsKeepsClientsThatShowedTheToken(t *testing.T) {
+	const max = 4
+	h, err := server.New(server.Config{Roles: map[string]server.Provider{"default": serving(&daemon.Credentials{AccessKeyID: "ASIAEXAMPLE", Expiration: time.Now().Add(time.Hour)})}, Token: testToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := server.NewHTTPServer(h, nil)
+	idle := make(chan struct{}, max)
+	srv.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateIdle {
+			idle <- struct{}{}
+		}
+	}
+	done := make(chan struct{})
+	go func() { srv.Serve(server.LimitConns(srv, ln, server.ConnLimits{MaxConns: max})); close(done) }()
+	defer func() { srv.Close(); <-done }()
+	addr := ln.Addr().String()
+
+	send := func(c net.Conn, token string) int {
+		t.Helper()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		fmt.Fprintf(c, "GET /v1/credentials HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: %s\r\n\r\n", token)
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	var conns []net.Conn
+	for i := range max {
+		c, err := net.Dial("tcp4", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		token, want := testToken, http.StatusOK
+		if i >= max/2 {
+			token, want = "wrong", http.StatusUnauthorized
+		}
+		if got := send(c, token); got != want {
+			t.Fatalf("conn %d: %d, want %d", i, got, want)
+		}
+		await(t, idle, 1, fmt.Sprintf("conn %d going idle", i))
+		conns = append(conns, c)
+	}
+	for i := range max / 2 {
+		c, err := net.Dial("tcp4", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if got := send(c, testToken); got != http.StatusOK {
+			t.Fatalf("new client %d: %d", i, got)
+		}
+	}
+	for i, c := range conns {
+		if want := i >= max/2; closedByPeer(c) != want {
+			t.Errorf("conn %d (trusted: %v): closed = %v, want %v", i, i < max/2, !want, want)
+		}
 	}
 }

@@ -342,6 +342,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rs *routes, rt r
 	if body, why := h.unauthorized(r); body != nil {
 		return h.writeJSON(w, http.StatusUnauthorized, body), why
 	}
+	markTrusted(r)
 	switch rt {
 	case routeNoDefault:
 		return h.writeMissing(w, rs, rs.noDefaultBody)

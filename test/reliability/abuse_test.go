@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -300,7 +301,7 @@ func TestSlowlorisConnectionsAreCutAndOthersServed(t *testing.T) {
 
 func TestThousandsOfIdleConnectionsAreBounded(t *testing.T) {
 	row := record(t, "Endpoint abuse", "06", "1,500 idle connections from one process: 750 that never send a byte and 750 keep-alive connections left idle after one request",
-		fmt.Sprintf("at most %d open at the daemon (server.LimitConns sheds the longest-idle keep-alive connections, and silent ones after 1 s), goroutines bounded, other clients served at once", server.DefaultMaxConns))
+		fmt.Sprintf("the silent ones wait in server.LimitConns' queue, with no HTTP goroutine, until they have been silent for %v; at most %d keep-alive ones stay open at the server (the longest-idle are shed); goroutines bounded; another client served at once", server.SilentTimeout, server.DefaultMaxConns))
 	r := newRig(t, rigOptions{quiet: true})
 	r.waitServing(5 * time.Second)
 	before := settledGoroutines(0, time.Second)
@@ -340,18 +341,31 @@ func TestThousandsOfIdleConnectionsAreBounded(t *testing.T) {
 	}
 	during := runtime.NumGoroutine()
 	// Connections the daemon shed read EOF; the others are still open.
-	open := 0
-	for _, c := range conns {
-		if !closedByPeer(c) {
-			open++
+	openSilent, openKept := 0, 0
+	for i, c := range conns {
+		switch {
+		case closedByPeer(c):
+		case i%2 == 0:
+			openSilent++
+		default:
+			openKept++
 		}
 	}
-	if open > server.DefaultMaxConns {
-		t.Errorf("%d connections still open at the daemon, more than %d", open, server.DefaultMaxConns)
+	if openKept > server.DefaultMaxConns {
+		t.Errorf("%d keep-alive connections still open at the daemon, more than %d", openKept, server.DefaultMaxConns)
 	}
 	if extra := during - before; extra > server.DefaultMaxConns+50 {
 		t.Errorf("%d more goroutines with %d connections, want ≤ %d", extra, n, server.DefaultMaxConns+50)
 	}
+	// The silent ones are closed once silent for SilentTimeout.
+	silentFor := time.Now()
+	for i := 0; i < n; i += 2 {
+		conns[i].SetReadDeadline(time.Now().Add(2 * server.SilentTimeout))
+		if _, err := conns[i].Read(make([]byte, 1)); err == nil || isTimeout(err) {
+			t.Fatalf("silent connection %d: read %v, want it closed by the daemon", i, err)
+		}
+	}
+	closedAfter := time.Since(silentFor)
 	for _, c := range conns {
 		c.Close()
 	}
@@ -359,8 +373,8 @@ func TestThousandsOfIdleConnectionsAreBounded(t *testing.T) {
 	if after > before+leakTolerance {
 		t.Errorf("goroutines: %d before, %d after the connections closed", before, after)
 	}
-	row.Observe("%d of %d still open at the daemon (%d shed); +%d goroutines at the peak, back to %d after; another client served in %v",
-		open, n, n-open, during-before, after, latency.Round(10*time.Microsecond))
+	row.Observe("open at the daemon: %d of %d silent, %d of %d keep-alive (%d shed); +%d goroutines at the peak, back to %d after; another client served in %v; the silent ones closed within %.1f s more",
+		openSilent, n/2, openKept, n/2, n-openSilent-openKept, during-before, after, latency.Round(10*time.Microsecond), closedAfter.Seconds())
 }
 
 // closedByPeer reports, without waiting, whether the other end has closed
@@ -528,4 +542,10 @@ func TestABurstOfClientsIsServedNotShed(t *testing.T) {
 		t.Errorf("%d of %d not served; first: %v", failed.Load(), n, firstErr.Load())
 	}
 	row.Observe("%d of %d answered 200 in %v", ok.Load(), n, took.Round(10*time.Millisecond))
+}
+
+// isTimeout reports whether err is a deadline passing, not a close.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package server
+
+func newWaitRoom(l *connLimit) waitRoom { return goroutineRoom{l} }
