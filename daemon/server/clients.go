@@ -1,6 +1,7 @@
 package server
 
 import (
+	"hash/maphash"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -189,7 +190,29 @@ func userAgent(r *http.Request) string {
 
 // countClient records a credentials request under its client family.
 func (h *Handler) countClient(r *http.Request, now time.Time) {
-	h.clients[classify(userAgent(r))].add(now)
+	h.clients[h.families.classify(userAgent(r))].add(now)
+}
+
+// familyCache remembers the family of recent User-Agents by a hash of
+// their text, so that a client's repeated requests skip the scan of the
+// marks, and still no string a client sent is kept. A slot holds the hash
+// with its low byte replaced by the family.
+type familyCache [16]atomic.Uint64
+
+var familySeed = maphash.MakeSeed()
+
+func (c *familyCache) classify(ua string) family {
+	if ua == "" {
+		return familyNone
+	}
+	h := maphash.String(familySeed, ua)
+	slot := &c[h%uint64(len(c))]
+	if v := slot.Load(); v != 0 && v&^0xff == h&^0xff {
+		return family(v & 0xff)
+	}
+	f := classify(ua)
+	slot.Store(h&^0xff | uint64(f))
+	return f
 }
 
 // Clients returns the credentials requests so far by client family, leaving

@@ -87,10 +87,11 @@ type Handler struct {
 	health, other, credentials *counter
 	counters                   []*counter // all ever served, in Counts order
 	clients                    [numFamilies]clientCounter
+	families                   familyCache
 	refusals                   refusalBook
 
 	// Header values, shared by every response: never appended to.
-	hdrJSON, hdrNoStore, hdrNoSniff, hdrGET []string
+	hdrJSON, hdrNoStore, hdrNoSniff, hdrGET, hdrRetry []string
 
 	// Bodies that never change, encoded once.
 	healthBody, notFoundBody, methodBody, unavailableBody []byte
@@ -132,6 +133,7 @@ func New(cfg Config) (*Handler, error) {
 		hdrNoStore:   []string{"no-store"},
 		hdrNoSniff:   []string{"nosniff"},
 		hdrGET:       []string{http.MethodGet},
+		hdrRetry:     []string{"1"},
 	}
 	h.bufs.New = func() any { return new([maxPooled]byte) }
 	if h.clock == nil {
@@ -255,7 +257,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := h.clock.Now()
 	rs := h.routes.Load()
 	rt, rl, c := rs.route(r.URL.Path, h)
-	status, why := h.serve(w, r, rs, rt, rl)
+	status, why := h.serve(w, r, rs, rt, rl, start)
 	c.add(status)
 	if rt != routeHealth && rt != routeNotFound {
 		h.countClient(r, start)
@@ -323,9 +325,9 @@ func (rs *routes) route(path string, h *Handler) (route, *role, *counter) {
 	return routeNotFound, nil, h.other
 }
 
-// serve answers r and returns the status it wrote and, for a refusal,
-// why (else notRefused).
-func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rs *routes, rt route, rl *role) (int, why) {
+// serve answers r, which arrived at now, and returns the status it wrote
+// and, for a refusal, why (else notRefused).
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rs *routes, rt route, rl *role, now time.Time) (int, why) {
 	if body, why := h.refused(r); body != nil {
 		return h.writeJSON(w, http.StatusForbidden, body), why
 	}
@@ -356,7 +358,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rs *routes, rt r
 	}
 
 	creds := rl.provider.Current()
-	if !creds.ValidAt(h.clock.Now()) {
+	if !creds.ValidAt(now) {
 		creds = h.await(r.Context(), rl.provider)
 	}
 	if creds == nil {
@@ -462,6 +464,11 @@ func (h *Handler) writeJSON(w http.ResponseWriter, status int, body []byte) int 
 	hdr["Content-Type"] = h.hdrJSON
 	hdr["Cache-Control"] = h.hdrNoStore
 	hdr["X-Content-Type-Options"] = h.hdrNoSniff
+	if status == http.StatusServiceUnavailable {
+		// "Try again in a second": JS v2 honours it, every SDK retries a
+		// 503 anyway (SDK-COMPAT.md §5).
+		hdr["Retry-After"] = h.hdrRetry
+	}
 	w.WriteHeader(status)
 	w.Write(body)
 	return status
@@ -490,8 +497,8 @@ func loopbackHost(host string) bool {
 			return false // also refuses an unbracketed IPv6 address
 		}
 	}
-	if strings.EqualFold(name, "localhost") {
-		return true
+	if name == "127.0.0.1" || strings.EqualFold(name, "localhost") {
+		return true // what every SDK sends: no need to parse
 	}
 	addr, err := netip.ParseAddr(name)
 	return err == nil && addr.Zone() == "" && addr.Unmap().IsLoopback()

@@ -194,6 +194,10 @@ func TestEndpoint(t *testing.T) {
 					t.Errorf("%s = %q, want %q", k, got, v)
 				}
 			}
+			// A 503 says when to try again; nothing else does.
+			if want := map[bool]string{true: "1"}[tt.status == 503]; rec.Header().Get("Retry-After") != want {
+				t.Errorf("Retry-After = %q, want %q", rec.Header().Get("Retry-After"), want)
+			}
 			body := rec.Body.Bytes()
 			golden.Check(t, tt.golden, body)
 			if tt.status != 200 || tt.path == "/healthz" {
@@ -609,7 +613,7 @@ func TestListenReportsAPortInUse(t *testing.T) {
 func TestNewHTTPServerBoundsClients(t *testing.T) {
 	srv := server.NewHTTPServer(http.NotFoundHandler(), nil)
 	got := []any{srv.ReadHeaderTimeout, srv.ReadTimeout, srv.WriteTimeout, srv.IdleTimeout, srv.MaxHeaderBytes, srv.ErrorLog != nil, srv.DisableGeneralOptionsHandler}
-	want := []any{5 * time.Second, 10 * time.Second, 10 * time.Second, 2 * time.Minute, 16 << 10, true, true}
+	want := []any{5 * time.Second, 5 * time.Second, 10 * time.Second, 2 * time.Minute, 16 << 10, true, true}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("server settings = %v, want %v", got, want)
 	}
