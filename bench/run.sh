@@ -2,8 +2,9 @@
 # Benchmarks: credd against the alternatives and against the limit.
 #
 #   bash bench/run.sh           the full run, a few minutes; writes BENCHMARKS.md
-#   bash bench/run.sh --smoke   every step with tiny counts, a few seconds; writes
-#                               nothing in the repo, fails if any step breaks
+#   bash bench/run.sh --smoke   every step with small counts, under a minute; writes
+#                               nothing in the repo, fails if any step breaks or
+#                               any result is a problem (a lost request, a slow probe)
 #
 # Everything listens on 127.0.0.1 and every load is bounded in count or time.
 # Results are ratios against baselines measured in the same run: absolute
@@ -24,14 +25,17 @@ for a in "$@"; do
 done
 
 if [ "$SMOKE" = 1 ]; then
-	ROUNDS=1 DUR=1s CONNS="16" COLD_RUNS=1 STORM_N=200 CLI_N=1 BOTO_RUNS=1 BOTO_CALLS=3 LOAD_N=2000 USER_ROUNDS=1
+	ROUNDS=1 DUR=1s CONNS="16" COLD_RUNS=1 STORM_N=2000 CLI_N=1 BOTO_RUNS=1 BOTO_CALLS=3 LOAD_N=2000 USER_ROUNDS=1
+	STORM_RUNS=2 BASE_STORM_RUNS=1 FLOOD_SECS=2
 	BENCH_ARGS=(-benchtime 5000x -count 1)
 else
 	ROUNDS=5 DUR=3s CONNS="1 16 64" COLD_RUNS=7 STORM_N=10000 CLI_N=50 BOTO_RUNS=5 BOTO_CALLS=50 LOAD_N=100000 USER_ROUNDS=5
+	STORM_RUNS=3 BASE_STORM_RUNS=3 FLOOD_SECS=10
 	BENCH_ARGS=(-benchtime 1s -count 3)
 fi
 LATENCY=100ms     # added to every AssumeRoleWithWebIdentity
 STORM_LATENCY=600ms # the second cold storm: a slower STS, still under credd's 800 ms wait
+FLOOD_RATE=1000     # new connections per second from the flooding process
 
 WORK=$(mktemp -d /tmp/credd-bench.XXXXXX)
 RES=$WORK/results BIN=$WORK/bin
@@ -67,6 +71,11 @@ if [ "$(ulimit -n)" -lt $((STORM_N + 512)) ]; then
 	STORM_N=$(($(ulimit -n) - 512))
 	say "ulimit -n is $(ulimit -n): storm reduced to $STORM_N requests"
 fi
+# A silent flood may hold every connection it opens until it ends.
+if [ "$(ulimit -n)" -lt $((FLOOD_RATE * FLOOD_SECS + 512)) ]; then
+	FLOOD_RATE=$((($(ulimit -n) - 512) / FLOOD_SECS))
+	say "ulimit -n is $(ulimit -n): flood reduced to $FLOOD_RATE connections/s"
+fi
 
 meta smoke "$SMOKE"
 meta date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -77,6 +86,9 @@ meta latency "$LATENCY"
 meta storm_latency "$STORM_LATENCY"
 meta boto_calls "$BOTO_CALLS"
 meta storm_n "$STORM_N"
+meta storm_runs "$STORM_RUNS"
+meta flood_rate "$FLOOD_RATE"
+meta flood_duration "${FLOOD_SECS}s"
 meta git "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- 2>/dev/null || echo ' (with uncommitted changes)')"
 
 # ---- build ----
@@ -131,6 +143,15 @@ credd_args() {
 }
 CREDD_CMDLINE="credd daemon --token-source file --token-file \$WEBID_TOKEN --role-arn $ROLE_ARN --sts-endpoint \$STS --issuer \$ISSUER --region us-east-1 --session-name bench --listen 127.0.0.1:\$PORT --state-dir \$STATE"
 newstate() { local d; d=$(mktemp -d "$WORK/state.XXXX"); chmod 700 "$d"; echo "$d"; }
+# await_credentials STATE_DIR PORT OUT: wait until the credd there serves credentials; save them to OUT.
+await_credentials() {
+	for _ in $(seq 200); do
+		[ -s "$1/token" ] && curl -fsS -o "$3" -H "Authorization: $(cat "$1/token")" "http://127.0.0.1:$2/v1/credentials" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	say "credd never served credentials"
+	exit 1
+}
 
 # ---- 2. cold start and storms ----
 say "cold start: $COLD_RUNS starts"
@@ -143,22 +164,22 @@ PORT=$("$STORM" freeport)
 "$STORM" coldstart -runs "$COLD_RUNS" -url "http://127.0.0.1:$PORT/" -log "$WORK/baseline.log" -- "$BIN/baseline" -addr "127.0.0.1:$PORT" >"$RES/cold-baseline.json"
 cmd "storm coldstart -runs $COLD_RUNS -url http://127.0.0.1:\$PORT/ -- baseline -addr 127.0.0.1:\$PORT"
 
-say "storm: $STORM_N concurrent requests at cold start"
+say "storm: $STORM_N concurrent requests at cold start, $STORM_RUNS runs"
 ST=$(newstate) PORT=$("$STORM" freeport)
 # shellcheck disable=SC2046
-"$STORM" storm -n "$STORM_N" -url "http://127.0.0.1:$PORT/v1/credentials" -token-file "$ST/token" \
+"$STORM" storm -n "$STORM_N" -runs "$STORM_RUNS" -url "http://127.0.0.1:$PORT/v1/credentials" -token-file "$ST/token" \
 	-stats-url "$STATS_URL" -log "$WORK/credd-storm.log" -- "$BIN/credd" $(credd_args "$ST" "$PORT") >"$RES/storm-credd.json"
-cmd "storm storm -n $STORM_N -url http://127.0.0.1:\$PORT/v1/credentials -token-file \$STATE/token -stats-url \$STATS -- $CREDD_CMDLINE"
+cmd "storm storm -n $STORM_N -runs $STORM_RUNS -url http://127.0.0.1:\$PORT/v1/credentials -token-file \$STATE/token -stats-url \$STATS -- $CREDD_CMDLINE"
 PORT=$("$STORM" freeport)
-"$STORM" storm -n "$STORM_N" -url "http://127.0.0.1:$PORT/" -log "$WORK/baseline.log" -- "$BIN/baseline" -addr "127.0.0.1:$PORT" >"$RES/storm-baseline.json"
-cmd "storm storm -n $STORM_N -url http://127.0.0.1:\$PORT/ -- baseline -addr 127.0.0.1:\$PORT"
+"$STORM" storm -n "$STORM_N" -runs "$BASE_STORM_RUNS" -url "http://127.0.0.1:$PORT/" -log "$WORK/baseline.log" -- "$BIN/baseline" -addr "127.0.0.1:$PORT" >"$RES/storm-baseline.json"
+cmd "storm storm -n $STORM_N -runs $BASE_STORM_RUNS -url http://127.0.0.1:\$PORT/ -- baseline -addr 127.0.0.1:\$PORT"
 LATENCY_URL=${STATS_URL%/stats}/latency
 curl -fsS -X POST "$LATENCY_URL?delay=$STORM_LATENCY"
 ST=$(newstate) PORT=$("$STORM" freeport)
 # shellcheck disable=SC2046
-"$STORM" storm -n "$STORM_N" -url "http://127.0.0.1:$PORT/v1/credentials" -token-file "$ST/token" \
+"$STORM" storm -n "$STORM_N" -runs "$STORM_RUNS" -url "http://127.0.0.1:$PORT/v1/credentials" -token-file "$ST/token" \
 	-stats-url "$STATS_URL" -log "$WORK/credd-storm-slow.log" -- "$BIN/credd" $(credd_args "$ST" "$PORT") >"$RES/storm-credd-slow.json"
-cmd "curl -X POST \$SANDBOX/latency?delay=$STORM_LATENCY; storm storm -n $STORM_N ... (as above); curl -X POST \$SANDBOX/latency?delay=$LATENCY"
+cmd "curl -X POST \$SANDBOX/latency?delay=$STORM_LATENCY; storm storm -n $STORM_N -runs $STORM_RUNS ... (as above); curl -X POST \$SANDBOX/latency?delay=$LATENCY"
 curl -fsS -X POST "$LATENCY_URL?delay=$LATENCY"
 
 # ---- 1. endpoint serving, and 4. footprint ----
@@ -167,18 +188,14 @@ ST=$(newstate) CPORT=$("$STORM" freeport)
 # shellcheck disable=SC2046
 taskset -c 0 "$BIN/credd" $(credd_args "$ST" "$CPORT") 2>"$WORK/credd-endpoint.log" &
 CPID=$!
-PIDS+=($CPID)
+PIDS+=("$CPID")
 CURL_URL="http://127.0.0.1:$CPORT/v1/credentials"
-for _ in $(seq 200); do
-	[ -s "$ST/token" ] && curl -fsS -o "$WORK/body.json" -H "Authorization: $(cat "$ST/token")" "$CURL_URL" 2>/dev/null && break
-	sleep 0.05
-done
-[ -s "$WORK/body.json" ] || { say "credd never served credentials"; exit 1; }
+await_credentials "$ST" "$CPORT" "$WORK/body.json"
 TOKEN=$(cat "$ST/token")
 BPORT=$("$STORM" freeport)
 taskset -c 0 "$BIN/baseline" -addr "127.0.0.1:$BPORT" -body-file "$WORK/body.json" >/dev/null &
 BPID=$!
-PIDS+=($BPID)
+PIDS+=("$BPID")
 for _ in $(seq 100); do curl -fsS -o /dev/null "http://127.0.0.1:$BPORT/" 2>/dev/null && break; sleep 0.05; done
 cmd "taskset -c 0 $CREDD_CMDLINE"
 cmd "taskset -c 0 baseline -addr 127.0.0.1:\$BPORT -body-file body.json   # body.json: the $(stat -c %s "$WORK/body.json")-byte body credd serves"
@@ -230,11 +247,7 @@ ST=$(newstate) PORT=$("$STORM" freeport)
 # shellcheck disable=SC2046
 "$BIN/credd" $(credd_args "$ST" "$PORT") 2>"$WORK/credd-user.log" &
 PIDS+=($!)
-for _ in $(seq 200); do
-	[ -s "$ST/token" ] && curl -fsS -o "$WORK/creds.json" -H "Authorization: $(cat "$ST/token")" "http://127.0.0.1:$PORT/v1/credentials" 2>/dev/null && break
-	sleep 0.05
-done
-[ -s "$WORK/creds.json" ] || { say "credd never served credentials"; exit 1; }
+await_credentials "$ST" "$PORT" "$WORK/creds.json"
 # A clean environment for each client: nothing of this shell's AWS settings.
 BASE_ENV=(env -i "PATH=$PATH" "PYENV_ROOT=${PYENV_ROOT:-}" "LANG=C.UTF-8" "AWS_DEFAULT_REGION=us-east-1" "AWS_ENDPOINT_URL_STS=$STS_URL" "AWS_EC2_METADATA_DISABLED=true")
 VIA_CREDD=("AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:$PORT/v1/credentials" "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=$ST/token")
@@ -253,20 +266,36 @@ user() { # NAME HOMEMODE VIA... -- CMD...
 # Rounds alternate the ways, so that drift in the machine's load hits all alike.
 for r in $(seq "$USER_ROUNDS"); do
 	N=$((CLI_N / USER_ROUNDS))
-	user cli-credd-r$r fresh "${VIA_CREDD[@]}" -- aws sts get-caller-identity
-	user cli-webid-r$r fresh "${VIA_WEBID[@]}" -- aws sts get-caller-identity
-	user cli-webid-cached-r$r shared "${VIA_WEBID[@]}" -- aws sts get-caller-identity
-	user cli-static-r$r fresh "${VIA_STATIC[@]}" -- aws sts get-caller-identity
+	user cli-credd-r"$r" fresh "${VIA_CREDD[@]}" -- aws sts get-caller-identity
+	user cli-webid-r"$r" fresh "${VIA_WEBID[@]}" -- aws sts get-caller-identity
+	user cli-webid-cached-r"$r" shared "${VIA_WEBID[@]}" -- aws sts get-caller-identity
+	user cli-static-r"$r" fresh "${VIA_STATIC[@]}" -- aws sts get-caller-identity
 	N=$((BOTO_RUNS / USER_ROUNDS))
-	user boto3-credd-r$r fresh "${VIA_CREDD[@]}" -- python3 "$ROOT/bench/boto3_calls.py" "$BOTO_CALLS"
-	user boto3-webid-r$r fresh "${VIA_WEBID[@]}" -- python3 "$ROOT/bench/boto3_calls.py" "$BOTO_CALLS"
-	user boto3-static-r$r fresh "${VIA_STATIC[@]}" -- python3 "$ROOT/bench/boto3_calls.py" "$BOTO_CALLS"
+	user boto3-credd-r"$r" fresh "${VIA_CREDD[@]}" -- python3 "$ROOT/bench/boto3_calls.py" "$BOTO_CALLS"
+	user boto3-webid-r"$r" fresh "${VIA_WEBID[@]}" -- python3 "$ROOT/bench/boto3_calls.py" "$BOTO_CALLS"
+	user boto3-static-r"$r" fresh "${VIA_STATIC[@]}" -- python3 "$ROOT/bench/boto3_calls.py" "$BOTO_CALLS"
 done
 cmd "env -i PATH=… AWS_DEFAULT_REGION=us-east-1 AWS_ENDPOINT_URL_STS=\$STS \$VIA storm repeat -fresh-home -stats-url \$STATS -n $((CLI_N / USER_ROUNDS)) -- aws sts get-caller-identity   # $USER_ROUNDS rounds, the four ways in turn"
 cmd "  VIA credd:  AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:\$PORT/v1/credentials AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=\$STATE/token"
 cmd "  VIA web identity: AWS_WEB_IDENTITY_TOKEN_FILE=\$WEBID_TOKEN AWS_ROLE_ARN=$ROLE_ARN AWS_ROLE_SESSION_NAME=bench   (cached: -home \$SHARED_HOME instead of -fresh-home)"
 cmd "  VIA static keys: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN copied from credd"
 cmd "same with -n $((BOTO_RUNS / USER_ROUNDS)) -- python3 bench/boto3_calls.py $BOTO_CALLS"
+
+# ---- 6. under a flood ----
+say "flood: $FLOOD_RATE connections/s for ${FLOOD_SECS}s of each kind, each against a newly started credd"
+for kind in silent unauth churn; do
+	ST=$(newstate) PORT=$("$STORM" freeport)
+	# shellcheck disable=SC2046
+	"$BIN/credd" $(credd_args "$ST" "$PORT") 2>"$WORK/credd-flood-$kind.log" &
+	FPID=$!
+	PIDS+=("$FPID")
+	await_credentials "$ST" "$PORT" "$WORK/flood-creds.json"
+	"$STORM" flood -kind "$kind" -rate "$FLOOD_RATE" -duration "${FLOOD_SECS}s" -pid "$FPID" \
+		-url "http://127.0.0.1:$PORT/v1/credentials" -token-file "$ST/token" >"$RES/flood-$kind.json"
+	kill "$FPID" 2>/dev/null || say "credd died during the $kind flood (see $WORK/credd-flood-$kind.log)"
+	wait "$FPID" 2>/dev/null || true
+done
+cmd "storm flood -kind {silent,unauth,churn} -rate $FLOOD_RATE -duration ${FLOOD_SECS}s -pid \$PID -url http://127.0.0.1:\$PORT/v1/credentials -token-file \$STATE/token   # each against a newly started, warm $CREDD_CMDLINE"
 
 # ---- 5. go test -bench ----
 say "go test -bench"

@@ -1,7 +1,8 @@
 // Command storm is the Go load program of the benchmarks (bench/run.sh).
 //
 //	storm coldstart [flags] -- CMD ARGS...   time from starting CMD to the first 200
-//	storm storm     [flags] -- CMD ARGS...   start CMD, then N concurrent requests at once
+//	storm storm     [flags] -- CMD ARGS...   start CMD, then N concurrent requests at once (K runs)
+//	storm flood     [flags]                  flood a running server with connections while probing it
 //	storm load      [flags]                  a fixed number of requests over C keep-alive connections
 //	storm repeat    [flags] -- CMD ARGS...   run CMD N times in sequence and time each run
 //	storm freeport                           print a free TCP port on 127.0.0.1
@@ -19,7 +20,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
 	"os"
 	"os/exec"
@@ -42,6 +42,8 @@ func main() {
 		err = coldstart(os.Args[2:])
 	case "storm":
 		err = storm(os.Args[2:])
+	case "flood":
+		err = flood(os.Args[2:])
 	case "load":
 		err = load(os.Args[2:])
 	case "repeat":
@@ -58,7 +60,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: storm coldstart|storm|load|repeat|freeport [flags] [-- CMD ARGS...]")
+	fmt.Fprintln(os.Stderr, "usage: storm coldstart|storm|flood|load|repeat|freeport [flags] [-- CMD ARGS...]")
 	os.Exit(2)
 }
 
@@ -269,173 +271,6 @@ func coldstart(args []string) error {
 	}
 	res.STSCalls = delta(before, after)
 	return emit(res)
-}
-
-// ---- storm ----
-
-type wave struct {
-	Requests        int              `json:"requests"`
-	OK              int              `json:"ok"`
-	Statuses        map[string]int   `json:"statuses"`
-	Errors          int              `json:"errors"`
-	FirstError      string           `json:"first_error,omitempty"`
-	SentBeforeReady int              `json:"sent_before_first_credentials"`
-	P50Ms           float64          `json:"p50_ms"`
-	P99Ms           float64          `json:"p99_ms"`
-	MaxMs           float64          `json:"max_ms"`
-	WallMs          float64          `json:"wall_ms"`
-	STSCalls        map[string]int64 `json:"sts_calls,omitempty"`
-
-	firstOK time.Time
-}
-
-type stormResult struct {
-	Cold           wave    `json:"cold"`
-	Warm           wave    `json:"warm"`
-	StartToReadyMs float64 `json:"start_to_first_credentials_ms"`
-	ServerHWMKiB   int64   `json:"server_hwm_kib"` // VmHWM of CMD after both waves
-}
-
-func storm(args []string) error {
-	fs := flag.NewFlagSet("storm", flag.ExitOnError)
-	var t target
-	t.register(fs)
-	n := fs.Int("n", 10000, "concurrent requests per wave, each on its own connection")
-	logPath := fs.String("log", "", "append CMD's output to this file")
-	fs.Parse(args)
-	if err := t.check(); err != nil {
-		return err
-	}
-	u, _ := url.Parse(t.url)
-	before, err := t.stsCalls()
-	if err != nil {
-		return err
-	}
-
-	// The goroutines are ready before the daemon starts, so the storm is
-	// released the moment the port accepts connections.
-	var cmd *exec.Cmd
-	var stop func()
-	defer func() {
-		if stop != nil {
-			stop()
-		}
-	}()
-	var start time.Time
-	var res stormResult
-	res.Cold, err = fire(t.url, *n, func() (string, error) {
-		start = time.Now()
-		var err error
-		if cmd, stop, err = startCmd(fs.Args(), *logPath); err != nil {
-			return "", err
-		}
-		deadline := start.Add(15 * time.Second)
-		tok, err := t.token(deadline)
-		if err != nil {
-			return "", err
-		}
-		return tok, waitPort(u.Host, deadline)
-	})
-	if err != nil {
-		return err
-	}
-	res.StartToReadyMs = ms(res.Cold.firstOK.Sub(start))
-	mid, err := t.stsCalls()
-	if err != nil {
-		return err
-	}
-	res.Cold.STSCalls = delta(before, mid)
-	tok, err := t.token(time.Now())
-	if err != nil {
-		return err
-	}
-	if res.Warm, err = fire(t.url, *n, func() (string, error) { return tok, nil }); err != nil {
-		return err
-	}
-	after, err := t.stsCalls()
-	if err != nil {
-		return err
-	}
-	res.Warm.STSCalls = delta(mid, after)
-	_, res.ServerHWMKiB, _ = rss(cmd.Process.Pid)
-	return emit(res)
-}
-
-// fire prepares n requests, runs prepare (which returns the token), then
-// sends them all at once, each on a fresh connection, and reports their
-// latencies from the moment they were released.
-func fire(u string, n int, prepare func() (string, error)) (wave, error) {
-	tr := &http.Transport{
-		DisableKeepAlives: true, // one connection per request, closed after it
-		DialContext:       (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
-	}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
-	type one struct {
-		status   int
-		err      error
-		wrote    time.Time
-		finished time.Time
-	}
-	results := make([]one, n)
-	var ready sync.WaitGroup
-	ready.Add(n)
-	release := make(chan struct{})
-	var tok string
-	var failed bool
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			r := &results[i]
-			trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { r.wrote = time.Now() }}
-			ctx := httptrace.WithClientTrace(context.Background(), trace)
-			ready.Done()
-			<-release
-			if failed {
-				r.err = errors.New("not sent")
-				return
-			}
-			r.status, r.err = do(client, newRequest(ctx, u, tok))
-			r.finished = time.Now()
-		})
-	}
-	ready.Wait()
-	tok, err := prepare()
-	failed = err != nil
-	t0 := time.Now()
-	close(release)
-	wg.Wait()
-	if err != nil {
-		return wave{}, err
-	}
-	w := wave{Requests: n, Statuses: map[string]int{}, WallMs: ms(time.Since(t0))}
-	lat := make([]float64, 0, n)
-	for _, r := range results {
-		if r.err != nil {
-			w.Errors++
-			if w.FirstError == "" {
-				w.FirstError = r.err.Error()
-			}
-			continue
-		}
-		w.Statuses[strconv.Itoa(r.status)]++
-		if r.status == http.StatusOK {
-			w.OK++
-			if w.firstOK.IsZero() || r.finished.Before(w.firstOK) {
-				w.firstOK = r.finished
-			}
-		}
-		lat = append(lat, ms(r.finished.Sub(t0)))
-	}
-	if !w.firstOK.IsZero() {
-		for _, r := range results {
-			if r.err == nil && !r.wrote.IsZero() && r.wrote.Before(w.firstOK) {
-				w.SentBeforeReady++
-			}
-		}
-	}
-	w.P50Ms, w.P99Ms, w.MaxMs = pct(lat, 50), pct(lat, 99), pct(lat, 100)
-	return w, nil
 }
 
 // ---- load ----
