@@ -40,6 +40,7 @@ var areas = []string{
 	"STS faults",
 	"Token source faults",
 	"Endpoint abuse",
+	"Endpoint load",
 	"Control socket",
 	"Secrets",
 	"Local trust",
@@ -175,7 +176,9 @@ func render(rows []row) string {
 	b.WriteString("at 3 s (12 s in the soak), and the daemon runs with backoff 100–400 ms, a 2 s\n")
 	b.WriteString("pause after a permanent error and a 500 ms STS attempt timeout (production:\n")
 	b.WriteString("1 h, 1 s–1 min, 5 min, 10 s), set through `agent.Options.Refresh` and\n")
-	b.WriteString("`agent.Options.STSAttemptTimeout`. The binary rows use production settings.\n\n")
+	b.WriteString("`agent.Options.STSAttemptTimeout`. The binary rows use production settings.\n")
+	b.WriteString("The endpoint-load rows run the binary and the load tool `bench/storm`, both\n")
+	b.WriteString("built without -race, as separate processes.\n\n")
 	b.WriteString("The local-trust rows put an attacker (uid 64001) and a victim (uid 64002)\n")
 	b.WriteString("on one machine: throwaway UIDs with private homes, whose processes the\n")
 	b.WriteString("suite (as root) runs through `syscall.Credential`; without root they are\n")
