@@ -227,6 +227,12 @@ func coldstart(args []string) error {
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
 	res := coldResult{Runs: *runs, Statuses: map[string]int{}}
 	for range *runs {
+		// The previous start's token file is not this start's: credd writes
+		// a new file at each start (see stormOnce).
+		var stale os.FileInfo
+		if t.tokenFile != "" {
+			stale, _ = os.Stat(t.tokenFile)
+		}
 		start := time.Now()
 		_, stop, err := startCmd(fs.Args(), *logPath)
 		if err != nil {
@@ -241,7 +247,11 @@ func coldstart(args []string) error {
 				return errors.New("no 200 within 15s")
 			}
 			if tok == "" && t.tokenFile != "" {
-				b, err := os.ReadFile(t.tokenFile)
+				fi, err := os.Stat(t.tokenFile)
+				var b []byte
+				if err == nil && (stale == nil || !os.SameFile(fi, stale)) {
+					b, err = os.ReadFile(t.tokenFile)
+				}
 				if err != nil || len(b) == 0 {
 					time.Sleep(200 * time.Microsecond)
 					continue
