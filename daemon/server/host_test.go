@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
@@ -97,5 +98,26 @@ func TestBodyIsEncodedOncePerCredentialsValue(t *testing.T) {
 	third := get()
 	if third == first || !strings.Contains(string(third.body), "ASIATWO") {
 		t.Errorf("new credentials were not re-encoded: %s", third.body)
+	}
+}
+
+// The family cache answers what classify answers, for clients that take
+// turns, more of them than it has slots, and without allocating.
+func TestFamilyCacheAgreesWithClassify(t *testing.T) {
+	var c familyCache
+	uas := []string{"", "Go-http-client/1.1", "aws-cli/2.15.0 md/Botocore#2.0", "Ruby", "aws-sdk-go-v2/1.48.0 APN/1.0 HashiCorp/1.0 Terraform/1.9.0"}
+	for i := range 40 {
+		uas = append(uas, fmt.Sprintf("aws-sdk-java/2.25.%d Linux", i), fmt.Sprintf("tool-%d/1.0", i))
+	}
+	for round := range 3 {
+		for _, ua := range uas {
+			if got, want := c.classify(ua), classify(ua); got != want {
+				t.Fatalf("round %d: %q: cache says %s, classify %s", round, ua, clientFamilies[got], clientFamilies[want])
+			}
+		}
+	}
+	ua := "Go-http-client/1.1"
+	if n := testing.AllocsPerRun(100, func() { c.classify(ua) }); n != 0 {
+		t.Errorf("classify through the cache allocates %v times", n)
 	}
 }
