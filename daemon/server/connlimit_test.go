@@ -210,7 +210,8 @@ func TestLimitConnsSilentConnectionsTakeNoSlot(t *testing.T) {
 		defer c.Close()
 	}
 	// Connections that have sent nothing wait in the queue, not in the
-	// server's slots: a client with a request is served at once.
+	// server's slots: a client with a request is served at once, not after
+	// SilentTimeout has closed them.
 	c, err := net.Dial("tcp4", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -220,7 +221,7 @@ func TestLimitConnsSilentConnectionsTakeNoSlot(t *testing.T) {
 	if err := getOn(c, bufio.NewReader(c)); err != nil {
 		t.Fatalf("not served: %v", err)
 	}
-	if waited := time.Since(start); waited > 500*time.Millisecond {
+	if waited := time.Since(start); waited > server.SilentTimeout/2 {
 		t.Errorf("served after %v behind silent connections, want at once", waited)
 	}
 }
@@ -228,6 +229,7 @@ func TestLimitConnsSilentConnectionsTakeNoSlot(t *testing.T) {
 func TestLimitConnsShedsTheLongestSilentWhenTheQueueIsFull(t *testing.T) {
 	const queued, grace = 4, 300 * time.Millisecond
 	addr, _ := limitedServer(t, server.ConnLimits{MaxConns: 4, MaxQueued: queued, SilentGrace: grace})
+	first := time.Now() // the oldest silent connection is accepted after this
 	var silent []net.Conn
 	for range queued {
 		c, err := net.Dial("tcp4", addr)
@@ -249,7 +251,10 @@ func TestLimitConnsShedsTheLongestSilentWhenTheQueueIsFull(t *testing.T) {
 	}
 	// Served once the oldest silent connection had been silent for its
 	// grace: not before (it might have been about to send).
-	if waited := time.Since(start); waited < grace-100*time.Millisecond || waited > 3*time.Second {
+	if since := time.Since(first); since < grace {
+		t.Errorf("served %v after the oldest silent connection was dialled, want at least its grace %v", since, grace)
+	}
+	if waited := time.Since(start); waited > 3*time.Second {
 		t.Errorf("served after %v, want about %v", waited, grace)
 	}
 	if !closedByPeer(silent[0]) {
