@@ -3,47 +3,9 @@ package main
 import (
 	"fmt"
 	"strings"
+
+	"github.com/credd-dev/credd/bench/loaddoc"
 )
-
-// The flood results, as bench/storm's `flood` subcommand writes them.
-
-type probeRes struct {
-	Requests    int            `json:"requests"`
-	OK          int            `json:"ok"`
-	Statuses    map[string]int `json:"statuses"`
-	Errors      int            `json:"errors"`
-	Unanswered  int            `json:"unanswered"`
-	Timeouts    int            `json:"timeouts"`
-	OtherErrors int            `json:"other_errors"`
-	FirstError  string         `json:"first_error"`
-	P50Ms       float64        `json:"p50_ms"`
-	P99Ms       float64        `json:"p99_ms"`
-	MaxMs       float64        `json:"max_ms"`
-	Over1s      int            `json:"over_1s"`
-}
-
-type floodRes struct {
-	Kind       string  `json:"kind"`
-	Rate       int     `json:"rate"`
-	DurationMs float64 `json:"duration_ms"`
-	Flood      struct {
-		Attempted      int    `json:"attempted"`
-		Opened         int    `json:"opened"`
-		DialErrors     int    `json:"dial_errors"`
-		FirstDialError string `json:"first_dial_error"`
-		DialsPending   int    `json:"dials_pending_at_end"`
-		ClosedByServer int    `json:"closed_by_server"`
-		OpenAtEnd      int    `json:"open_at_end"`
-	} `json:"flood"`
-	Probes struct {
-		KeepAlive probeRes `json:"keepalive"`
-		NewConn   probeRes `json:"newconn"`
-	} `json:"probes"`
-	ServerFDsMax      int     `json:"server_fds_max"`
-	ServerRSSMaxKiB   float64 `json:"server_rss_max_kib"`
-	ServerThreadsMax  int     `json:"server_threads_max"`
-	ServerSampleError string  `json:"server_sample_error"`
-}
 
 // floodKinds are the floods bench/run.sh runs, in order, with what each of
 // their connections does.
@@ -56,15 +18,15 @@ var floodKinds = []struct{ kind, does string }{
 // probes are the two legitimate clients measured during a flood.
 var probes = []struct {
 	name string
-	of   func(*floodRes) probeRes
+	of   func(*loaddoc.Flood) loaddoc.Probe
 }{
-	{"keep-alive probe", func(f *floodRes) probeRes { return f.Probes.KeepAlive }},
-	{"new-connection probe", func(f *floodRes) probeRes { return f.Probes.NewConn }},
+	{"keep-alive probe", func(f *loaddoc.Flood) loaddoc.Probe { return f.Probes.KeepAlive }},
+	{"new-connection probe", func(f *loaddoc.Flood) loaddoc.Probe { return f.Probes.NewConn }},
 }
 
 // probeTrouble describes what went wrong for a probe, or returns "" if every
 // request was answered 200 within 1 s.
-func probeTrouble(p probeRes) string {
+func probeTrouble(p loaddoc.Probe) string {
 	if p.Requests == 0 {
 		return "sent no request"
 	}
@@ -96,7 +58,7 @@ func probeTrouble(p probeRes) string {
 // judgeFlood returns the problems of one flood: a legitimate client that
 // failed, or was answered later than the SDKs' 1 s timeout, or a server
 // that could not be sampled (it exited).
-func judgeFlood(f *floodRes) []string {
+func judgeFlood(f *loaddoc.Flood) []string {
 	var problems []string
 	for _, p := range probes {
 		if desc := probeTrouble(p.of(f)); desc != "" {
@@ -110,10 +72,10 @@ func judgeFlood(f *floodRes) []string {
 }
 
 // readFloods reads flood-KIND.json for each kind, judging each.
-func (r *report) readFloods() []floodRes {
-	var floods []floodRes
+func (r *report) readFloods() []loaddoc.Flood {
+	var floods []loaddoc.Flood
 	for _, k := range floodKinds {
-		var f floodRes
+		var f loaddoc.Flood
 		if !r.readJSON("flood-"+k.kind+".json", &f) {
 			continue
 		}
@@ -129,7 +91,7 @@ type floodGuarantee struct {
 	p99, max                 float64
 }
 
-func keepAliveGuarantee(floods []floodRes) floodGuarantee {
+func keepAliveGuarantee(floods []loaddoc.Flood) floodGuarantee {
 	var g floodGuarantee
 	for _, f := range floods {
 		p := f.Probes.KeepAlive
@@ -194,7 +156,7 @@ func (r *report) flood() {
 			cells = append(cells, fmt.Sprintf("%d / %d", pr.OK, pr.Requests),
 				fmt.Sprintf("%s / %s / %s", fmtMs(pr.P50Ms), fmtMs(pr.P99Ms), fmtMs(pr.MaxMs)), fmt.Sprintf("%d", pr.Over1s))
 		}
-		cells = append(cells, fmt.Sprintf("%d", f.ServerFDsMax), fmt.Sprintf("%.1f MiB", f.ServerRSSMaxKiB/1024))
+		cells = append(cells, fmt.Sprintf("%d", f.ServerFDsMax), fmt.Sprintf("%.1f MiB", float64(f.ServerRSSMaxKiB)/1024))
 		r.p("| %s |", strings.Join(cells, " | "))
 	}
 	r.p("")

@@ -16,6 +16,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/credd-dev/credd/bench/loaddoc"
 )
 
 func main() {
@@ -47,7 +49,7 @@ type report struct {
 	problems []string
 	meta     map[string]string
 	kv       map[string]float64
-	floods   []floodRes // read once: the headline and section 6 both use them
+	floods   []loaddoc.Flood // read once: the headline and section 6 both use them
 }
 
 func (r *report) p(format string, args ...any) { fmt.Fprintf(&r.b, format+"\n", args...) }
@@ -152,10 +154,10 @@ func (r *report) headline() {
 		r.p("- boto3, %d processes of %s calls: through credd **%.2f×** the time of web identity in each process.", bc.Runs, r.meta["boto_calls"], bc.TotalMs/bw.TotalMs)
 	}
 	for _, f := range []struct{ file, latency string }{{"storm-credd.json", "latency"}, {"storm-credd-slow.json", "storm_latency"}} {
-		var st stormRes
+		var st loaddoc.Storm
 		if r.readJSON(f.file, &st) {
 			r.p("- %d concurrent requests at cold start, STS +%s (%s): %d STS call; %d answered 200, %d unanswered, %d failed otherwise.",
-				st.Cold.Requests, r.meta[f.latency], st.runsLabel(), st.Cold.STSCalls["AssumeRoleWithWebIdentity"], st.Cold.OK,
+				st.Cold.Requests, r.meta[f.latency], runsLabel(&st), st.Cold.STSCalls["AssumeRoleWithWebIdentity"], st.Cold.OK,
 				st.Cold.Unanswered, st.Cold.Requests-st.Cold.OK-st.Cold.Unanswered)
 		}
 	}
@@ -413,8 +415,8 @@ func (r *report) coldStorm() {
 	r.p("")
 	r.p("| storm | runs | requests | 200 | **unanswered** | timeouts, other errors | other statuses | sent before the first credentials | AssumeRoleWithWebIdentity calls (each run) | p50 | p99 | **p99 vs baseline** |")
 	r.p("|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|")
-	row := func(name string, s *stormRes, wave func(stormRun) waveRes, wantSTS int64, base float64) {
-		w := wave(s.stormRun)
+	row := func(name string, s *loaddoc.Storm, wave func(loaddoc.StormRun) loaddoc.Wave, wantSTS int64, base float64) {
+		w := wave(s.StormRun)
 		ratio := "–"
 		if base > 0 {
 			ratio = fmt.Sprintf("**%.2f×**", w.P99Ms/base)
@@ -425,12 +427,12 @@ func (r *report) coldStorm() {
 			sts = strings.Join(calls, ", ")
 			r.problems = append(r.problems, problems...)
 		}
-		r.p("| %s | %s | %d | %d | %d | %d | %s | %d | %s | %s | %s | %s |", name, s.runsLabel(), w.Requests, w.OK, w.Unanswered,
+		r.p("| %s | %s | %d | %d | %d | %d | %s | %d | %s | %s | %s | %s |", name, runsLabel(s), w.Requests, w.OK, w.Unanswered,
 			w.Errors-w.Unanswered, cmp.Or(otherStatuses(w.Statuses), "–"),
 			w.SentBeforeReady, sts, fmtMs(w.P50Ms), fmtMs(w.P99Ms), ratio)
 		r.problems = append(r.problems, judgeStorm(name, s, wave)...)
 	}
-	var sb, sc, ss stormRes
+	var sb, sc, ss loaddoc.Storm
 	basep99 := 0.0
 	if r.readJSON("storm-baseline.json", &sb) {
 		basep99 = sb.Cold.P99Ms
@@ -598,16 +600,17 @@ func (r *report) footprint() {
 	r.p("| baseline (`go build`) | %s |", mib(r.kv["size_baseline"]))
 	r.p("")
 	kib := func(k float64) string { return fmt.Sprintf("%.1f MiB", k/1024) }
-	var sc stormRes
+	var sc loaddoc.Storm
 	r.readJSON("storm-credd.json", &sc)
 	r.p("| memory (from /proc/PID/status) | baseline | credd | **ratio** |")
 	r.p("|---|---:|---:|---:|")
 	r.p("| RSS idle (VmRSS, 1 s after the first credentials) | %s | %s | **%.2f×** |", kib(r.kv["rss_idle_baseline"]), kib(r.kv["rss_idle_credd"]), r.kv["rss_idle_credd"]/r.kv["rss_idle_baseline"])
 	r.p("| peak RSS after the endpoint runs (VmHWM, up to 64 connections) | %s | %s | **%.2f×** |", kib(r.kv["hwm_after_endpoint_baseline"]), kib(r.kv["hwm_after_endpoint_credd"]), r.kv["hwm_after_endpoint_credd"]/r.kv["hwm_after_endpoint_baseline"])
-	var sb stormRes
+	var sb loaddoc.Storm
 	r.readJSON("storm-baseline.json", &sb)
 	if sb.ServerHWMKiB > 0 {
-		r.p("| peak RSS after two %d-connection storms (VmHWM) | %s | %s | **%.2f×** |", sc.Cold.Requests, kib(sb.ServerHWMKiB), kib(sc.ServerHWMKiB), sc.ServerHWMKiB/sb.ServerHWMKiB)
+		baseHWM, creddHWM := float64(sb.ServerHWMKiB), float64(sc.ServerHWMKiB)
+		r.p("| peak RSS after two %d-connection storms (VmHWM) | %s | %s | **%.2f×** |", sc.Cold.Requests, kib(baseHWM), kib(creddHWM), creddHWM/baseHWM)
 	}
 	r.p("")
 	var base, credd []float64

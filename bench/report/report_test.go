@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/credd-dev/credd/bench/loaddoc"
 )
 
 // writeResults writes name → JSON into a new results directory.
@@ -70,23 +72,23 @@ func TestStormTableShowsTheWorstRun(t *testing.T) {
 func TestWaveTrouble(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		wave waveRes
+		wave loaddoc.Wave
 		want string
 	}{
 		{"every request answered 200 is fine",
-			waveRes{Requests: 10, OK: 10, Statuses: map[string]int{"200": 10}}, ""},
+			loaddoc.Wave{Requests: 10, OK: 10, Statuses: map[string]int{"200": 10}}, ""},
 		{"the documented 503 after the wait is no loss",
-			waveRes{Requests: 10, OK: 7, Statuses: map[string]int{"200": 7, "503": 3}}, ""},
+			loaddoc.Wave{Requests: 10, OK: 7, Statuses: map[string]int{"200": 7, "503": 3}}, ""},
 		{"a dropped connection is",
-			waveRes{Requests: 10, OK: 9, Statuses: map[string]int{"200": 9}, Errors: 1, Unanswered: 1, FirstError: "read: connection reset by peer"},
+			loaddoc.Wave{Requests: 10, OK: 9, Statuses: map[string]int{"200": 9}, Failures: loaddoc.Failures{Errors: 1, Unanswered: 1, FirstError: "read: connection reset by peer"}},
 			"9 of 10 answered 200, 1 unanswered (first: read: connection reset by peer)"},
 		{"timeouts and other errors are counted apart",
-			waveRes{Requests: 10, OK: 6, Statuses: map[string]int{"200": 6, "503": 1}, Errors: 3, Timeouts: 2, OtherErrors: 1, FirstError: "x"},
+			loaddoc.Wave{Requests: 10, OK: 6, Statuses: map[string]int{"200": 6, "503": 1}, Failures: loaddoc.Failures{Errors: 3, Timeouts: 2, OtherErrors: 1, FirstError: "x"}},
 			"6 of 10 answered 200, 2 timed out, 1 other errors, 503 ×1 (the documented 800 ms wait) (first: x)"},
 		{"a status other than 200 and 503 is a problem",
-			waveRes{Requests: 10, OK: 9, Statuses: map[string]int{"200": 9, "401": 1}}, "9 of 10 answered 200, 401 ×1"},
+			loaddoc.Wave{Requests: 10, OK: 9, Statuses: map[string]int{"200": 9, "401": 1}}, "9 of 10 answered 200, 401 ×1"},
 		{"a file from before errors were sorted still shows its errors",
-			waveRes{Requests: 10, OK: 8, Statuses: map[string]int{"200": 8}, Errors: 2, FirstError: "EOF"}, "8 of 10 answered 200, 2 errors (first: EOF)"},
+			loaddoc.Wave{Requests: 10, OK: 8, Statuses: map[string]int{"200": 8}, Failures: loaddoc.Failures{Errors: 2, FirstError: "EOF"}}, "8 of 10 answered 200, 2 errors (first: EOF)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := waveTrouble(tc.wave); got != tc.want {
@@ -99,12 +101,12 @@ func TestWaveTrouble(t *testing.T) {
 func TestJudgeStormLooksAtEveryRun(t *testing.T) {
 	// The worst run lost ten requests to the documented 503; another lost
 	// one connection, which the worst run alone would hide.
-	s := stormRes{WorstRun: 0, Runs: []stormRun{
-		{Cold: waveRes{Requests: 100, OK: 90, Statuses: map[string]int{"200": 90, "503": 10}}},
-		{Cold: waveRes{Requests: 100, OK: 100, Statuses: map[string]int{"200": 100}}},
-		{Cold: waveRes{Requests: 100, OK: 99, Statuses: map[string]int{"200": 99}, Errors: 1, Unanswered: 1, FirstError: `Get "http://127.0.0.1:1/": EOF`}},
+	s := loaddoc.Storm{WorstRun: 0, Runs: []loaddoc.StormRun{
+		{Cold: loaddoc.Wave{Requests: 100, OK: 90, Statuses: map[string]int{"200": 90, "503": 10}}},
+		{Cold: loaddoc.Wave{Requests: 100, OK: 100, Statuses: map[string]int{"200": 100}}},
+		{Cold: loaddoc.Wave{Requests: 100, OK: 99, Statuses: map[string]int{"200": 99}, Failures: loaddoc.Failures{Errors: 1, Unanswered: 1, FirstError: `Get "http://127.0.0.1:1/": EOF`}}},
 	}}
-	s.stormRun = s.Runs[0]
+	s.StormRun = s.Runs[0]
 	got := judgeStorm("credd, cold", &s, coldWave)
 	want := []string{"storm credd, cold: run 3 of 3: 99 of 100 answered 200, 1 unanswered (first: EOF)"}
 	if !slices.Equal(got, want) {
@@ -116,12 +118,12 @@ func TestJudgeStormLooksAtEveryRun(t *testing.T) {
 }
 
 func TestStormFileOfOneRun(t *testing.T) {
-	var s stormRes
+	var s loaddoc.Storm
 	if err := json.Unmarshal([]byte(`{"cold":{"requests":5,"ok":4,"errors":1,"first_error":"EOF"},"warm":{"requests":5,"ok":5}}`), &s); err != nil {
 		t.Fatal(err)
 	}
-	if len(s.runs()) != 1 || s.runsLabel() != "1 run" {
-		t.Fatalf("runs %d, label %q", len(s.runs()), s.runsLabel())
+	if len(stormRuns(&s)) != 1 || runsLabel(&s) != "1 run" {
+		t.Fatalf("runs %d, label %q", len(stormRuns(&s)), runsLabel(&s))
 	}
 	got := judgeStorm("old", &s, coldWave)
 	if want := []string{"storm old: 4 of 5 answered 200, 1 errors (first: EOF)"}; !slices.Equal(got, want) {
@@ -162,7 +164,7 @@ func TestJudgeFlood(t *testing.T) {
 			[]string{"flood silent: the server could not be sampled during the flood (open /proc/42/fd: no such file or directory): did it exit?"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var f floodRes
+			var f loaddoc.Flood
 			if err := json.Unmarshal([]byte(tc.json), &f); err != nil {
 				t.Fatal(err)
 			}

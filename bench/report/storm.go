@@ -5,53 +5,23 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/credd-dev/credd/bench/loaddoc"
 )
 
-// The storm results, as bench/storm's `storm` subcommand writes them.
-
-type waveRes struct {
-	Requests        int              `json:"requests"`
-	OK              int              `json:"ok"`
-	Errors          int              `json:"errors"`
-	Unanswered      int              `json:"unanswered"`
-	Timeouts        int              `json:"timeouts"`
-	OtherErrors     int              `json:"other_errors"`
-	FirstError      string           `json:"first_error"`
-	Statuses        map[string]int   `json:"statuses"`
-	SentBeforeReady int              `json:"sent_before_first_credentials"`
-	P50Ms           float64          `json:"p50_ms"`
-	P99Ms           float64          `json:"p99_ms"`
-	MaxMs           float64          `json:"max_ms"`
-	WallMs          float64          `json:"wall_ms"`
-	STSCalls        map[string]int64 `json:"sts_calls"`
-}
-
-type stormRun struct {
-	Cold           waveRes `json:"cold"`
-	Warm           waveRes `json:"warm"`
-	StartToReadyMs float64 `json:"start_to_first_credentials_ms"`
-	ServerHWMKiB   float64 `json:"server_hwm_kib"`
-}
-
-// stormRes is one storm file: the worst of its runs at the top level (which
-// run is worst is bench/storm's rule), every run under Runs.
-type stormRes struct {
-	stormRun
-	Runs     []stormRun `json:"runs"`
-	WorstRun int        `json:"worst_run"`
-}
-
-// runs returns every run; a file from before -runs holds just the one.
-func (s *stormRes) runs() []stormRun {
+// stormRuns returns every run of s, whose top level is the worst of them
+// (which run is worst is bench/storm's rule); a file from before -runs
+// holds just the one.
+func stormRuns(s *loaddoc.Storm) []loaddoc.StormRun {
 	if len(s.Runs) == 0 {
-		return []stormRun{s.stormRun}
+		return []loaddoc.StormRun{s.StormRun}
 	}
 	return s.Runs
 }
 
-// runsLabel says how many runs the top-level figures are the worst of.
-func (s *stormRes) runsLabel() string {
-	if k := len(s.runs()); k > 1 {
+// runsLabel says how many runs the top-level figures of s are the worst of.
+func runsLabel(s *loaddoc.Storm) string {
+	if k := len(stormRuns(s)); k > 1 {
 		return fmt.Sprintf("worst of %d runs", k)
 	}
 	return "1 run"
@@ -65,7 +35,7 @@ const unavailable = "503"
 
 // waveTrouble describes what went wrong in w, or returns "" if nothing
 // did: every request answered, and answered 200 or the documented 503.
-func waveTrouble(w waveRes) string {
+func waveTrouble(w loaddoc.Wave) string {
 	bad := w.Errors > 0
 	for code, n := range w.Statuses {
 		if n > 0 && code != "200" && code != unavailable {
@@ -130,8 +100,8 @@ func shortError(s string) string {
 // judgeStorm returns the problems of one wave of a storm, over all its
 // runs: the worst run alone could hide a loss of another kind (a run with
 // ten 503s counts as worse than one with a single dropped connection).
-func judgeStorm(name string, s *stormRes, wave func(stormRun) waveRes) []string {
-	runs := s.runs()
+func judgeStorm(name string, s *loaddoc.Storm, wave func(loaddoc.StormRun) loaddoc.Wave) []string {
+	runs := stormRuns(s)
 	var problems []string
 	for i, run := range runs {
 		desc := waveTrouble(wave(run))
@@ -153,8 +123,8 @@ func judgeStorm(name string, s *stormRes, wave func(stormRun) waveRes) []string 
 
 // stsCalls returns the AssumeRoleWithWebIdentity calls of each run's wave,
 // and a problem for each run where they were not want.
-func stsCalls(name string, s *stormRes, wave func(stormRun) waveRes, want int64) (calls []string, problems []string) {
-	runs := s.runs()
+func stsCalls(name string, s *loaddoc.Storm, wave func(loaddoc.StormRun) loaddoc.Wave, want int64) (calls []string, problems []string) {
+	runs := stormRuns(s)
 	for i, run := range runs {
 		got := wave(run).STSCalls["AssumeRoleWithWebIdentity"]
 		calls = append(calls, strconv.FormatInt(got, 10))
@@ -169,5 +139,5 @@ func stsCalls(name string, s *stormRes, wave func(stormRun) waveRes, want int64)
 	return calls, problems
 }
 
-func coldWave(r stormRun) waveRes { return r.Cold }
-func warmWave(r stormRun) waveRes { return r.Warm }
+func coldWave(r loaddoc.StormRun) loaddoc.Wave { return r.Cold }
+func warmWave(r loaddoc.StormRun) loaddoc.Wave { return r.Warm }

@@ -7,28 +7,19 @@ import (
 	"net"
 	"strings"
 	"syscall"
+
+	"github.com/credd-dev/credd/bench/loaddoc"
 )
 
-// failures counts the requests that got no HTTP response, sorted by why:
-// the server dropping a connection it had accepted is a different bug from a
-// slow answer, and from a client that could not even connect.
-type failures struct {
-	Errors      int    `json:"errors"`       // all of them: the sum of the three below
-	Unanswered  int    `json:"unanswered"`   // closed or reset before any response
-	Timeouts    int    `json:"timeouts"`     // the client gave up waiting
-	OtherErrors int    `json:"other_errors"` // anything else (refused, no descriptors…)
-	FirstError  string `json:"first_error,omitempty"`
-}
-
-// failure kinds, as counted by failures.add.
+// failure kinds, as counted by addFailure into loaddoc.Failures.
 const (
 	failUnanswered = "unanswered"
 	failTimeout    = "timeout"
 	failOther      = "other"
 )
 
-// add counts err under its kind.
-func (f *failures) add(err error) {
+// addFailure counts err in f, under its kind.
+func addFailure(f *loaddoc.Failures, err error) {
 	f.Errors++
 	if f.FirstError == "" {
 		f.FirstError = err.Error()

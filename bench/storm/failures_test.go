@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/credd-dev/credd/bench/loaddoc"
 )
 
 func TestClassifyWrappedErrors(t *testing.T) {
@@ -74,8 +76,8 @@ func TestClassifyRealClientErrors(t *testing.T) {
 			if err == nil {
 				t.Fatal("the request succeeded")
 			}
-			var f failures
-			f.add(err)
+			var f loaddoc.Failures
+			addFailure(&f, err)
 			if got := classify(err); got != tc.want {
 				t.Errorf("%v: classified %s, want %s", err, got, tc.want)
 			}

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/credd-dev/credd/bench/loaddoc"
 )
 
 // ---- flood ----
@@ -38,54 +40,11 @@ type floodConfig struct {
 	pid           int // the server, sampled from /proc; 0: not sampled
 }
 
-// floodCounts is what became of the flood's connections.
-type floodCounts struct {
-	Attempted      int    `json:"attempted"`
-	Opened         int    `json:"opened"`
-	DialErrors     int    `json:"dial_errors"`
-	FirstDialError string `json:"first_dial_error,omitempty"`
-	// Dials neither done nor failed when the flood ended: the server's
-	// accept queue was full and the kernel was retrying the SYN.
-	DialsPending   int `json:"dials_pending_at_end"`
-	ClosedByServer int `json:"closed_by_server"`
-	OpenAtEnd      int `json:"open_at_end"`
-	// The answers to the unauthorized requests (unauth, churn), by status.
-	Responses map[string]int `json:"responses,omitempty"`
-}
-
-// probeStats is what a legitimate client saw during the flood.
-type probeStats struct {
-	Requests int            `json:"requests"`
-	OK       int            `json:"ok"`
-	Statuses map[string]int `json:"statuses"`
-	failures
-	// Latencies of the requests that got a response.
-	P50Ms float64 `json:"p50_ms"`
-	P99Ms float64 `json:"p99_ms"`
-	MaxMs float64 `json:"max_ms"`
-	// Responses slower than the JS, Java and C++ SDKs' 1 s timeout
-	// (SDK-COMPAT.md): those clients would have failed.
-	Over1s int `json:"over_1s"`
-
+// probe is one legitimate client during the flood: what it reports, and the
+// latencies it keeps until the end to compute the percentiles.
+type probe struct {
+	loaddoc.Probe
 	lat []float64
-}
-
-type floodResult struct {
-	Kind            string      `json:"kind"`
-	Rate            int         `json:"rate"`
-	DurationMs      float64     `json:"duration_ms"`
-	ProbeIntervalMs float64     `json:"probe_interval_ms"`
-	ProbeTimeoutMs  float64     `json:"probe_timeout_ms"`
-	Flood           floodCounts `json:"flood"`
-	Probes          struct {
-		KeepAlive *probeStats `json:"keepalive"`
-		NewConn   *probeStats `json:"newconn"`
-	} `json:"probes"`
-	// Maxima over the flood of the server's samples (-pid), every 100 ms.
-	ServerFDsMax      int    `json:"server_fds_max,omitempty"`
-	ServerRSSMaxKiB   int64  `json:"server_rss_max_kib,omitempty"`
-	ServerThreadsMax  int    `json:"server_threads_max,omitempty"`
-	ServerSampleError string `json:"server_sample_error,omitempty"`
 }
 
 func flood(args []string) error {
@@ -147,8 +106,8 @@ func (c *floodConfig) connections() int {
 // runFlood establishes the keep-alive probe's connection, then floods the
 // server for c.duration while both probes measure, and closes everything
 // it opened before returning.
-func runFlood(c floodConfig) (floodResult, error) {
-	res := floodResult{Kind: c.kind, Rate: c.rate, DurationMs: ms(c.duration),
+func runFlood(c floodConfig) (loaddoc.Flood, error) {
+	res := loaddoc.Flood{Kind: c.kind, Rate: c.rate, DurationMs: ms(c.duration),
 		ProbeIntervalMs: ms(c.probeInterval), ProbeTimeoutMs: ms(c.probeTimeout)}
 	if c.pid > 0 {
 		if _, err := sampleServer(c.pid); err != nil {
@@ -180,19 +139,19 @@ func runFlood(c floodConfig) (floodResult, error) {
 	f := newFlooder(u.Host, c.kind, u.EscapedPath())
 	ctx, endFlood := context.WithCancel(context.Background())
 	var bg sync.WaitGroup
-	res.Probes.KeepAlive = &probeStats{Statuses: map[string]int{}}
-	res.Probes.NewConn = &probeStats{Statuses: map[string]int{}}
-	bg.Go(func() { res.Probes.KeepAlive.run(ctx, keepAlive, c.url, c.tokenFile, c.probeInterval) })
-	bg.Go(func() { res.Probes.NewConn.run(ctx, newConn, c.url, c.tokenFile, 5*c.probeInterval) })
+	keepAliveProbe := &probe{Probe: loaddoc.Probe{Statuses: map[string]int{}}}
+	newConnProbe := &probe{Probe: loaddoc.Probe{Statuses: map[string]int{}}}
+	bg.Go(func() { keepAliveProbe.run(ctx, keepAlive, c.url, c.tokenFile, c.probeInterval) })
+	bg.Go(func() { newConnProbe.run(ctx, newConn, c.url, c.tokenFile, 5*c.probeInterval) })
 	if c.pid > 0 {
-		bg.Go(func() { res.sample(ctx, c.pid) })
+		bg.Go(func() { keepServerMaxima(ctx, c.pid, &res) })
 	}
 	f.flood(ctx, c.rate, c.duration)
 	endFlood()
 	res.Flood = f.end()
 	bg.Wait()
-	res.Probes.KeepAlive.finish()
-	res.Probes.NewConn.finish()
+	res.Probes.KeepAlive = keepAliveProbe.finish()
+	res.Probes.NewConn = newConnProbe.finish()
 	return res, nil
 }
 
@@ -218,7 +177,7 @@ type flooder struct {
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
 	ended  bool // the flood is over: closes from now on are ours
-	counts floodCounts
+	counts loaddoc.FloodCounts
 }
 
 func newFlooder(addr, kind, path string) *flooder {
@@ -230,7 +189,7 @@ func newFlooder(addr, kind, path string) *flooder {
 		kind:    kind,
 		request: []byte("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: credd-bench-flood\r\n\r\n"),
 		conns:   map[net.Conn]struct{}{},
-		counts:  floodCounts{Responses: map[string]int{}},
+		counts:  loaddoc.FloodCounts{Responses: map[string]int{}},
 	}
 }
 
@@ -352,7 +311,7 @@ func (f *flooder) untrack(conn net.Conn) {
 
 // end counts the connections still open, closes them, and waits for every
 // goroutine of the flood (the caller has cancelled the dials' context).
-func (f *flooder) end() floodCounts {
+func (f *flooder) end() loaddoc.FloodCounts {
 	f.mu.Lock()
 	f.ended = true
 	f.counts.OpenAtEnd = len(f.conns)
@@ -370,7 +329,7 @@ func (f *flooder) end() floodCounts {
 // calling in a loop would: a slow answer delays the next (the ticker drops
 // the ticks missed). The token is read for each request, as SDKs do with
 // AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE.
-func (p *probeStats) run(ctx context.Context, client *http.Client, u, tokenFile string, period time.Duration) {
+func (p *probe) run(ctx context.Context, client *http.Client, u, tokenFile string, period time.Duration) {
 	tick := time.NewTicker(period)
 	defer tick.Stop()
 	for {
@@ -382,7 +341,7 @@ func (p *probeStats) run(ctx context.Context, client *http.Client, u, tokenFile 
 		p.Requests++
 		tok, err := readToken(tokenFile)
 		if err != nil {
-			p.add(err)
+			addFailure(&p.Failures, err)
 			continue
 		}
 		// Not ctx: a request in flight when the flood ends runs to its answer
@@ -391,7 +350,7 @@ func (p *probeStats) run(ctx context.Context, client *http.Client, u, tokenFile 
 		status, err := do(client, newRequest(context.Background(), u, tok))
 		took := time.Since(start)
 		if err != nil {
-			p.add(err)
+			addFailure(&p.Failures, err)
 			continue
 		}
 		p.Statuses[strconv.Itoa(status)]++
@@ -405,8 +364,10 @@ func (p *probeStats) run(ctx context.Context, client *http.Client, u, tokenFile 
 	}
 }
 
-func (p *probeStats) finish() {
+// finish computes the percentiles and returns what the probe reports.
+func (p *probe) finish() loaddoc.Probe {
 	p.P50Ms, p.P99Ms, p.MaxMs = pct(p.lat, 50), pct(p.lat, 99), pct(p.lat, 100)
+	return p.Probe
 }
 
 // ---- the server's footprint ----
@@ -448,8 +409,9 @@ func sampleServer(pid int) (serverSample, error) {
 	return s, nil
 }
 
-// sample keeps the maxima of the server's samples until ctx ends.
-func (res *floodResult) sample(ctx context.Context, pid int) {
+// keepServerMaxima keeps in res the maxima of the server's samples until
+// ctx ends.
+func keepServerMaxima(ctx context.Context, pid int, res *loaddoc.Flood) {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/credd-dev/credd/bench/loaddoc"
 )
 
 // endpoint starts a stand-in for credd's endpoint on 127.0.0.1:0: 200 with
@@ -74,9 +76,9 @@ func TestFlood(t *testing.T) {
 					t.Errorf("unauth answers: %v", f.Responses)
 				}
 			}
-			for name, p := range map[string]*probeStats{"keepalive": res.Probes.KeepAlive, "newconn": res.Probes.NewConn} {
+			for name, p := range map[string]loaddoc.Probe{"keepalive": res.Probes.KeepAlive, "newconn": res.Probes.NewConn} {
 				if p.Requests == 0 || p.OK != p.Requests || p.Errors != 0 || p.Over1s != 0 || p.MaxMs <= 0 || p.MaxMs < p.P99Ms {
-					t.Errorf("probe %s: %+v", name, *p)
+					t.Errorf("probe %s: %+v", name, p)
 				}
 			}
 			if res.Probes.KeepAlive.Requests <= res.Probes.NewConn.Requests {

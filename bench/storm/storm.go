@@ -13,52 +13,23 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/credd-dev/credd/bench/loaddoc"
 )
 
 // ---- storm ----
 
-type wave struct {
-	Requests int            `json:"requests"`
-	OK       int            `json:"ok"`
-	Statuses map[string]int `json:"statuses"`
-	failures
-	SentBeforeReady int              `json:"sent_before_first_credentials"`
-	P50Ms           float64          `json:"p50_ms"`
-	P99Ms           float64          `json:"p99_ms"`
-	MaxMs           float64          `json:"max_ms"`
-	WallMs          float64          `json:"wall_ms"`
-	STSCalls        map[string]int64 `json:"sts_calls,omitempty"`
-
-	firstOK time.Time
-}
-
-// stormRun is one start of CMD: the cold wave, then the warm one.
-type stormRun struct {
-	Cold           wave    `json:"cold"`
-	Warm           wave    `json:"warm"`
-	StartToReadyMs float64 `json:"start_to_first_credentials_ms"`
-	ServerHWMKiB   int64   `json:"server_hwm_kib"` // VmHWM of CMD after both waves
-}
-
 // notOK counts the requests of both waves that did not get a 200.
-func (r stormRun) notOK() int { return r.Cold.Requests - r.Cold.OK + r.Warm.Requests - r.Warm.OK }
-
-type stormResult struct {
-	// The worst run, at the top level as when there was only ever one run,
-	// so readers of that format judge by the worst.
-	stormRun
-	Runs     []stormRun `json:"runs"`
-	WorstRun int        `json:"worst_run"` // index into Runs
-}
+func notOK(r loaddoc.StormRun) int { return r.Cold.Requests - r.Cold.OK + r.Warm.Requests - r.Warm.OK }
 
 // worstRun picks the run with the most requests not answered 200; among
 // equals, the one with the slowest cold wave (p99). One run can hide a
 // timing-dependent loss, so the worst is the one to report.
-func worstRun(runs []stormRun) int {
+func worstRun(runs []loaddoc.StormRun) int {
 	worst := 0
 	for i, r := range runs {
 		w := runs[worst]
-		if r.notOK() > w.notOK() || (r.notOK() == w.notOK() && r.Cold.P99Ms > w.Cold.P99Ms) {
+		if notOK(r) > notOK(w) || (notOK(r) == notOK(w) && r.Cold.P99Ms > w.Cold.P99Ms) {
 			worst = i
 		}
 	}
@@ -87,7 +58,7 @@ func storm(args []string) error {
 	if err := needFiles(uint64(*n)+512, fmt.Sprintf("a storm of %d connections", *n)); err != nil {
 		return err
 	}
-	var res stormResult
+	var res loaddoc.Storm
 	for i := range *runs {
 		r, err := stormOnce(t, *n, fs.Args(), *logPath)
 		if err != nil {
@@ -96,24 +67,24 @@ func storm(args []string) error {
 		res.Runs = append(res.Runs, r)
 	}
 	res.WorstRun = worstRun(res.Runs)
-	res.stormRun = res.Runs[res.WorstRun]
+	res.StormRun = res.Runs[res.WorstRun]
 	return emit(res)
 }
 
 // stormOnce starts CMD, fires the cold wave at it as soon as it listens,
 // then the warm wave, and stops CMD before returning.
-func stormOnce(t target, n int, cmdArgs []string, logPath string) (stormRun, error) {
+func stormOnce(t target, n int, cmdArgs []string, logPath string) (loaddoc.StormRun, error) {
 	u, _ := url.Parse(t.url)
 	before, err := t.stsCalls()
 	if err != nil {
-		return stormRun{}, err
+		return loaddoc.StormRun{}, err
 	}
 	// The token file a previous run's CMD left: credd writes a new one
 	// (atomically, so a new file) at each start, which is the one to wait for.
 	var stale os.FileInfo
 	if t.tokenFile != "" {
 		if stale, err = os.Stat(t.tokenFile); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return stormRun{}, err
+			return loaddoc.StormRun{}, err
 		}
 	}
 
@@ -127,8 +98,9 @@ func stormOnce(t target, n int, cmdArgs []string, logPath string) (stormRun, err
 		}
 	}()
 	var start time.Time
-	var res stormRun
-	res.Cold, err = fire(t.url, n, func() (string, error) {
+	var res loaddoc.StormRun
+	var firstOK time.Time
+	res.Cold, firstOK, err = fire(t.url, n, func() (string, error) {
 		start = time.Now()
 		cmd, stopCmd, err := startCmd(cmdArgs, logPath)
 		if err != nil {
@@ -145,8 +117,8 @@ func stormOnce(t target, n int, cmdArgs []string, logPath string) (stormRun, err
 	if err != nil {
 		return res, err
 	}
-	if !res.Cold.firstOK.IsZero() {
-		res.StartToReadyMs = ms(res.Cold.firstOK.Sub(start))
+	if !firstOK.IsZero() {
+		res.StartToReadyMs = ms(firstOK.Sub(start))
 	}
 	mid, err := t.stsCalls()
 	if err != nil {
@@ -157,7 +129,7 @@ func stormOnce(t target, n int, cmdArgs []string, logPath string) (stormRun, err
 	if err != nil {
 		return res, err
 	}
-	if res.Warm, err = fire(t.url, n, func() (string, error) { return tok, nil }); err != nil {
+	if res.Warm, _, err = fire(t.url, n, func() (string, error) { return tok, nil }); err != nil {
 		return res, err
 	}
 	after, err := t.stsCalls()
@@ -188,8 +160,8 @@ func (t *target) freshToken(stale os.FileInfo, deadline time.Time) (string, erro
 
 // fire prepares n requests, runs prepare (which returns the token), then
 // sends them all at once, each on a fresh connection, and reports their
-// latencies from the moment they were released.
-func fire(u string, n int, prepare func() (string, error)) (wave, error) {
+// latencies from the moment they were released, and when the first 200 came.
+func fire(u string, n int, prepare func() (string, error)) (loaddoc.Wave, time.Time, error) {
 	tr := &http.Transport{
 		DisableKeepAlives: true, // one connection per request, closed after it
 		DialContext:       (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
@@ -231,31 +203,32 @@ func fire(u string, n int, prepare func() (string, error)) (wave, error) {
 	close(release)
 	wg.Wait()
 	if err != nil {
-		return wave{}, err
+		return loaddoc.Wave{}, time.Time{}, err
 	}
-	w := wave{Requests: n, Statuses: map[string]int{}, WallMs: ms(time.Since(t0))}
+	w := loaddoc.Wave{Requests: n, Statuses: map[string]int{}, WallMs: ms(time.Since(t0))}
+	var firstOK time.Time // the first 200's answer
 	lat := make([]float64, 0, n)
 	for _, r := range results {
 		if r.err != nil {
-			w.add(r.err)
+			addFailure(&w.Failures, r.err)
 			continue
 		}
 		w.Statuses[strconv.Itoa(r.status)]++
 		if r.status == http.StatusOK {
 			w.OK++
-			if w.firstOK.IsZero() || r.finished.Before(w.firstOK) {
-				w.firstOK = r.finished
+			if firstOK.IsZero() || r.finished.Before(firstOK) {
+				firstOK = r.finished
 			}
 		}
 		lat = append(lat, ms(r.finished.Sub(t0)))
 	}
-	if !w.firstOK.IsZero() {
+	if !firstOK.IsZero() {
 		for _, r := range results {
-			if r.err == nil && !r.wrote.IsZero() && r.wrote.Before(w.firstOK) {
+			if r.err == nil && !r.wrote.IsZero() && r.wrote.Before(firstOK) {
 				w.SentBeforeReady++
 			}
 		}
 	}
 	w.P50Ms, w.P99Ms, w.MaxMs = pct(lat, 50), pct(lat, 99), pct(lat, 100)
-	return w, nil
+	return w, firstOK, nil
 }

@@ -6,24 +6,26 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/credd-dev/credd/bench/loaddoc"
 )
 
 func TestWorstRun(t *testing.T) {
-	run := func(coldOK, warmOK int, coldP99 float64) stormRun {
-		return stormRun{
-			Cold: wave{Requests: 100, OK: coldOK, P99Ms: coldP99},
-			Warm: wave{Requests: 100, OK: warmOK},
+	run := func(coldOK, warmOK int, coldP99 float64) loaddoc.StormRun {
+		return loaddoc.StormRun{
+			Cold: loaddoc.Wave{Requests: 100, OK: coldOK, P99Ms: coldP99},
+			Warm: loaddoc.Wave{Requests: 100, OK: warmOK},
 		}
 	}
 	for _, tc := range []struct {
 		name string
-		runs []stormRun
+		runs []loaddoc.StormRun
 		want int
 	}{
-		{"a single run is the worst", []stormRun{run(100, 100, 5)}, 0},
-		{"the run that lost most requests over both waves", []stormRun{run(99, 100, 50), run(100, 97, 5), run(98, 100, 9)}, 1},
-		{"among equal losses, the slower cold wave", []stormRun{run(100, 100, 5), run(100, 100, 30), run(100, 100, 20)}, 1},
-		{"a loss outweighs any latency", []stormRun{run(100, 100, 900), run(100, 99, 1)}, 1},
+		{"a single run is the worst", []loaddoc.StormRun{run(100, 100, 5)}, 0},
+		{"the run that lost most requests over both waves", []loaddoc.StormRun{run(99, 100, 50), run(100, 97, 5), run(98, 100, 9)}, 1},
+		{"among equal losses, the slower cold wave", []loaddoc.StormRun{run(100, 100, 5), run(100, 100, 30), run(100, 100, 20)}, 1},
+		{"a loss outweighs any latency", []loaddoc.StormRun{run(100, 100, 900), run(100, 99, 1)}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := worstRun(tc.runs); got != tc.want {

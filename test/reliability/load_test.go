@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credd-dev/credd/bench/loaddoc"
 	"github.com/credd-dev/credd/daemon/authtoken"
 	"github.com/credd-dev/credd/daemon/server"
 	"github.com/credd-dev/credd/test/internal/harness"
@@ -122,7 +123,7 @@ func testColdStorm(t *testing.T, tools loadTools) {
 	daemon = append(daemon, "--listen", "127.0.0.1:"+port, "--state-dir", stateDir, "--log-level", "info")
 	t.Cleanup(func() { stopLeftoverDaemon(t, stateDir) })
 
-	var rep stormReport
+	var rep loaddoc.Storm
 	start := time.Now()
 	runLoadTool(t, tools.storm, 5*time.Minute, &rep, append([]string{"storm",
 		"-n", strconv.Itoa(n), "-runs", strconv.Itoa(stormRuns),
@@ -148,7 +149,7 @@ func testColdStorm(t *testing.T, tools loadTools) {
 			t.Errorf("run %d: %d AssumeRoleWithWebIdentity calls during the warm wave, want 0", i+1, calls)
 		}
 		row.Observe("run %d: cold %d of %d answered 200, %d unanswered, %d timeouts, p50 %.0f ms, p99 %.0f ms (%d sent before the first credentials, %.0f ms after the start); warm %d of %d 200, p99 %.0f ms; peak RSS %d KiB",
-			i+1, cold.OK, cold.Requests, cold.Unanswered, cold.Timeouts, cold.P50Ms, cold.P99Ms, cold.SentEarly, run.StartToReadyMs,
+			i+1, cold.OK, cold.Requests, cold.Unanswered, cold.Timeouts, cold.P50Ms, cold.P99Ms, cold.SentBeforeReady, run.StartToReadyMs,
 			warm.OK, warm.Requests, warm.P99Ms, run.ServerHWMKiB)
 	}
 	// The sandbox's own count, whatever the tool reported per wave.
@@ -169,7 +170,7 @@ func testFlood(t *testing.T, tools loadTools, key, kind, what string) {
 	url, tok := d.Endpoint(t)
 	waitLoadServing(t, url, tok)
 
-	var rep floodReport
+	var rep loaddoc.Flood
 	runLoadTool(t, tools.storm, floodDuration+2*time.Minute, &rep, "flood",
 		"-url", url, "-token-file", authtoken.Path(d.StateDir), "-kind", kind,
 		"-rate", strconv.Itoa(floodRate), "-duration", floodDuration.String(),
@@ -182,7 +183,7 @@ func testFlood(t *testing.T, tools loadTools, key, kind, what string) {
 	}
 	for _, p := range []struct {
 		name  string
-		probe loadProbe
+		probe loaddoc.Probe
 	}{{"the keep-alive client", rep.Probes.KeepAlive}, {"the new-connection client", rep.Probes.NewConn}} {
 		pr := p.probe
 		checkAllAnswered(t, p.name, pr.Requests, pr.OK, pr.Errors, pr.Unanswered, pr.Timeouts, pr.OtherErrors, pr.Statuses, pr.FirstError)
