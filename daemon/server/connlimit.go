@@ -35,10 +35,20 @@ const (
 	// the middle of its request before it may be shed to make room: a
 	// loopback client sends a request in one write.
 	DefaultStallGrace = time.Second
+	// DefaultTrustedIdleGrace is how long a keep-alive connection that has
+	// shown the right token keeps its slot when idle: a client using its
+	// connection is never made to queue up again behind a flood.
+	DefaultTrustedIdleGrace = 30 * time.Second
 	// SilentTimeout closes a connection that sends nothing at all, like
 	// the server's ReadHeaderTimeout for one that sends part of a request.
 	SilentTimeout = 5 * time.Second
 )
+
+// partialStall is how long a connection handed over with only part of its
+// request head may go without a byte before it may be closed for a whole
+// request waiting: the rest of a loopback client's request follows within
+// microseconds, a slowloris's never.
+const partialStall = 100 * time.Millisecond
 
 // fdReserve is what the daemon keeps of its open-file limit for its own
 // files; minQueued is the smallest queue, however low that limit.
@@ -46,10 +56,11 @@ const fdReserve, minQueued = 128, 64
 
 // ConnLimits configures LimitConns. Zero values mean the defaults above.
 type ConnLimits struct {
-	MaxConns    int
-	MaxQueued   int
-	SilentGrace time.Duration
-	StallGrace  time.Duration
+	MaxConns         int
+	MaxQueued        int
+	SilentGrace      time.Duration
+	StallGrace       time.Duration
+	TrustedIdleGrace time.Duration
 }
 
 // withDefaults fills in the defaults for a process that may have
@@ -72,6 +83,9 @@ func (c ConnLimits) withDefaults(openFiles uint64) ConnLimits {
 	if c.StallGrace <= 0 {
 		c.StallGrace = DefaultStallGrace
 	}
+	if c.TrustedIdleGrace <= 0 {
+		c.TrustedIdleGrace = DefaultTrustedIdleGrace
+	}
 	return c
 }
 
@@ -83,25 +97,28 @@ func (c ConnLimits) withDefaults(openFiles uint64) ConnLimits {
 // the limit, so a process holding idle or silent connections would lock
 // every other client out. Here the rule is that no request that was sent
 // is ever lost, and that a client which has shown the token keeps its
-// connection for as long as anything else can go instead:
+// connection while it uses it:
 //
 //   - Connections are accepted as fast as they come and wait, without an
 //     HTTP goroutine or buffers, until their first bytes arrive (the
-//     queue). Only then are they handed to the server, in arrival order: a
-//     flood of silent connections cannot hold the server's slots, and is
+//     queue). Only then are they handed to the server, in arrival order,
+//     those whose whole request head has arrived before those that sent
+//     only part of one (a slowloris): a flood of silent or partial
+//     connections cannot hold the server's slots, and a connection is
 //     decided about by what it sends, not by how long it has been open.
-//   - When the queue is full, the connection that has been silent the
-//     longest is closed, once it has been silent for SilentGrace; it sent
-//     nothing, so nothing is lost. Otherwise accepting waits (in the
-//     kernel's queue), and a silent connection is closed after
-//     SilentTimeout anyway.
+//   - A connection that has not sent a whole request head within
+//     SilentTimeout of being accepted is closed. When the queue is full,
+//     the one queued longest without a whole request head (silent ones
+//     first) is closed once SilentGrace old: it sent no request, so none
+//     is lost. Otherwise accepting waits, in the kernel's queue.
 //   - When every server slot is taken and a request waits in the queue, a
 //     slot is freed by closing, in this order: an idle keep-alive
 //     connection that never sent the right token, the longest idle first;
-//     a connection stalled for StallGrace in the middle of a request (a
-//     slowloris); an idle connection that did send the token, the longest
-//     idle first. Connections in a handler, or with bytes that the server
-//     has not read yet, are never closed: the request waits for a slot.
+//     a connection stalled for StallGrace in the middle of a request; an
+//     idle connection that did send the token, once idle for
+//     TrustedIdleGrace, the longest idle first. Connections in a handler,
+//     or with bytes that the server has not read yet, are never closed:
+//     the request waits for a slot.
 //
 // Closing an idle keep-alive connection is harmless: HTTP clients open a
 // new one and resend an idempotent GET.
@@ -165,9 +182,10 @@ type connLimit struct {
 	startOnce sync.Once
 	closeOnce sync.Once
 
-	mu      sync.Mutex
-	silent  list.List // *limitedConn accepted, nothing received, oldest first
-	ready   list.List // *limitedConn with bytes waiting for a slot, in arrival order
+	mu sync.Mutex
+	// queued holds the connections not handed over yet, by place (silent,
+	// partial, ready), each list in the order they got there.
+	queued  [placeActive]list.List
 	active  map[*limitedConn]struct{}
 	isClose bool
 }
@@ -176,9 +194,10 @@ type connLimit struct {
 type place uint8
 
 const (
-	placeSilent place = iota
-	placeReady
-	placeActive
+	placeSilent  place = iota // accepted, nothing received yet
+	placePartial              // part of a request head received
+	placeReady                // a whole request head received
+	placeActive               // handed to the server
 	placeGone
 )
 
@@ -201,7 +220,10 @@ type limitedConn struct {
 
 	// Guarded by l.mu.
 	place place
-	elem  *list.Element // in l.silent or l.ready
+	elem  *list.Element // in l.queued[place]
+	// partial: handed over with only part of its request head, which a
+	// client on loopback sends in one piece; it stalls after partialStall.
+	partial bool
 	// When victims last saw reads change, and the count it saw: the time
 	// of the last read, to within one look.
 	seenReads, seenAt int64
@@ -237,7 +259,7 @@ func (l *connLimit) Accept() (net.Conn, error) {
 func (l *connLimit) waitForChange(starved bool) error {
 	var again <-chan time.Time
 	if starved {
-		t := time.NewTimer(l.limits.StallGrace / 4)
+		t := time.NewTimer(min(l.limits.StallGrace/4, partialStall/2))
 		defer t.Stop()
 		again = t.C
 	}
@@ -258,15 +280,22 @@ func (l *connLimit) waitForChange(starved bool) error {
 func (l *connLimit) next() (*limitedConn, []*limitedConn) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	front := l.ready.Front()
+	// Whole requests first: a flood of partial ones (a slowloris) must
+	// not hold the slots a request that is all there could use.
+	from := placeReady
+	front := l.queued[from].Front()
+	if front == nil {
+		from = placePartial
+		front = l.queued[from].Front()
+	}
 	if front == nil {
 		l.starved.Store(false)
 		return nil, nil
 	}
 	if len(l.active) < l.limits.MaxConns {
 		c := front.Value.(*limitedConn)
-		l.ready.Remove(front)
-		c.elem, c.place = nil, placeActive
+		l.queued[from].Remove(front)
+		c.elem, c.place, c.partial = nil, placeActive, from == placePartial
 		c.since.Store(l.now())
 		c.readsThen.Store(c.reads.Load())
 		c.state.Store(int32(http.StateNew))
@@ -307,12 +336,16 @@ func (l *connLimit) victims(now int64) []*limitedConn {
 			// Its request is being read: handed over but not read yet, or
 			// bytes read since it was handed over or went idle. Only a
 			// stall (a slowloris) makes it a candidate.
-			if now-last >= stall {
+			grace := stall
+			if c.partial && state == http.StateNew {
+				grace = min(stall, int64(partialStall))
+			}
+			if now-last >= grace {
 				cs = append(cs, candidate{c, 1, last})
 			}
 		case !c.trusted.Load():
 			cs = append(cs, candidate{c, 0, since})
-		default:
+		case now-since >= int64(l.limits.TrustedIdleGrace):
 			cs = append(cs, candidate{c, 2, since})
 		}
 	}
@@ -375,15 +408,15 @@ func (l *connLimit) acceptLoop() {
 			c.Close()
 			return
 		}
-		lc.place, lc.elem = placeSilent, l.silent.PushBack(lc)
+		lc.place, lc.elem = placeSilent, l.queued[placeSilent].PushBack(lc)
 		l.mu.Unlock()
 		l.room.watch(lc)
 	}
 }
 
-// closeSilent closes the connections that have sent nothing for
-// SilentTimeout, as ReadHeaderTimeout does for one that sent part of a
-// request.
+// closeSilent closes the queued connections that have not sent a whole
+// request head within SilentTimeout of being accepted, as the server's
+// ReadHeaderTimeout does for those it reads.
 func (l *connLimit) closeSilent() {
 	t := time.NewTicker(SilentTimeout / 10)
 	defer t.Stop()
@@ -395,12 +428,14 @@ func (l *connLimit) closeSilent() {
 		}
 		var expired []*limitedConn
 		l.mu.Lock()
-		for e := l.silent.Front(); e != nil; e = e.Next() {
-			c := e.Value.(*limitedConn)
-			if time.Duration(l.now()-c.accepted) < SilentTimeout {
-				break // the list is in accept order
+		for _, q := range []*list.List{&l.queued[placeSilent], &l.queued[placePartial]} {
+			for e := q.Front(); e != nil; e = e.Next() {
+				c := e.Value.(*limitedConn)
+				if time.Duration(l.now()-c.accepted) < SilentTimeout {
+					break // about in accept order: the rest are younger
+				}
+				expired = append(expired, c)
 			}
-			expired = append(expired, c)
 		}
 		l.mu.Unlock()
 		for _, c := range expired {
@@ -409,37 +444,52 @@ func (l *connLimit) closeSilent() {
 	}
 }
 
-// makeRoom reports whether the queue has room for another connection,
-// closing the longest-silent one when it is full and that one has been
-// silent for SilentGrace. If not, wait is when to look again.
+// makeRoom reports whether the queue has room for another connection. When
+// it is full, it closes the connection that has been queued longest without
+// a whole request head, once that is SilentGrace old: silent ones first,
+// then partial ones. If none can go yet, wait is when to look again.
 func (l *connLimit) makeRoom() (wait time.Duration, ok bool) {
 	l.mu.Lock()
-	if l.silent.Len()+l.ready.Len() < l.limits.MaxQueued {
+	if l.queuedLen() < l.limits.MaxQueued {
 		l.mu.Unlock()
 		return 0, true
 	}
-	front := l.silent.Front()
-	if front == nil {
-		l.mu.Unlock()
-		return time.Second, false // all have requests: wait for a slot
+	var oldest *limitedConn
+	for _, p := range []place{placeSilent, placePartial} {
+		if front := l.queued[p].Front(); front != nil {
+			oldest = front.Value.(*limitedConn)
+			break
+		}
 	}
-	oldest := front.Value.(*limitedConn)
-	age := time.Duration(l.now() - oldest.accepted)
 	l.mu.Unlock()
-	if age < l.limits.SilentGrace {
+	if oldest == nil {
+		return time.Second, false // all have whole requests: wait for a slot
+	}
+	if age := time.Duration(l.now() - oldest.accepted); age < l.limits.SilentGrace {
 		return l.limits.SilentGrace - age, false
 	}
-	if hasUnread(oldest.Conn) {
-		// Its request arrived this instant; awaitRequest moves it.
+	data, whole := peekRequest(oldest.Conn)
+	if whole || (data && oldest.place == placeSilent) {
+		// Its request arrived this instant: the wait room moves it.
 		return time.Millisecond, false
 	}
 	oldest.Close()
 	return 0, true
 }
 
-// arrived is the wait room's word that c's first bytes arrived (data), or
-// that its client closed it first. It queues c for a slot.
-func (l *connLimit) arrived(c *limitedConn, data bool) {
+// queuedLen is the number of connections queued. Called with l.mu held.
+func (l *connLimit) queuedLen() int {
+	n := 0
+	for i := range l.queued {
+		n += l.queued[i].Len()
+	}
+	return n
+}
+
+// arrived is the wait room's word that c's first bytes arrived (data), and
+// whether they hold a whole request head; or, without data, that its
+// client closed it first. It queues c for a slot.
+func (l *connLimit) arrived(c *limitedConn, data, whole bool) {
 	l.mu.Lock()
 	if c.place != placeSilent {
 		l.mu.Unlock()
@@ -450,8 +500,12 @@ func (l *connLimit) arrived(c *limitedConn, data bool) {
 		c.Close()
 		return
 	}
-	l.silent.Remove(c.elem)
-	c.place, c.elem = placeReady, l.ready.PushBack(c)
+	to := placePartial
+	if whole {
+		to = placeReady
+	}
+	l.queued[placeSilent].Remove(c.elem)
+	c.place, c.elem = to, l.queued[to].PushBack(c)
 	l.mu.Unlock()
 	l.wake(l.changed)
 }
@@ -485,8 +539,8 @@ func (l *connLimit) Close() error {
 	l.mu.Lock()
 	l.isClose = true
 	var queued []*limitedConn
-	for _, q := range []*list.List{&l.silent, &l.ready} {
-		for e := q.Front(); e != nil; e = e.Next() {
+	for i := range l.queued {
+		for e := l.queued[i].Front(); e != nil; e = e.Next() {
 			queued = append(queued, e.Value.(*limitedConn))
 		}
 	}
@@ -498,11 +552,11 @@ func (l *connLimit) Close() error {
 }
 
 // Counts reports the connections open now: handed to the server, and
-// queued (silent or with a request waiting for a slot).
+// queued (silent, partial, or with a request waiting for a slot).
 func (l *connLimit) Counts() (active, queued int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return len(l.active), l.silent.Len() + l.ready.Len()
+	return len(l.active), l.queuedLen()
 }
 
 func (c *limitedConn) Read(b []byte) (int, error) {
@@ -520,10 +574,8 @@ func (c *limitedConn) Close() error {
 		l := c.l
 		l.mu.Lock()
 		switch c.place {
-		case placeSilent:
-			l.silent.Remove(c.elem)
-		case placeReady:
-			l.ready.Remove(c.elem)
+		case placeSilent, placePartial, placeReady:
+			l.queued[c.place].Remove(c.elem)
 		case placeActive:
 			delete(l.active, c)
 		}

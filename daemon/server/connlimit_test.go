@@ -382,3 +382,133 @@ func TestLimitConnsKeepsClientsThatShowedTheToken(t *testing.T) {
 		}
 	}
 }
+
+// TestLimitConnsServesWholeRequestsBeforePartialOnes queues a slowloris
+// before a client whose request is all there, while the only slot is busy:
+// the whole request gets the slot when it frees, not the partial one
+// (which would hold it for StallGrace).
+func TestLimitConnsServesWholeRequestsBeforePartialOnes(t *testing.T) {
+	release := make(chan struct{})
+	held := make(chan struct{}, 1)
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := server.NewHTTPServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			held <- struct{}{}
+			<-release
+		}
+		io.WriteString(w, "ok")
+	}), nil)
+	done := make(chan struct{})
+	go func() {
+		srv.Serve(server.LimitConns(srv, ln, server.ConnLimits{MaxConns: 1, StallGrace: time.Minute}))
+		close(done)
+	}()
+	defer func() { srv.Close(); <-done }()
+	addr := ln.Addr().String()
+
+	busy, err := net.Dial("tcp4", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	fmt.Fprint(busy, "GET /slow HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+	await(t, held, 1, "the request holding the slot")
+	slow, err := net.Dial("tcp4", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	fmt.Fprint(slow, "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n") // and nothing more
+	time.Sleep(100 * time.Millisecond)                        // queued first
+	c, err := net.Dial("tcp4", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	served := make(chan error, 1)
+	go func() { served <- getOn(c, bufio.NewReader(c)) }()
+	time.Sleep(100 * time.Millisecond)
+	close(release)
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Fatalf("the whole request: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the whole request waited behind the partial one")
+	}
+}
+
+// TestLimitConnsShedsATrustedConnectionOnlyOnceLongIdle fills the limit
+// with idle connections that showed the token: a new client waits until
+// one has been idle for TrustedIdleGrace, then takes its place.
+func TestLimitConnsShedsATrustedConnectionOnlyOnceLongIdle(t *testing.T) {
+	const max, grace = 2, 400 * time.Millisecond
+	h, err := server.New(server.Config{Roles: map[string]server.Provider{"default": serving(&daemon.Credentials{AccessKeyID: "ASIAEXAMPLE", Expiration: time.Now().Add(time.Hour)})}, Token: testToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := server.NewHTTPServer(h, nil)
+	idle := make(chan struct{}, max+1)
+	srv.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateIdle {
+			idle <- struct{}{}
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		srv.Serve(server.LimitConns(srv, ln, server.ConnLimits{MaxConns: max, TrustedIdleGrace: grace}))
+		close(done)
+	}()
+	defer func() { srv.Close(); <-done }()
+	addr := ln.Addr().String()
+	get := func(c net.Conn) error {
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprintf(c, "GET /v1/credentials HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: %s\r\n\r\n", testToken)
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			return err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	}
+	first := time.Now() // the first connection goes idle after this
+	var trusted []net.Conn
+	for i := range max {
+		c, err := net.Dial("tcp4", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := get(c); err != nil {
+			t.Fatalf("conn %d: %v", i, err)
+		}
+		await(t, idle, 1, fmt.Sprintf("conn %d going idle", i))
+		trusted = append(trusted, c)
+	}
+	c, err := net.Dial("tcp4", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := get(c); err != nil {
+		t.Fatalf("the new client: %v", err)
+	}
+	if since := time.Since(first); since < grace {
+		t.Errorf("served %v after the first trusted connection was opened, want at least its idle grace %v", since, grace)
+	}
+	if !closedByPeer(trusted[0]) || closedByPeer(trusted[1]) {
+		t.Errorf("closed: longest idle %v, other %v; want only the longest idle", closedByPeer(trusted[0]), closedByPeer(trusted[1]))
+	}
+}

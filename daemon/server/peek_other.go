@@ -10,3 +10,6 @@ func awaitReadable(net.Conn) bool { return true }
 
 // hasUnread cannot tell here, so it assumes a request: never lose one.
 func hasUnread(net.Conn) bool { return true }
+
+// peekRequest cannot tell here, so it assumes a whole request.
+func peekRequest(net.Conn) (data, whole bool) { return true, true }

@@ -3,7 +3,9 @@
 package server
 
 import (
+	"bytes"
 	"net"
+	"sync"
 	"syscall"
 )
 
@@ -43,6 +45,35 @@ func hasUnread(c net.Conn) bool {
 		return false // closed
 	}
 	return data
+}
+
+// headPeek is how much of a request peekRequest looks at: the server's
+// MaxHeaderBytes. A head that does not end within it counts as whole; the
+// server refuses it (431).
+const headPeek = 16 << 10
+
+var peekBufs = sync.Pool{New: func() any { return new([headPeek]byte) }}
+
+// peekRequest reports, without reading, whether c holds bytes (false also
+// when its peer closed it), and whether they hold a whole request head, up
+// to its blank line. Go's server ends a line at "\n" with or without "\r".
+func peekRequest(c net.Conn) (data, whole bool) {
+	rc, ok := rawConn(c)
+	if !ok {
+		return true, true // cannot tell: hand it over
+	}
+	buf := peekBufs.Get().(*[headPeek]byte)
+	defer peekBufs.Put(buf)
+	n := 0
+	if err := rc.Control(func(fd uintptr) {
+		n, _, _ = syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	}); err != nil || n <= 0 {
+		return false, false
+	}
+	head := buf[:n]
+	whole = n == len(buf) || bytes.Contains(head, []byte("\r\n\r\n")) || bytes.Contains(head, []byte("\n\n"))
+	clear(head) // it holds the authorization token: keep no copy
+	return true, whole
 }
 
 func peek(fd uintptr) (int, error) {

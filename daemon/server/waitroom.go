@@ -6,7 +6,7 @@ package server
 // little more than their descriptors.
 type waitRoom interface {
 	// watch starts waiting for c's first bytes; the room then calls
-	// l.arrived(c, data) once, unless c is closed first.
+	// l.arrived(c, data, whole) once, unless c is closed first.
 	watch(c *limitedConn)
 	// forget stops waiting for c. Called before c is closed, so that its
 	// descriptor is no longer watched when the number is reused.
@@ -20,7 +20,14 @@ type waitRoom interface {
 type goroutineRoom struct{ l *connLimit }
 
 func (r goroutineRoom) watch(c *limitedConn) {
-	go func() { r.l.arrived(c, awaitReadable(c.Conn)) }()
+	go func() {
+		if !awaitReadable(c.Conn) {
+			r.l.arrived(c, false, false)
+			return
+		}
+		data, whole := peekRequest(c.Conn)
+		r.l.arrived(c, data, whole)
+	}()
 }
 
 // forget has nothing to do: closing c ends its goroutine's wait.

@@ -169,8 +169,8 @@ func (r *epollRoom) fire(id uint64) {
 		r.mu.Unlock()
 		return // closed meanwhile
 	}
-	data := hasUnread(c.Conn) // readable: bytes, or the peer closed it
+	data, whole := peekRequest(c.Conn) // readable: bytes, or the peer closed it
 	r.unwatch(c)
 	r.mu.Unlock()
-	r.l.arrived(c, data)
+	r.l.arrived(c, data, whole)
 }
