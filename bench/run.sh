@@ -283,7 +283,7 @@ cmd "same with -n $((BOTO_RUNS / USER_ROUNDS)) -- python3 bench/boto3_calls.py $
 
 # ---- 6. under a flood ----
 say "flood: $FLOOD_RATE connections/s for ${FLOOD_SECS}s of each kind, each against a newly started credd"
-for kind in silent unauth churn; do
+for kind in silent unauth churn slowloris; do
 	ST=$(newstate) PORT=$("$STORM" freeport)
 	# shellcheck disable=SC2046
 	"$BIN/credd" $(credd_args "$ST" "$PORT") 2>"$WORK/credd-flood-$kind.log" &

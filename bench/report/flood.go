@@ -13,6 +13,7 @@ var floodKinds = []struct{ kind, does string }{
 	{"silent", "connects and never sends a byte"},
 	{"unauth", "sends `GET /v1/credentials` without the token, reads the 401, then idles on keep-alive"},
 	{"churn", "sends the same request, reads the 401, then closes"},
+	{"slowloris", "sends the request line and `Host` header, never the blank line that ends the head"},
 }
 
 // probes are the two legitimate clients measured during a flood.

@@ -177,9 +177,10 @@ func TestJudgeFlood(t *testing.T) {
 
 func TestFloodSection(t *testing.T) {
 	dir := writeResults(t, map[string]string{
-		"flood-silent.json": floodJSON("silent", ""),
-		"flood-unauth.json": floodJSON("unauth", ""),
-		"flood-churn.json":  floodJSON("churn", `{"requests":1000,"ok":999,"statuses":{"200":999},"errors":1,"unanswered":1,"first_error":"EOF","p99_ms":3,"max_ms":12}`),
+		"flood-silent.json":    floodJSON("silent", ""),
+		"flood-unauth.json":    floodJSON("unauth", ""),
+		"flood-churn.json":     floodJSON("churn", `{"requests":1000,"ok":999,"statuses":{"200":999},"errors":1,"unanswered":1,"first_error":"EOF","p99_ms":3,"max_ms":12}`),
+		"flood-slowloris.json": floodJSON("slowloris", ""),
 	})
 	r := &report{dir: dir}
 	r.floods = r.readFloods()
@@ -187,7 +188,7 @@ func TestFloodSection(t *testing.T) {
 	r.flood()
 	out := r.b.String()
 	for _, want := range []string{
-		"- Under a 1000 connections/s flood from another local process (`silent`, `unauth`, `churn`): an authorized keep-alive client's p99 3.0 ms, slowest 12.0 ms; 0 of 3000 requests over 1 s, 1 not answered 200.",
+		"- Under a 1000 connections/s flood from another local process (`silent`, `unauth`, `churn`, `slowloris`): an authorized keep-alive client's p99 3.0 ms, slowest 12.0 ms; 0 of 4000 requests over 1 s, 1 not answered 200.",
 		"| `silent`, 10 s | 1000/s | 10000 | 9400 | 1000 / 1000 | 300 µs / 2.5 ms / 9.0 ms | 0 | 200 / 200 | 700 µs / 8.0 ms / 16.0 ms | 0 | 530 | 30.0 MiB |",
 		"under a 1000 connections/s `silent` flood: p99 2.5 ms, max 9.0 ms, 0 of 1000 over 1 s, 0 not answered 200;",
 		"`churn` flood: p99 3.0 ms, max 12.0 ms, 0 of 1000 over 1 s, 1 not answered 200; a client opening a new connection per request: p99 8.0 ms, max 16.0 ms, 0 of 200 over 1 s, 0 not answered 200 (**not held**, see the problems).",
@@ -206,7 +207,7 @@ func TestMissingFloodIsAProblem(t *testing.T) {
 	if floods := r.readFloods(); len(floods) != 1 {
 		t.Fatalf("read %d floods, want 1", len(floods))
 	}
-	if len(r.problems) != 2 || !strings.Contains(r.problems[0], "missing flood-unauth.json") {
+	if len(r.problems) != len(floodKinds)-1 || !strings.Contains(r.problems[0], "missing flood-unauth.json") {
 		t.Errorf("problems = %q", r.problems)
 	}
 }

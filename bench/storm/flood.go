@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -27,6 +28,8 @@ const (
 	floodSilent = "silent" // connects and never sends a byte
 	floodUnauth = "unauth" // one request without the token, then idles on keep-alive
 	floodChurn  = "churn"  // one request without the token, then closes
+	// slowloris: the start of a request head, never its end
+	floodSlowloris = "slowloris"
 )
 
 type floodConfig struct {
@@ -52,7 +55,7 @@ func flood(args []string) error {
 	var c floodConfig
 	fs.StringVar(&c.url, "url", "", "the endpoint (must be on 127.0.0.1)")
 	fs.StringVar(&c.tokenFile, "token-file", "", "file holding the Authorization header value, read for each probe request")
-	fs.StringVar(&c.kind, "kind", floodSilent, "what each flood connection does: silent, unauth or churn")
+	fs.StringVar(&c.kind, "kind", floodSilent, "what each flood connection does: silent, unauth, churn or slowloris")
 	fs.IntVar(&c.rate, "rate", 1000, "new flood connections per second")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "how long the flood lasts")
 	fs.DurationVar(&c.probeInterval, "probe-interval", 10*time.Millisecond, "keep-alive probe period (the new-connection probe: 5×)")
@@ -84,8 +87,8 @@ func (c *floodConfig) check() error {
 	switch {
 	case c.tokenFile == "":
 		return errors.New("-token-file is required: the probes send the real token, as SDKs do")
-	case c.kind != floodSilent && c.kind != floodUnauth && c.kind != floodChurn:
-		return fmt.Errorf("-kind %q: want silent, unauth or churn", c.kind)
+	case c.kind != floodSilent && c.kind != floodUnauth && c.kind != floodChurn && c.kind != floodSlowloris:
+		return fmt.Errorf("-kind %q: want silent, unauth, churn or slowloris", c.kind)
 	case c.rate < 1 || c.rate > 100000:
 		return fmt.Errorf("-rate %d: want 1 to 100000 connections per second", c.rate)
 	case c.duration <= 0 || c.duration > 10*time.Minute:
@@ -170,7 +173,7 @@ func readToken(path string) (string, error) {
 type flooder struct {
 	addr    string
 	kind    string
-	request []byte // the unauthorized request (unauth, churn)
+	request []byte // the unauthorized request (unauth, churn); slowloris sends it up to User-Agent
 	dialer  net.Dialer
 	wg      sync.WaitGroup
 
@@ -238,7 +241,15 @@ func (f *flooder) one(ctx context.Context) {
 		return
 	}
 	r := bufio.NewReader(conn)
-	if f.kind != floodSilent {
+	switch f.kind {
+	case floodSlowloris:
+		// The request line and one header, without the blank line that
+		// ends the head: the server waits for the rest.
+		if _, err := conn.Write(f.request[:bytes.Index(f.request, []byte("User-Agent:"))]); err != nil {
+			f.closedByServer(conn)
+			return
+		}
+	case floodUnauth, floodChurn:
 		status, err := exchange(conn, r, f.request)
 		if err != nil {
 			f.closedByServer(conn)

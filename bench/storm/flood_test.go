@@ -38,7 +38,7 @@ func endpoint(t *testing.T) (url, tokenFile string) {
 }
 
 func TestFlood(t *testing.T) {
-	for _, kind := range []string{floodSilent, floodUnauth, floodChurn} {
+	for _, kind := range []string{floodSilent, floodUnauth, floodChurn, floodSlowloris} {
 		t.Run(kind, func(t *testing.T) {
 			u, tokenFile := endpoint(t)
 			c := floodConfig{url: u, tokenFile: tokenFile, kind: kind, rate: 200, duration: 400 * time.Millisecond,
@@ -69,8 +69,8 @@ func TestFlood(t *testing.T) {
 				if f.ClosedByServer == 0 || f.ClosedByServer+f.OpenAtEnd != f.Opened {
 					t.Errorf("%s: %+v", kind, f)
 				}
-				if kind == floodSilent && len(f.Responses) != 0 {
-					t.Errorf("silent connections got answers: %v", f.Responses)
+				if (kind == floodSilent || kind == floodSlowloris) && len(f.Responses) != 0 {
+					t.Errorf("%s connections got answers: %v", kind, f.Responses)
 				}
 				if kind == floodUnauth && (f.Responses["401"] == 0 || len(f.Responses) != 1) {
 					t.Errorf("unauth answers: %v", f.Responses)
@@ -133,7 +133,7 @@ func TestFloodConfigCheck(t *testing.T) {
 	}{
 		{"a host other than 127.0.0.1", func(c *floodConfig) { c.url = "http://localhost:9/" }, "127.0.0.1"},
 		{"no token file", func(c *floodConfig) { c.tokenFile = "" }, "-token-file"},
-		{"an unknown kind", func(c *floodConfig) { c.kind = "loud" }, "silent, unauth or churn"},
+		{"an unknown kind", func(c *floodConfig) { c.kind = "loud" }, "silent, unauth, churn or slowloris"},
 		{"a zero rate", func(c *floodConfig) { c.rate = 0 }, "-rate"},
 		{"a zero duration", func(c *floodConfig) { c.duration = 0 }, "-duration"},
 		{"a zero probe interval", func(c *floodConfig) { c.probeInterval = 0 }, "-probe-interval"},

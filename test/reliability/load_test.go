@@ -89,6 +89,7 @@ func TestEndpointUnderLoad(t *testing.T) {
 		{"L2", "silent", "never sending a byte"},
 		{"L3", "unauth", "sending one request without the token, then staying open, idle, as keep-alive"},
 		{"L4", "churn", "sending one request without the token, then closing (churn)"},
+		{"L5", "slowloris", "sending the request line and a header but never the blank line that ends the request head (a slowloris)"},
 	}
 	for _, f := range floods {
 		t.Run("a flood of "+f.kind+" connections", func(t *testing.T) {
