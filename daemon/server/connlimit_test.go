@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,18 +15,25 @@ import (
 	"github.com/credd-dev/credd/daemon/server"
 )
 
-// limitedServer serves ok on a loopback listener bounded to max connections.
-// A connection entering one of the watched states is sent on the returned
-// channel, after the limit has seen the change.
+// limitedServer serves ok on a loopback listener bounded by limits; see
+// serveLimited.
 func limitedServer(t *testing.T, limits server.ConnLimits, watch ...http.ConnState) (string, <-chan net.Conn) {
+	t.Helper()
+	return serveLimited(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	}), limits, watch...)
+}
+
+// serveLimited serves h on a loopback listener bounded by limits. A
+// connection entering one of the watched states is sent on the returned
+// channel, after the limit has seen the change.
+func serveLimited(t *testing.T, h http.Handler, limits server.ConnLimits, watch ...http.ConnState) (string, <-chan net.Conn) {
 	t.Helper()
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := server.NewHTTPServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, "ok")
-	}), nil)
+	srv := server.NewHTTPServer(h, nil)
 	events := make(chan net.Conn, 64)
 	if len(watch) > 0 {
 		// LimitConns chains this hook after its own.
@@ -43,6 +51,45 @@ func limitedServer(t *testing.T, limits server.ConnLimits, watch ...http.ConnSta
 	go func() { srv.Serve(l); close(done) }()
 	t.Cleanup(func() { srv.Close(); <-done })
 	return ln.Addr().String(), events
+}
+
+// slowHandler answers ok, but holds a request for /slow until release is
+// called, telling held first.
+func slowHandler() (h http.Handler, held <-chan struct{}, release func()) {
+	heldc, released := make(chan struct{}, 16), make(chan struct{})
+	var once sync.Once
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			heldc <- struct{}{}
+			<-released
+		}
+		io.WriteString(w, "ok")
+	}), heldc, func() { once.Do(func() { close(released) }) }
+}
+
+// tokenHandler is the real endpoint handler with testToken and valid
+// credentials: it marks the connections that send the token trusted.
+func tokenHandler(t *testing.T) http.Handler {
+	t.Helper()
+	h, err := server.New(server.Config{Roles: map[string]server.Provider{"default": serving(&daemon.Credentials{AccessKeyID: "ASIAEXAMPLE", Expiration: time.Now().Add(time.Hour)})}, Token: testToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// getWithToken sends one keep-alive credentials request with token on c and
+// returns the status.
+func getWithToken(c net.Conn, token string) (int, error) {
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(c, "GET /v1/credentials HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: %s\r\n\r\n", token)
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return 0, err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
 }
 
 // await waits for n values on ch, failing the test after 5 seconds.
@@ -122,23 +169,9 @@ func TestLimitConnsShedsTheLongestIdleConnections(t *testing.T) {
 
 func TestLimitConnsWaitsOnlyWhileEveryConnectionIsInAHandler(t *testing.T) {
 	const max = 2
-	release := make(chan struct{})
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	held := make(chan struct{}, max)
-	srv := server.NewHTTPServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/slow" {
-			held <- struct{}{}
-			<-release
-		}
-		io.WriteString(w, "ok")
-	}), nil)
-	done := make(chan struct{})
-	go func() { srv.Serve(server.LimitConns(srv, ln, server.ConnLimits{MaxConns: max})); close(done) }()
-	defer func() { srv.Close(); <-done }()
-	addr := ln.Addr().String()
+	h, held, release := slowHandler()
+	defer release()
+	addr, _ := serveLimited(t, h, server.ConnLimits{MaxConns: max})
 
 	for range max { // two requests held in the handler fill the limit
 		c, err := net.Dial("tcp4", addr)
@@ -161,7 +194,7 @@ func TestLimitConnsWaitsOnlyWhileEveryConnectionIsInAHandler(t *testing.T) {
 		t.Fatalf("a third connection was served (%v) while both slots were busy", err)
 	case <-time.After(300 * time.Millisecond):
 	}
-	close(release)
+	release()
 	if err := <-served; err != nil {
 		t.Fatalf("the third client was not served once a slot freed: %v", err)
 	}
@@ -317,37 +350,14 @@ func TestLimitConnsShedsAStalledRequestForAWaitingOne(t *testing.T) {
 // first, however old the trusted ones are.
 func TestLimitConnsKeepsClientsThatShowedTheToken(t *testing.T) {
 	const max = 4
-	h, err := server.New(server.Config{Roles: map[string]server.Provider{"default": serving(&daemon.Credentials{AccessKeyID: "ASIAEXAMPLE", Expiration: time.Now().Add(time.Hour)})}, Token: testToken})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := server.NewHTTPServer(h, nil)
-	idle := make(chan struct{}, max)
-	srv.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateIdle {
-			idle <- struct{}{}
-		}
-	}
-	done := make(chan struct{})
-	go func() { srv.Serve(server.LimitConns(srv, ln, server.ConnLimits{MaxConns: max})); close(done) }()
-	defer func() { srv.Close(); <-done }()
-	addr := ln.Addr().String()
-
+	addr, idle := serveLimited(t, tokenHandler(t), server.ConnLimits{MaxConns: max}, http.StateIdle)
 	send := func(c net.Conn, token string) int {
 		t.Helper()
-		c.SetDeadline(time.Now().Add(5 * time.Second))
-		fmt.Fprintf(c, "GET /v1/credentials HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: %s\r\n\r\n", token)
-		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		status, err := getWithToken(c, token)
 		if err != nil {
 			t.Fatal(err)
 		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode
+		return status
 	}
 	var conns []net.Conn
 	for i := range max {
@@ -388,26 +398,9 @@ func TestLimitConnsKeepsClientsThatShowedTheToken(t *testing.T) {
 // the whole request gets the slot when it frees, not the partial one
 // (which would hold it for StallGrace).
 func TestLimitConnsServesWholeRequestsBeforePartialOnes(t *testing.T) {
-	release := make(chan struct{})
-	held := make(chan struct{}, 1)
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := server.NewHTTPServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/slow" {
-			held <- struct{}{}
-			<-release
-		}
-		io.WriteString(w, "ok")
-	}), nil)
-	done := make(chan struct{})
-	go func() {
-		srv.Serve(server.LimitConns(srv, ln, server.ConnLimits{MaxConns: 1, StallGrace: time.Minute}))
-		close(done)
-	}()
-	defer func() { srv.Close(); <-done }()
-	addr := ln.Addr().String()
+	h, held, release := slowHandler()
+	defer release()
+	addr, _ := serveLimited(t, h, server.ConnLimits{MaxConns: 1, StallGrace: time.Minute})
 
 	busy, err := net.Dial("tcp4", addr)
 	if err != nil {
@@ -431,7 +424,7 @@ func TestLimitConnsServesWholeRequestsBeforePartialOnes(t *testing.T) {
 	served := make(chan error, 1)
 	go func() { served <- getOn(c, bufio.NewReader(c)) }()
 	time.Sleep(100 * time.Millisecond)
-	close(release)
+	release()
 	select {
 	case err := <-served:
 		if err != nil {
@@ -447,41 +440,13 @@ func TestLimitConnsServesWholeRequestsBeforePartialOnes(t *testing.T) {
 // one has been idle for TrustedIdleGrace, then takes its place.
 func TestLimitConnsShedsATrustedConnectionOnlyOnceLongIdle(t *testing.T) {
 	const max, grace = 2, 400 * time.Millisecond
-	h, err := server.New(server.Config{Roles: map[string]server.Provider{"default": serving(&daemon.Credentials{AccessKeyID: "ASIAEXAMPLE", Expiration: time.Now().Add(time.Hour)})}, Token: testToken})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := server.NewHTTPServer(h, nil)
-	idle := make(chan struct{}, max+1)
-	srv.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateIdle {
-			idle <- struct{}{}
-		}
-	}
-	done := make(chan struct{})
-	go func() {
-		srv.Serve(server.LimitConns(srv, ln, server.ConnLimits{MaxConns: max, TrustedIdleGrace: grace}))
-		close(done)
-	}()
-	defer func() { srv.Close(); <-done }()
-	addr := ln.Addr().String()
+	addr, idle := serveLimited(t, tokenHandler(t), server.ConnLimits{MaxConns: max, TrustedIdleGrace: grace}, http.StateIdle)
 	get := func(c net.Conn) error {
-		c.SetDeadline(time.Now().Add(10 * time.Second))
-		fmt.Fprintf(c, "GET /v1/credentials HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: %s\r\n\r\n", testToken)
-		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-		if err != nil {
-			return err
+		status, err := getWithToken(c, testToken)
+		if err == nil && status != http.StatusOK {
+			err = fmt.Errorf("status %d", status)
 		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("status %d", resp.StatusCode)
-		}
-		return nil
+		return err
 	}
 	first := time.Now() // the first connection goes idle after this
 	var trusted []net.Conn
