@@ -68,6 +68,9 @@ const (
 	CredentialsPath = "/v1/credentials"
 	HealthPath      = "/healthz"
 	otherPath       = "other"
+	// MetadataPaths counts the task metadata paths (/v3/... and /v4/...),
+	// served by SetMetadata's handler.
+	MetadataPaths = "task metadata"
 )
 
 // Handler is the endpoint's http.Handler.
@@ -85,10 +88,13 @@ type Handler struct {
 	awaitTimeout time.Duration
 
 	health, other, credentials *counter
-	counters                   []*counter // all ever served, in Counts order
-	clients                    [numFamilies]clientCounter
-	families                   familyCache
-	refusals                   refusalBook
+	metadataCount              *counter
+	// metadata serves the ECS task metadata paths; nil = not mirrored.
+	metadata atomic.Pointer[http.Handler]
+	counters []*counter // all ever served, in Counts order
+	clients  [numFamilies]clientCounter
+	families familyCache
+	refusals refusalBook
 
 	// Header values, shared by every response: never appended to.
 	hdrJSON, hdrNoStore, hdrNoSniff, hdrGET, hdrRetry []string
@@ -96,6 +102,23 @@ type Handler struct {
 	// Bodies that never change, encoded once.
 	healthBody, notFoundBody, methodBody, unavailableBody []byte
 	missingBody, wrongBody, schemeBody                    []byte
+}
+
+// noMetadataBody answers the task metadata paths while no task definition
+// is mirrored.
+var noMetadataBody = errorBody("NotFound", "credd mirrors no ECS task: start the daemon with --ecs-task-definition FAMILY[:REVISION] (or CREDD_ECS_TASK_DEFINITION) to serve task metadata v4")
+
+// SetMetadata serves the ECS task metadata paths (/v3/... and /v4/...) with
+// m, after the Host, browser and proxy refusals and the GET check; nil
+// stops serving them. No authorization token is asked for: the ECS
+// endpoint has none, and the readers (OpenTelemetry's ECS detectors, log
+// routers) send none. What m serves must hold no secret.
+func (h *Handler) SetMetadata(m http.Handler) {
+	if m == nil {
+		h.metadata.Store(nil)
+		return
+	}
+	h.metadata.Store(&m)
 }
 
 // routes is one role set and the 404 bodies that name its roles.
@@ -154,6 +177,7 @@ func New(cfg Config) (*Handler, error) {
 	h.health = &counter{path: HealthPath}
 	h.other = &counter{path: otherPath}
 	h.counters = []*counter{h.credentials, h.health, h.other}
+	h.metadataCount = &counter{path: MetadataPaths}
 	if err := h.SetRoles(cfg.Roles); err != nil {
 		return nil, err
 	}
@@ -259,7 +283,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt, rl, c := rs.route(r.URL.Path, h)
 	status, why := h.serve(w, r, rs, rt, rl, start)
 	c.add(status)
-	if rt != routeHealth && rt != routeNotFound {
+	if rt != routeHealth && rt != routeNotFound && rt != routeMetadata {
 		h.countClient(r, start)
 	}
 	if why != notRefused {
@@ -287,6 +311,7 @@ const (
 	routeRole                   // a configured role's path: serve its credentials
 	routeUnknown                // /v1/credentials/<name> with an unknown name
 	routeNoDefault              // /v1/credentials with no default role
+	routeMetadata               // /v3/... or /v4/...: ECS task metadata
 )
 
 // noRoleBody answers every credentials path while no role is configured.
@@ -321,6 +346,8 @@ func (rs *routes) route(path string, h *Handler) (route, *role, *counter) {
 			return routeRole, rs.defaultRole, h.credentials
 		}
 		return routeUnknown, nil, h.other
+	case strings.HasPrefix(path, "/v4/") || strings.HasPrefix(path, "/v3/"):
+		return routeMetadata, nil, h.metadataCount
 	}
 	return routeNotFound, nil, h.other
 }
@@ -340,6 +367,14 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rs *routes, rt r
 		return h.writeJSON(w, http.StatusOK, h.healthBody), notRefused
 	case routeNotFound:
 		return h.writeJSON(w, http.StatusNotFound, h.notFoundBody), whyUnknownPath
+	case routeMetadata:
+		m := h.metadata.Load()
+		if m == nil {
+			return h.writeJSON(w, http.StatusNotFound, noMetadataBody), notRefused
+		}
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		(*m).ServeHTTP(sw, r)
+		return sw.status, notRefused
 	}
 	if body, why := h.unauthorized(r); body != nil {
 		return h.writeJSON(w, http.StatusUnauthorized, body), why
@@ -426,6 +461,18 @@ func (h *Handler) unauthorized(r *http.Request) ([]byte, why) {
 		return h.schemeBody, whyScheme
 	}
 	return h.wrongBody, whyWrongToken
+}
+
+// statusWriter records the status a delegated handler wrote, for the
+// request counts.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	w.status = status
+	w.ResponseWriter.WriteHeader(status)
 }
 
 // maxPooled is the longest header value digest hashes without allocating.
@@ -594,11 +641,12 @@ func (c *counter) add(status int) {
 
 // Counts returns the requests served so far, by path and status, leaving out
 // zeros. Paths are "/v1/credentials", "/v1/credentials/<name>" for configured
-// names, "/healthz" and "other" (anything else, unknown names included).
+// names, "/healthz", "other" (anything else, unknown names included) and
+// MetadataPaths.
 // Status 0 counts a status outside the usual set.
 func (h *Handler) Counts() []daemon.RequestCount {
 	h.mu.Lock()
-	counters := h.counters
+	counters := append(h.counters[:len(h.counters):len(h.counters)], h.metadataCount)
 	h.mu.Unlock()
 	var out []daemon.RequestCount
 	for _, c := range counters {
