@@ -2,22 +2,18 @@ package sts
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"regexp"
 	"strings"
-	"unicode/utf8"
 
 	smithy "github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/credd-dev/credd/daemon"
-	"github.com/credd-dev/credd/daemon/redact"
+	"github.com/credd-dev/credd/daemon/internal/awserr"
 )
 
 // credd's own codes, for failures that carry no STS error code. A timeout
@@ -181,9 +177,9 @@ func (c *Client) classify(ctx, actx context.Context, token string, err error) *d
 			Message: "STS's response could not be parsed", Hint: hintMalformed, Err: err}
 	}
 
-	if isCertError(err) {
+	if awserr.IsCertError(err) {
 		return &daemon.Error{Kind: daemon.KindPermanent, Code: CodeTLS,
-			Message: "the STS endpoint's TLS certificate was not accepted: " + sanitize(innermostTransportError(err), token),
+			Message: "the STS endpoint's TLS certificate was not accepted: " + sanitize(awserr.TransportMessage(err), token),
 			Hint:    "check --sts-endpoint, and that a TLS-intercepting proxy's CA is in the system trust store",
 			Err:     err}
 	}
@@ -192,7 +188,7 @@ func (c *Client) classify(ctx, actx context.Context, token string, err error) *d
 	var netErr net.Error
 	if errors.As(err, &sendErr) || errors.As(err, &netErr) {
 		return &daemon.Error{Kind: daemon.KindRetryable, Code: CodeNetwork,
-			Message: "cannot reach STS: " + sanitize(innermostTransportError(err), token),
+			Message: "cannot reach STS: " + sanitize(awserr.TransportMessage(err), token),
 			Hint:    hintNetwork, Err: err}
 	}
 
@@ -240,34 +236,6 @@ func ruleForStatus(status int, fault smithy.ErrorFault) rule {
 	}
 }
 
-func isCertError(err error) bool {
-	var (
-		verr *tls.CertificateVerificationError
-		uerr x509.UnknownAuthorityError
-		herr x509.HostnameError
-		ierr x509.CertificateInvalidError
-	)
-	return errors.As(err, &verr) || errors.As(err, &uerr) || errors.As(err, &herr) || errors.As(err, &ierr)
-}
-
-// innermostTransportError describes a transport failure without the SDK's
-// operation wrapping, e.g. `Post "http://127.0.0.1:1/": dial tcp
-// 127.0.0.1:1: connect: connection refused`. The URL carries no secret:
-// the token travels in the POST body.
-func innermostTransportError(err error) string {
-	var uerr *url.Error
-	if errors.As(err, &uerr) {
-		return uerr.Error()
-	}
-	var sendErr *smithyhttp.RequestSendError
-	if errors.As(err, &sendErr) && sendErr.Err != nil {
-		return sendErr.Err.Error()
-	}
-	return err.Error()
-}
-
-const maxMessage = 300
-
 // jwtRE matches anything shaped like a JWT (header.payload.signature), and
 // a JWT cut short after its payload, as an endpoint echoing part of the
 // token might send it.
@@ -282,15 +250,5 @@ func sanitize(msg, token string) string {
 	if token != "" {
 		msg = strings.ReplaceAll(msg, token, "[token]")
 	}
-	msg = jwtRE.ReplaceAllString(msg, "[token]")
-	msg = redact.String(msg)
-	msg = strings.Join(strings.Fields(msg), " ")
-	if len(msg) > maxMessage {
-		cut := maxMessage
-		for cut > 0 && !utf8.RuneStart(msg[cut]) {
-			cut--
-		}
-		msg = msg[:cut] + "…"
-	}
-	return msg
+	return awserr.Sanitize(jwtRE.ReplaceAllString(msg, "[token]"))
 }
