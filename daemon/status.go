@@ -38,6 +38,50 @@ type Status struct {
 	// NoRole says why no role is served while none is configured: the
 	// daemon started without one and waits for a reload to hand it over.
 	NoRole string `json:"noRole,omitempty"`
+	// ECS is the mirrored ECS task (--ecs-task-definition), if any.
+	ECS *ECSStatus `json:"ecs,omitempty"`
+}
+
+// ECSStatus describes the mirrored ECS task definition and the task
+// metadata served from it. It never holds a secret: the definition's
+// environment and secrets are not part of it.
+type ECSStatus struct {
+	// TaskDefinition is what --ecs-task-definition asked for, such as
+	// "web" (its latest revision, followed) or "web:3".
+	TaskDefinition string `json:"taskDefinition"`
+	// Mirrored is the task definition ARN now mirrored, "" until fetched.
+	Mirrored  string `json:"mirrored,omitempty"`
+	Revision  int    `json:"revision,omitempty"`
+	Cluster   string `json:"cluster"`
+	Container string `json:"container,omitempty"`
+	// TaskARN is the development task's ARN, as the metadata serves it.
+	TaskARN string `json:"taskArn,omitempty"`
+	Region  string `json:"region"`
+	// MetadataURIV4 and MetadataURI are what ECS_CONTAINER_METADATA_URI_V4
+	// and ECS_CONTAINER_METADATA_URI are set to.
+	MetadataURIV4 string    `json:"metadataUriV4"`
+	MetadataURI   string    `json:"metadataUri"`
+	LastFetch     time.Time `json:"lastFetch,omitzero"`
+	NextFetch     time.Time `json:"nextFetch,omitzero"`
+	// LastChange is the last time the followed revision changed.
+	LastChange *ECSChange `json:"lastChange,omitempty"`
+	// Note says what matters about a revision fetched fine: that it was
+	// deregistered, say. TagsDenied: the role may not read its tags, so
+	// /taskWithTags has none.
+	Note       string `json:"note,omitempty"`
+	TagsDenied bool   `json:"tagsDenied,omitempty"`
+	// Error is why the last fetch failed, or why the fetched definition
+	// cannot be mirrored, with what to do; Failures counts fetches failed
+	// in a row.
+	Error    string `json:"error,omitempty"`
+	Failures int    `json:"failures,omitempty"`
+}
+
+// ECSChange is one change of the mirrored revision.
+type ECSChange struct {
+	At   time.Time `json:"at"`
+	From string    `json:"from"`
+	To   string    `json:"to"`
 }
 
 // Setting is one resolved setting of a role and the layer it came from,

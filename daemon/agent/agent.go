@@ -59,6 +59,9 @@ type Options struct {
 	Refresh refresh.Config
 	// STSAttemptTimeout bounds each STS call; 0 = sts.DefaultAttemptTimeout.
 	STSAttemptTimeout time.Duration
+	// ECSPollInterval is how often a followed task definition is asked
+	// for its latest revision; 0 = ecstask's default. Tests shorten it.
+	ECSPollInterval time.Duration
 	// Resolve resolves the settings again with a handed-off session
 	// environment (nil = none), for Reload: the daemon keeps its parsed
 	// flags in it. nil = the daemon cannot reload.
@@ -102,6 +105,8 @@ type Agent struct {
 	ownsSandbox bool
 
 	logins []*loginEntry // one per issuer and client ID (login.go)
+
+	ecs *ecsMirror // the mirrored ECS task definition; nil = none (ecs.go)
 }
 
 // slot is one served path: the role serving it and, after a reload that
@@ -195,6 +200,11 @@ func Start(ctx context.Context, opts Options) (_ *Agent, err error) {
 		return nil, err
 	}
 	a.url = server.URL(a.listener)
+	if opts.Config.ECS != nil {
+		if a.ecs, err = a.buildECS(opts.Config.ECS); err != nil {
+			return nil, err
+		}
+	}
 	a.httpServer = server.NewHTTPServer(a.handler, opts.Logger)
 	// Bound open connections so that no local process can exhaust the
 	// daemon's descriptors or lock others out, and no request is dropped.
@@ -202,6 +212,7 @@ func Start(ctx context.Context, opts Options) (_ *Agent, err error) {
 	a.control = control.NewServer(a, opts.Logger)
 	a.routeLogin()
 	a.routeReload()
+	a.routeECS()
 	for _, s := range a.slots {
 		a.logRole(s.active)
 	}
@@ -305,6 +316,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.startSlot(s)
 	}
 	a.startLogins()
+	a.startECS()
 	a.mu.Unlock()
 	g.Go(func() error {
 		if err := a.httpServer.Serve(a.listener); !errors.Is(err, http.ErrServerClosed) {
@@ -495,6 +507,7 @@ func (a *Agent) Status() daemon.Status {
 		lr := *a.lastReload
 		st.LastReload = &lr
 	}
+	st.ECS = a.ecsStatus()
 	return st
 }
 

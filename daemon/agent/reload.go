@@ -174,6 +174,11 @@ func (a *Agent) apply(ctx context.Context, cfg config.Config, session map[string
 	}
 	a.relinkLogins()
 	a.startLogins()
+	if err := a.applyECS(cfg.ECS); err != nil {
+		// config checked the settings, so this is not expected; the roles
+		// are applied already and stay.
+		a.log.Error("the ECS task definition settings were not applied", "component", "ecs", "err", err)
+	}
 	return changes, nil
 }
 

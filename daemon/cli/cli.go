@@ -56,6 +56,7 @@ func commands() []command {
 		{"doctor", "run every check, evaluate a trust policy, and say what to fix", runDoctor},
 		{"reload", "re-read the config files and hand this session's settings to the daemon (--from-env)", runReload},
 		{"login", "sign in to the organisation's IdP with a device code (--token-source login)", runLogin},
+		{"ecs", "print the mirrored ECS task definition's environment and secrets: credd ecs env", runECS},
 		{"logout", "end the device login and erase its kept refresh token; its roles stop serving", runLogout},
 		{"demo", "run the sandbox: an embedded OIDC issuer, STS emulator and the daemon", runDemo},
 		{"version", "print the version", runVersion},

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -257,6 +258,13 @@ func statusWarnings(st *daemon.Status) []string {
 			out = append(out, fmt.Sprintf("%s fetched credentials %d times in the last minute: a long-running process should fetch about once an hour, so it is not caching them or they reach it too close to expiry (a CLI run in a loop fetches once per run, which is fine)", clientLabel(c.Client), c.LastMinute))
 		}
 	}
+	if e := st.ECS; e != nil && e.Error != "" {
+		if e.Mirrored != "" {
+			out = append(out, fmt.Sprintf("ECS task definition %s: %s; the task metadata of %s is still served", e.TaskDefinition, e.Error, e.Mirrored))
+		} else {
+			out = append(out, fmt.Sprintf("ECS task definition %s: %s; no task metadata is served until it is fetched", e.TaskDefinition, e.Error))
+		}
+	}
 	// Most SDKs hide why credd refused them, so status says it.
 	for _, n := range doctor.RecentRefusals(st) {
 		out = append(out, n.String())
@@ -312,6 +320,9 @@ func renderStatus(w io.Writer, v statusView, color bool) int {
 	tw.Flush()
 	for _, r := range st.Roles {
 		renderRole(w, r, now, c, v.suggest)
+	}
+	if st.ECS != nil {
+		renderECS(w, *st.ECS, now, c)
 	}
 	if ws := statusWarnings(st); len(ws) > 0 {
 		fmt.Fprintf(w, "\n%s\n", c.warn("warnings"))
@@ -518,6 +529,51 @@ func (c colors) health(health, word string) string {
 		return c.warn(word)
 	}
 	return c.bad(word)
+}
+
+// renderECS shows the mirrored task: what was asked, what is mirrored, and
+// since when.
+func renderECS(w io.Writer, e daemon.ECSStatus, now time.Time, c colors) {
+	state := c.ok("mirrored")
+	if e.Mirrored == "" {
+		state = c.warn("not fetched yet")
+		if e.Error != "" {
+			state = c.bad("not fetched")
+		}
+	}
+	fmt.Fprintf(w, "\nECS task %s: %s\n", esc(e.TaskDefinition), state)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	if e.Mirrored != "" {
+		fmt.Fprintf(tw, "  task definition\t%s\n", esc(e.Mirrored))
+	}
+	if e.TaskARN != "" {
+		fmt.Fprintf(tw, "  task\t%s\n", esc(e.TaskARN))
+	}
+	fmt.Fprintf(tw, "  cluster\t%s\n", esc(cmp.Or(e.Cluster, "default")))
+	fmt.Fprintf(tw, "  container\t%s\n", esc(cmp.Or(e.Container, "the first essential container")))
+	fmt.Fprintf(tw, "  metadata\tECS_CONTAINER_METADATA_URI_V4=%s\n", esc(e.MetadataURIV4))
+	if !e.LastFetch.IsZero() {
+		fmt.Fprintf(tw, "  last fetch\t%s (region %s)\n", doctor.Relative(now, e.LastFetch), esc(e.Region))
+	}
+	if !e.NextFetch.IsZero() {
+		fmt.Fprintf(tw, "  next fetch\t%s\n", doctor.Relative(now, e.NextFetch))
+	}
+	if ch := e.LastChange; ch != nil {
+		fmt.Fprintf(tw, "  changed\t%s -> %s %s\n", esc(ch.From), esc(ch.To), doctor.Relative(now, ch.At))
+	}
+	if e.Note != "" {
+		fmt.Fprintf(tw, "  note\t%s\n", c.warn(esc(e.Note)))
+	}
+	if e.TagsDenied {
+		fmt.Fprintf(tw, "  tags\t%s\n", c.warn("the role may not read the task definition's tags: /taskWithTags has none"))
+	}
+	if e.Error != "" {
+		fmt.Fprintf(tw, "  error\t%s\n", c.bad(esc(e.Error)))
+		if e.Failures > 1 {
+			fmt.Fprintf(tw, "  \t%d fetches failed in a row; retrying with backoff\n", e.Failures)
+		}
+	}
+	tw.Flush()
 }
 
 // human renders a duration for people: 42s, 41m, 2h5m, 3d4h.

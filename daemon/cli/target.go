@@ -99,6 +99,9 @@ type target struct {
 	TokenFile string
 	// STSURL is the sandbox's STS emulator, when the daemon runs one.
 	STSURL string
+	// MetadataV4 and MetadataV3 are the task metadata URIs, when the
+	// daemon mirrors an ECS task definition.
+	MetadataV4, MetadataV3 string
 	// Warning is set when the daemon could not be asked and the target
 	// was derived from the state dir and the defaults instead.
 	Warning string
@@ -152,6 +155,9 @@ func resolveTarget(ctx context.Context, stateDir, profile string, getenv func(st
 	if st.Sandbox != nil {
 		t.STSURL = st.Sandbox.STSURL
 	}
+	if st.ECS != nil {
+		t.MetadataV4, t.MetadataV3 = st.ECS.MetadataURIV4, st.ECS.MetadataURI
+	}
 	return t, nil
 }
 
@@ -191,6 +197,14 @@ func (t target) vars() [][2]string {
 			[2]string{"AWS_ENDPOINT_URL_STS", t.STSURL},
 			[2]string{"AWS_REGION", sts.DefaultRegion},
 			[2]string{"AWS_DEFAULT_REGION", sts.DefaultRegion})
+	}
+	if t.MetadataV4 != "" {
+		// What ECS sets in every container (task metadata v4 and v3), for
+		// the readers of the mirrored task: OpenTelemetry's ECS detectors,
+		// log routers, apps that log their task ARN.
+		v = append(v,
+			[2]string{"ECS_CONTAINER_METADATA_URI_V4", t.MetadataV4},
+			[2]string{"ECS_CONTAINER_METADATA_URI", t.MetadataV3})
 	}
 	return v
 }

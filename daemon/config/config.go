@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/credd-dev/credd/daemon/control"
+	"github.com/credd-dev/credd/daemon/ecstask"
 	"github.com/credd-dev/credd/daemon/server"
 	"github.com/credd-dev/credd/daemon/sts"
 )
@@ -91,6 +92,33 @@ type Config struct {
 	// Roles holds the default role first (when configured), then the named
 	// roles of the config file in name order.
 	Roles []Role
+	// ECS mirrors a task definition (--ecs-task-definition); nil = off.
+	ECS *ECS
+}
+
+// ECS is what --ecs-task-definition and its companions resolve to.
+type ECS struct {
+	TaskDefinition ecstask.Ref
+	Cluster        string // "" = "default"
+	Container      string // "" = the first essential container
+	// Region is the region of the ECS, SSM and Secrets Manager calls: the
+	// task definition ARN's, else the default role's --region.
+	Region string
+	// Endpoints of the ECS, SSM and Secrets Manager APIs as the AWS SDKs
+	// read them from the environment; "" = the region's.
+	Endpoint, SSMEndpoint, SecretsManagerEndpoint string
+	// Origins maps a setting's name to the layer its value came from.
+	Origins map[string]string
+}
+
+// Same reports whether e and o mirror the same task the same way.
+func (e *ECS) Same(o *ECS) bool {
+	if e == nil || o == nil {
+		return e == o
+	}
+	return e.TaskDefinition == o.TaskDefinition && e.Cluster == o.Cluster && e.Container == o.Container &&
+		e.Region == o.Region && e.Endpoint == o.Endpoint && e.SSMEndpoint == o.SSMEndpoint &&
+		e.SecretsManagerEndpoint == o.SecretsManagerEndpoint
 }
 
 // Role returns the role with the given name.
@@ -132,6 +160,9 @@ var daemonSettings = []struct{ name, usage string }{
 	{"log-level", "debug, info, warn or error (default info)"},
 	{"keep-login", "keep a device login's refresh token in the state dir (0600) so the login survives a restart: true or false (default true inside a devcontainer or Codespace)"},
 	{"keep-token", "reuse the authorization token of the previous start, for a supervisor restarting a daemon that died: true or false (default false: a new token at every start)"},
+	{"ecs-task-definition", "mirror this ECS task definition as task metadata v4 on the endpoint (ECS_CONTAINER_METADATA_URI_V4) and for `credd ecs env`: FAMILY (its latest revision, followed), FAMILY:REVISION or a task definition ARN; read with the default role's credentials (default: off)"},
+	{"ecs-cluster", "cluster name or ARN the mirrored task says it runs in (default \"default\")"},
+	{"ecs-container", "container of the task definition this dev container stands in for (default: its first essential container)"},
 }
 
 // Flags holds the daemon's command-line flags before resolution.
@@ -202,6 +233,12 @@ func (f *Flags) ResolveLayers(in Layers) (Config, error) {
 	defaultRole, err := buildRole(DefaultRoleName, l)
 	names := l.roleNames()
 	if err != nil && len(names) == 0 && errors.Is(err, ErrNoRole) {
+		// The mirror waits for the role like the endpoint does, but a
+		// mistake in its settings is one to say now.
+		var ecsErr error
+		if cfg.ECS, ecsErr = resolveECS(l, nil); ecsErr != nil {
+			return Config{}, ecsErr
+		}
 		return cfg, err
 	}
 	if err != nil && !errors.Is(err, ErrNoRole) {
@@ -226,6 +263,9 @@ func (f *Flags) ResolveLayers(in Layers) (Config, error) {
 			return Config{}, fmt.Errorf("%s: role %q: %w", cmp.Or(cfg.ConfigFile, cfg.DefaultsFile), name, err)
 		}
 		cfg.Roles = append(cfg.Roles, r)
+	}
+	if cfg.ECS, err = resolveECS(l, cfg.Roles); err != nil {
+		return Config{}, err
 	}
 	return cfg, nil
 }
@@ -415,14 +455,20 @@ func ParseDuration(s string) (time.Duration, error) {
 }
 
 // configuredEndpoint is the STS endpoint the environment configures, as the
-// AWS SDKs read it: AWS_ENDPOINT_URL_STS, else AWS_ENDPOINT_URL, and
-// neither when AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is true (AWS SDKs and
-// Tools Reference Guide, "Service-specific endpoints").
-func configuredEndpoint(e env) value {
+// AWS SDKs read it: see serviceEndpoint.
+func configuredEndpoint(e env) value { return serviceEndpoint(e, "STS") }
+
+// serviceEndpoint is the endpoint the environment configures for a
+// service, as the AWS SDKs read it: AWS_ENDPOINT_URL_<SERVICE>, else
+// AWS_ENDPOINT_URL, and neither when AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is
+// true. service is the variable's suffix: the service ID in upper case
+// with spaces as underscores, such as SECRETS_MANAGER (AWS SDKs and Tools
+// Reference Guide, "Service-specific endpoints").
+func serviceEndpoint(e env, service string) value {
 	if ignore, _ := strconv.ParseBool(e.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")); ignore {
 		return value{}
 	}
-	return firstVar(e, "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL")
+	return firstVar(e, "AWS_ENDPOINT_URL_"+service, "AWS_ENDPOINT_URL")
 }
 
 // errNotBool is what a true/false setting says of any other value.

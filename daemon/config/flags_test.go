@@ -20,6 +20,7 @@ var settingSamples = map[string]string{
 	"client-secret": "s3cret", "scopes": "openid", "region": "eu-west-1", "sts-endpoint": "https://sts.example",
 	"use-fips-endpoint": "true", "use-dualstack-endpoint": "true", "session-name": "tester", "duration": "2h",
 	"listen": "127.0.0.1:1234", "state-dir": "/run/credd-test", "log-level": "debug", "keep-login": "true", "keep-token": "true",
+	"ecs-task-definition": "web:3", "ecs-cluster": "dev", "ecs-container": "app",
 	// Set to itself below: a file that exists.
 	"config": "", "defaults-file": "",
 }
@@ -40,6 +41,12 @@ func daemonField(cfg Config, setting string) string {
 		return strconv.FormatBool(cfg.KeepLogin)
 	case "keep-token":
 		return strconv.FormatBool(cfg.KeepToken)
+	case "ecs-task-definition", "ecs-cluster", "ecs-container":
+		if cfg.ECS == nil {
+			return ""
+		}
+		return map[string]string{"ecs-task-definition": cfg.ECS.TaskDefinition.String(),
+			"ecs-cluster": cfg.ECS.Cluster, "ecs-container": cfg.ECS.Container}[setting]
 	}
 	return ""
 }
@@ -98,6 +105,10 @@ func readAs(t *testing.T, setting string, args []string, env map[string]string) 
 	t.Helper()
 	if setting != "token-source" {
 		args = append(args, "--token-source", "sandbox")
+	}
+	if setting == "ecs-cluster" || setting == "ecs-container" {
+		// They describe the mirrored task, so they need one.
+		args = append(args, "--ecs-task-definition", "web")
 	}
 	fs := flag.NewFlagSet("daemon", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
