@@ -307,6 +307,16 @@ echo "$out" | sed 's/^/    | /'
 expect "a missing release fails with a clear message" grep -q "could not download .*check the version option" <<<"$out"
 kill "$http_pid"
 
+step "ecsTaskDefinition: install.sh writes the ECS options for the daemon and the supervisor"
+expect "install.sh succeeds with ecsTaskDefinition, ecsCluster and ecsContainer" \
+	run_install TOKENSOURCE=sandbox LOCALBINARY=bin/credd ECSTASKDEFINITION=web:3 ECSCLUSTER=dev ECSCONTAINER=app
+expect "... into the defaults file" grep -qx 'ecs_task_definition = "web:3"' "$root/usr/local/share/credd/feature.toml"
+expect "... with the cluster and the container" grep -qx 'ecs_container = "app"' "$root/usr/local/share/credd/feature.toml"
+expect "feature.env tells the supervisor to write ecs-env.sh" grep -qx 'CREDD_FEATURE_ECS=true' "$root/usr/local/share/credd/feature.env"
+expect "the profile script sources ecs-env.sh when it is there" grep -q ". $state/ecs-env.sh" "$root/etc/profile.d/credd.sh"
+out=$(run_install TOKENSOURCE=sandbox LOCALBINARY=bin/credd ECSCLUSTER=dev 2>&1) && rc=0 || rc=$?
+expect "ecsCluster without ecsTaskDefinition is refused, saying what to set" grep -q "set ecsTaskDefinition" <<<"$out"
+
 step "scenario sandbox: install.sh (twice) with $(scenario_options sandbox | tr '\n' ' ')"
 mapfile -t opts < <(scenario_options sandbox)
 expect "install.sh succeeds" run_install "${opts[@]}"

@@ -182,6 +182,22 @@ first_token() { # before pid
 	[ "$(token_id)" != "$1" ]
 }
 
+# write_ecs_env writes, once per container start and in the background, what
+# ECS would give the mirrored task's container (ecsTaskDefinition): login
+# shells source it. The last start's file goes first: its secrets may be
+# stale, and a shell must not take them for this start's.
+write_ecs_env() {
+	rm -f "$STATE_DIR/ecs-env.sh"
+	[ "${CREDD_FEATURE_ECS:-false}" = true ] || return 0
+	(
+		if "$CREDD" ecs env --state-dir "$STATE_DIR" --wait 5m --output "$STATE_DIR/ecs-env.sh" 3>&-; then
+			log "wrote the ECS task definition's environment to $STATE_DIR/ecs-env.sh"
+		else
+			to_container_log "credd ecs env failed (see $LOG); shells get no ECS task environment until it works: run credd ecs env by hand"
+		fi
+	) &
+}
+
 supervise() {
 	umask 077
 	# The supervisor's stderr is the container's (docker logs) until here.
@@ -231,6 +247,7 @@ supervise() {
 			# token from an earlier container start is not kept.
 			first_token "$before" "$child" && keep_token=true
 			ready
+			write_ecs_env
 		fi
 		# wait returns early when a trapped signal arrives; wait again then.
 		while wait "$child"; rc=$?; kill -0 "$child" 2>/dev/null; do :; done

@@ -42,6 +42,9 @@ DOWNLOADURL=${DOWNLOADURL:-https://github.com/credd-dev/credd/releases}
 INSECUREDOWNLOAD=${INSECUREDOWNLOAD:-false}
 CHECKSUMPUBLICKEY=${CHECKSUMPUBLICKEY:-}
 REQUIRESIGNATURE=${REQUIRESIGNATURE:-false}
+ECSTASKDEFINITION=${ECSTASKDEFINITION:-}
+ECSCLUSTER=${ECSCLUSTER:-}
+ECSCONTAINER=${ECSCONTAINER:-}
 
 case "$TOKENSOURCE" in
 auto | file | actions | command | login | sandbox) ;;
@@ -50,6 +53,9 @@ esac
 case "$PORT" in
 '' | *[!0-9]*) die "port \"$PORT\": use a TCP port number such as 9911" ;;
 esac
+if [ -z "$ECSTASKDEFINITION" ] && [ -n "$ECSCLUSTER$ECSCONTAINER" ]; then
+	die "ecsCluster and ecsContainer describe the mirrored ECS task: set ecsTaskDefinition (FAMILY[:REVISION]) too"
+fi
 [ "$PORT" -ge 1 ] && [ "$PORT" -le 65535 ] || die "port $PORT: use a TCP port number from 1 to 65535"
 for b in "insecureDownload=$INSECUREDOWNLOAD" "requireSignature=$REQUIRESIGNATURE"; do
 	case "${b#*=}" in
@@ -306,6 +312,9 @@ write_defaults() { # user
 		[ -z "$AUDIENCE" ] || setting audience "$AUDIENCE"
 		[ -z "$REGION" ] || setting region "$REGION"
 		[ -z "$DURATION" ] || setting duration "$DURATION"
+		[ -z "$ECSTASKDEFINITION" ] || setting ecs_task_definition "$ECSTASKDEFINITION"
+		[ -z "$ECSCLUSTER" ] || setting ecs_cluster "$ECSCLUSTER"
+		[ -z "$ECSCONTAINER" ] || setting ecs_container "$ECSCONTAINER"
 	} >"$DEFAULTS_FILE.new"
 	private "$DEFAULTS_FILE.new" "$1"
 	mv -f "$DEFAULTS_FILE.new" "$DEFAULTS_FILE"
@@ -322,6 +331,9 @@ write_entrypoint_env() { # user
 		echo "CREDD_FEATURE_USER=$(quote "$1")"
 		echo "CREDD_FEATURE_STATE_DIR=$(quote "$STATE_DIR")"
 		echo "CREDD_FEATURE_DEFAULTS_FILE=$(quote "$DEFAULTS_FILE")"
+		# Whether the supervisor writes the task definition's environment
+		# for login shells at each start (ecsTaskDefinition).
+		if [ -n "$ECSTASKDEFINITION" ]; then echo "CREDD_FEATURE_ECS=true"; else echo "CREDD_FEATURE_ECS=false"; fi
 	} >"$SHARE_DIR/feature.env.new"
 	# The entrypoint sources it as root, or as the user: root's, readable,
 	# and no secret in it.
@@ -348,6 +360,12 @@ if [ -r $STATE_DIR/token ]; then
 fi
 # RELATIVE_URI would win over FULL_URI in most SDKs.
 unset AWS_CONTAINER_CREDENTIALS_RELATIVE_URI
+# ecsTaskDefinition: what ECS would give the task's container (task metadata
+# URIs, environment, secrets), written by the supervisor at each container
+# start with credd ecs env (0600, the user's own).
+if [ -r $STATE_DIR/ecs-env.sh ]; then
+	. $STATE_DIR/ecs-env.sh
+fi
 EOF
 	chmod 0644 "$PROFILE.new"
 	mv -f "$PROFILE.new" "$PROFILE"
