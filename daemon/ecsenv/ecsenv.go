@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"sync"
@@ -18,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/credd-dev/credd/daemon/internal/awsapi"
 	"github.com/credd-dev/credd/daemon/sts"
 )
 
@@ -173,7 +173,7 @@ func fetch(ctx context.Context, cfg Config, secrets []pendingSecret) map[string]
 	creds := aws.NewCredentialsCache(roleCredentials{cfg.Credentials})
 	hc := cfg.HTTPClient
 	if hc == nil {
-		hc = defaultHTTPClient()
+		hc = awsapi.HTTPClient(maxCallsAtOnce, 30*time.Second)
 		defer hc.CloseIdleConnections() // the next Resolve makes its own
 	}
 
@@ -293,24 +293,4 @@ func (cfg Config) check() error {
 		}
 	}
 	return nil
-}
-
-// defaultHTTPClient bounds each phase of a call and the whole of it, so a
-// black-holed endpoint fails in seconds. ProxyFromEnvironment never proxies
-// loopback, so a local emulator is reached directly.
-func defaultHTTPClient() *http.Client {
-	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
-	return &http.Client{
-		Timeout: 30 * time.Second,
-		Transport: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           dialer.DialContext,
-			TLSHandshakeTimeout:   5 * time.Second,
-			ResponseHeaderTimeout: 10 * time.Second,
-			ExpectContinueTimeout: 1 * time.Second,
-			IdleConnTimeout:       90 * time.Second,
-			MaxIdleConns:          maxCallsAtOnce,
-			ForceAttemptHTTP2:     true,
-		},
-	}
 }

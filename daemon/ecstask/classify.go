@@ -12,7 +12,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/credd-dev/credd/daemon"
-	"github.com/credd-dev/credd/daemon/internal/awserr"
+	"github.com/credd-dev/credd/daemon/internal/awsapi"
 )
 
 // credd's own codes, for failures that carry no ECS error code. A timeout
@@ -170,9 +170,9 @@ func (w *Watcher) classify(actx context.Context, err error) *daemon.Error {
 			Hint:    "check that AWS_ENDPOINT_URL_ECS, if set, points at ECS; credd retries", Err: err}
 	}
 
-	if awserr.IsCertError(err) {
+	if awsapi.IsCertError(err) {
 		return &daemon.Error{Kind: daemon.KindPermanent, Code: CodeTLS,
-			Message: "the ECS endpoint's TLS certificate was not accepted: " + sanitize(awserr.TransportMessage(err)),
+			Message: "the ECS endpoint's TLS certificate was not accepted: " + sanitize(awsapi.TransportMessage(err)),
 			Hint:    "check AWS_ENDPOINT_URL_ECS, and that a TLS-intercepting proxy's CA is in the system trust store",
 			Err:     err}
 	}
@@ -181,7 +181,7 @@ func (w *Watcher) classify(actx context.Context, err error) *daemon.Error {
 	var netErr net.Error
 	if errors.As(err, &sendErr) || errors.As(err, &netErr) {
 		return &daemon.Error{Kind: daemon.KindRetryable, Code: CodeNetwork,
-			Message: "cannot reach ECS: " + sanitize(awserr.TransportMessage(err)),
+			Message: "cannot reach ECS: " + sanitize(awsapi.TransportMessage(err)),
 			Hint:    w.hintNetwork(), Err: err}
 	}
 
@@ -226,5 +226,5 @@ func ruleForStatus(status int, fault smithy.ErrorFault) rule {
 	return rule{daemon.KindRetryable, hintRetry}
 }
 
-// sanitize is awserr.Sanitize: an ECS message made safe to show.
-func sanitize(msg string) string { return awserr.Sanitize(msg) }
+// sanitize is awsapi.Sanitize: an ECS message made safe to show.
+func sanitize(msg string) string { return awsapi.Sanitize(msg) }

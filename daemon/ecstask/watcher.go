@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/credd-dev/credd/daemon"
 	"github.com/credd-dev/credd/daemon/clock"
+	"github.com/credd-dev/credd/daemon/internal/awsapi"
 	"github.com/credd-dev/credd/daemon/sts"
 )
 
@@ -234,7 +234,7 @@ func NewWatcher(cfg Config) (*Watcher, error) {
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
-		hc = defaultHTTPClient()
+		hc = awsapi.HTTPClient(2, 0)
 	}
 	w := &Watcher{
 		ref:        cfg.Ref,
@@ -281,26 +281,6 @@ func (m markedCredentials) Retrieve(ctx context.Context) (aws.Credentials, error
 		return c, &noCredentialsError{err}
 	}
 	return c, nil
-}
-
-// defaultHTTPClient has no overall timeout (the attempt context bounds each
-// fetch) but bounds each phase, so a black-holed endpoint fails fast.
-func defaultHTTPClient() *http.Client {
-	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
-	return &http.Client{
-		Transport: &http.Transport{
-			// ProxyFromEnvironment never proxies loopback, so a local
-			// ECS emulator is reached directly.
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           dialer.DialContext,
-			TLSHandshakeTimeout:   5 * time.Second,
-			ResponseHeaderTimeout: 10 * time.Second,
-			ExpectContinueTimeout: time.Second,
-			IdleConnTimeout:       90 * time.Second,
-			MaxIdleConns:          2,
-			ForceAttemptHTTP2:     true,
-		},
-	}
 }
 
 // Status reports what the Watcher knows.

@@ -13,7 +13,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/credd-dev/credd/daemon"
-	"github.com/credd-dev/credd/daemon/internal/awserr"
+	"github.com/credd-dev/credd/daemon/internal/awsapi"
 )
 
 // credd's own codes, for failures that carry no STS error code. A timeout
@@ -177,9 +177,9 @@ func (c *Client) classify(ctx, actx context.Context, token string, err error) *d
 			Message: "STS's response could not be parsed", Hint: hintMalformed, Err: err}
 	}
 
-	if awserr.IsCertError(err) {
+	if awsapi.IsCertError(err) {
 		return &daemon.Error{Kind: daemon.KindPermanent, Code: CodeTLS,
-			Message: "the STS endpoint's TLS certificate was not accepted: " + sanitize(awserr.TransportMessage(err), token),
+			Message: "the STS endpoint's TLS certificate was not accepted: " + sanitize(awsapi.TransportMessage(err), token),
 			Hint:    "check --sts-endpoint, and that a TLS-intercepting proxy's CA is in the system trust store",
 			Err:     err}
 	}
@@ -188,7 +188,7 @@ func (c *Client) classify(ctx, actx context.Context, token string, err error) *d
 	var netErr net.Error
 	if errors.As(err, &sendErr) || errors.As(err, &netErr) {
 		return &daemon.Error{Kind: daemon.KindRetryable, Code: CodeNetwork,
-			Message: "cannot reach STS: " + sanitize(awserr.TransportMessage(err), token),
+			Message: "cannot reach STS: " + sanitize(awsapi.TransportMessage(err), token),
 			Hint:    hintNetwork, Err: err}
 	}
 
@@ -250,5 +250,5 @@ func sanitize(msg, token string) string {
 	if token != "" {
 		msg = strings.ReplaceAll(msg, token, "[token]")
 	}
-	return awserr.Sanitize(jwtRE.ReplaceAllString(msg, "[token]"))
+	return awsapi.Sanitize(jwtRE.ReplaceAllString(msg, "[token]"))
 }

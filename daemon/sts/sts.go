@@ -12,7 +12,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"time"
@@ -22,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts/types"
 
 	"github.com/credd-dev/credd/daemon"
+	"github.com/credd-dev/credd/daemon/internal/awsapi"
 )
 
 // Defaults for the zero values of Config.
@@ -143,7 +143,7 @@ func New(cfg Config) (*Client, error) {
 
 	hc := cfg.HTTPClient
 	if hc == nil {
-		hc = defaultHTTPClient()
+		hc = awsapi.HTTPClient(4, 0)
 	}
 	now := cfg.Now
 	if now == nil {
@@ -188,26 +188,6 @@ func New(cfg Config) (*Client, error) {
 
 func invalidConfig(msg, hint string) *daemon.Error {
 	return &daemon.Error{Kind: daemon.KindPermanent, Code: CodeInvalidConfig, Message: msg, Hint: hint}
-}
-
-// defaultHTTPClient has no overall timeout (the attempt context bounds each
-// call) but bounds each phase, so a black-holed endpoint fails fast.
-func defaultHTTPClient() *http.Client {
-	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
-	return &http.Client{
-		Transport: &http.Transport{
-			// ProxyFromEnvironment never proxies localhost or loopback
-			// addresses, so a local STS emulator is reached directly.
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           dialer.DialContext,
-			TLSHandshakeTimeout:   5 * time.Second,
-			ResponseHeaderTimeout: 10 * time.Second,
-			ExpectContinueTimeout: 1 * time.Second,
-			IdleConnTimeout:       90 * time.Second,
-			MaxIdleConns:          4,
-			ForceAttemptHTTP2:     true,
-		},
-	}
 }
 
 // errAttemptTimeout is the cause of the per-attempt deadline, so that it can

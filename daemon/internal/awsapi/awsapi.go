@@ -1,20 +1,46 @@
-// Package awserr holds what the AWS API clients (STS, ECS) share in
-// describing a failed call: whether it was the certificate, the transport
-// failure without the SDK's wrapping, and a message made safe to show.
-package awserr
+// Package awsapi holds what credd's AWS API clients (STS, ECS, SSM,
+// Secrets Manager) share: their HTTP client, and how a failed call is
+// described: whether it was the certificate, the transport failure without
+// the SDK's wrapping, and a message made safe to show.
+package awsapi
 
 import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"net"
+	"net/http"
 	"net/url"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/credd-dev/credd/daemon/redact"
 )
+
+// HTTPClient bounds each phase of a call, so a black-holed endpoint fails
+// in seconds; overall bounds the whole call (0 = no bound: the caller's
+// per-attempt context does). maxIdle is how many connections are kept for
+// the calls a client makes at once. ProxyFromEnvironment never proxies
+// loopback, so a local emulator is reached directly.
+func HTTPClient(maxIdle int, overall time.Duration) *http.Client {
+	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	return &http.Client{
+		Timeout: overall,
+		Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           dialer.DialContext,
+			TLSHandshakeTimeout:   5 * time.Second,
+			ResponseHeaderTimeout: 10 * time.Second,
+			ExpectContinueTimeout: time.Second,
+			IdleConnTimeout:       90 * time.Second,
+			MaxIdleConns:          maxIdle,
+			ForceAttemptHTTP2:     true,
+		},
+	}
+}
 
 // IsCertError reports whether err is a TLS certificate that was refused.
 func IsCertError(err error) bool {
