@@ -141,8 +141,6 @@ func (a *Agent) ecsStatus() *daemon.ECSStatus {
 	v4, v3 := ecsmeta.URIs(baseURL(a.url), m.meta.ID())
 	st := &daemon.ECSStatus{
 		TaskDefinition: m.cfg.TaskDefinition.String(),
-		Mirrored:       ws.Mirrored,
-		Revision:       ws.Revision,
 		Cluster:        m.cfg.Cluster,
 		Container:      m.cfg.Container,
 		Region:         m.cfg.Region,
@@ -161,6 +159,9 @@ func (a *Agent) ecsStatus() *daemon.ECSStatus {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.task != nil {
+		// What is served, which follows the watcher's fetch a moment later.
+		d := m.task.Definition
+		st.Mirrored, st.Revision = aws.ToString(d.TaskDefinitionArn), int(d.Revision)
 		st.Cluster, st.Container, st.TaskARN = m.meta.Cluster(), m.meta.ContainerName(), m.meta.TaskARN()
 	}
 	if m.mirrorErr != "" && st.Error == "" {
