@@ -107,6 +107,9 @@ type ECS struct {
 	// Endpoints of the ECS, SSM and Secrets Manager APIs as the AWS SDKs
 	// read them from the environment; "" = the region's.
 	Endpoint, SSMEndpoint, SecretsManagerEndpoint string
+	// RoleARN is the default role's, whose credentials read the task
+	// definition: a mirror reading with another role is a new mirror.
+	RoleARN string
 	// Origins maps a setting's name to the layer its value came from.
 	Origins map[string]string
 }
@@ -118,7 +121,7 @@ func (e *ECS) Same(o *ECS) bool {
 	}
 	return e.TaskDefinition == o.TaskDefinition && e.Cluster == o.Cluster && e.Container == o.Container &&
 		e.Region == o.Region && e.Endpoint == o.Endpoint && e.SSMEndpoint == o.SSMEndpoint &&
-		e.SecretsManagerEndpoint == o.SecretsManagerEndpoint
+		e.SecretsManagerEndpoint == o.SecretsManagerEndpoint && e.RoleARN == o.RoleARN
 }
 
 // Role returns the role with the given name.

@@ -65,6 +65,9 @@ func resolveECS(l *layered, roles []Role) (*ECS, error) {
 		e.Region = sts.DefaultRegion
 		e.Origins["ecs-region"] = originDefault
 	}
+	if defaultRole != nil {
+		e.RoleARN = defaultRole.RoleARN
+	}
 	if err := sts.CheckRegion(e.Region); err != nil {
 		return nil, fmt.Errorf("ECS region %q: %w", e.Region, err)
 	}

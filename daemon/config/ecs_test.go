@@ -42,6 +42,14 @@ func TestECSSettings(t *testing.T) {
 	if e.Endpoint != "http://127.0.0.1:4566" || e.SSMEndpoint != "http://127.0.0.1:4566" || e.SecretsManagerEndpoint != "http://127.0.0.1:5000" {
 		t.Errorf("endpoints: ECS %q SSM %q Secrets Manager %q", e.Endpoint, e.SSMEndpoint, e.SecretsManagerEndpoint)
 	}
+	if e.RoleARN != testARN {
+		t.Errorf("ECS reads with %q, want the default role %s", e.RoleARN, testARN)
+	}
+	other := *e
+	other.RoleARN = "arn:aws:iam::123456789012:role/other"
+	if e.Same(&other) {
+		t.Errorf("a mirror reading with another role is the same mirror")
+	}
 	if e.Origins["ecs-region"] != "flag --region" && !strings.Contains(e.Origins["ecs-region"], "region") {
 		t.Errorf("region origin %q", e.Origins["ecs-region"])
 	}
