@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/credd-dev/credd/daemon/sandbox"
+	motoserver "github.com/credd-dev/credd/test/internal/moto"
 )
 
 // stsNamespace is the Query API's XML namespace (botocore
@@ -43,7 +44,7 @@ func TestDifferentialSTS(t *testing.T) {
 	if err != nil {
 		missing(t, "moto_server", err)
 	}
-	moto := &stsImpl{name: "moto", url: startMoto(t, motoBin)}
+	moto := &stsImpl{name: "moto", url: motoserver.Start(t, motoBin)}
 	// moto checks signatures only when asked to (its INITIAL_NO_AUTH_ACTION_COUNT,
 	// which POST /moto-api/reset-auth sets); with them on it refuses the
 	// unsigned AssumeRoleWithWebIdentity that STS accepts, so they are on

@@ -1,7 +1,6 @@
 package compat
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -11,22 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/ecs"
-	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
-	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
-
 	"github.com/credd-dev/credd/daemon"
 	"github.com/credd-dev/credd/daemon/sandbox"
 	"github.com/credd-dev/credd/test/internal/harness"
+	"github.com/credd-dev/credd/test/internal/moto"
 )
-
-// motoAccount is the account moto_server answers for (moto's
-// DEFAULT_ACCOUNT_ID).
-const motoAccount = "123456789012"
 
 // TestECSTaskMirror runs credd against moto_server, an AWS stand-in no one
 // here wrote, for all four APIs the mirror uses: STS
@@ -42,8 +30,8 @@ func TestECSTaskMirror(t *testing.T) {
 	if err != nil {
 		missing(t, "moto_server", err)
 	}
-	motoURL := startMoto(t, motoBin)
-	seed := seedMoto(t, motoURL)
+	motoURL := moto.Start(t, motoBin)
+	seed := moto.SeedTask(t, motoURL)
 
 	sb := startSandbox(t, sandbox.Options{})
 	jwt, err := sb.Issuer.Mint(sandbox.DefaultAudience, nil)
@@ -55,14 +43,14 @@ func TestECSTaskMirror(t *testing.T) {
 		"--token-source", "command",
 		"--token-command", "echo "+jwt,
 		"--sts-endpoint", motoURL,
-		"--role-arn", "arn:aws:iam::"+motoAccount+":role/web-dev",
+		"--role-arn", "arn:aws:iam::"+moto.Account+":role/web-dev",
 		"--session-name", sessionName,
 		"--region", "us-east-1",
 		"--ecs-task-definition", "web",
 		"--ecs-cluster", "dev")
 	st := awaitMirror(t, d)
-	if st.ECS.Mirrored != seed.arn || st.ECS.Revision != 1 {
-		t.Fatalf("status mirrors %q revision %d, want %s revision 1", st.ECS.Mirrored, st.ECS.Revision, seed.arn)
+	if st.ECS.Mirrored != seed.ARN || st.ECS.Revision != 1 {
+		t.Fatalf("status mirrors %q revision %d, want %s revision 1", st.ECS.Mirrored, st.ECS.Revision, seed.ARN)
 	}
 
 	// credd env points the shell at the task metadata too.
@@ -94,10 +82,10 @@ func TestECSTaskMirror(t *testing.T) {
 	getJSON(t, v4+"/task", &task)
 	wantFields(t, "task metadata", task, map[string]any{
 		"Family": "web", "Revision": "1", "LaunchType": "FARGATE", "DesiredStatus": "RUNNING",
-		"Cluster": "arn:aws:ecs:us-east-1:" + motoAccount + ":cluster/dev",
+		"Cluster": "arn:aws:ecs:us-east-1:" + moto.Account + ":cluster/dev",
 	})
 	taskARN, _ := task["TaskARN"].(string)
-	if !strings.HasPrefix(taskARN, "arn:aws:ecs:us-east-1:"+motoAccount+":task/dev/") || taskARN != st.ECS.TaskARN {
+	if !strings.HasPrefix(taskARN, "arn:aws:ecs:us-east-1:"+moto.Account+":task/dev/") || taskARN != st.ECS.TaskARN {
 		t.Errorf("TaskARN %q (status: %q)", taskARN, st.ECS.TaskARN)
 	}
 	if cs, _ := task["Containers"].([]any); len(cs) != 2 {
@@ -115,7 +103,7 @@ func TestECSTaskMirror(t *testing.T) {
 	}
 	for _, body := range []map[string]any{container, task, withTags} {
 		b, _ := json.Marshal(body)
-		for _, secret := range []string{seed.dbPassword, seed.apiPassword, "MODE"} {
+		for _, secret := range []string{seed.DBPassword, seed.APIPassword, "MODE"} {
 			if strings.Contains(string(b), secret) {
 				t.Errorf("task metadata carries %q from the definition's environment or secrets: %s", secret, b)
 			}
@@ -130,16 +118,16 @@ func TestECSTaskMirror(t *testing.T) {
 	got := evalExports(t, out)
 	for name, want := range map[string]string{
 		"MODE":                          "dev",
-		"DB_PASSWORD":                   seed.dbPassword,
-		"API_PASSWORD":                  seed.apiPassword,
-		"API_SECRET":                    seed.apiSecret,
+		"DB_PASSWORD":                   seed.DBPassword,
+		"API_PASSWORD":                  seed.APIPassword,
+		"API_SECRET":                    seed.APISecret,
 		"ECS_CONTAINER_METADATA_URI_V4": v4,
 	} {
 		if got[name] != want {
 			t.Errorf("credd ecs env: %s=%q, want %q", name, got[name], want)
 		}
 	}
-	for _, secret := range []string{seed.dbPassword, seed.apiPassword} {
+	for _, secret := range []string{seed.DBPassword, seed.APIPassword} {
 		if strings.Contains(d.Logs(), secret) {
 			t.Errorf("the daemon logged a secret value")
 		}
@@ -164,7 +152,7 @@ func TestECSTaskMirror(t *testing.T) {
 
 	// credd status says what it mirrors.
 	text, _, _ := binary.Run(t, cliEnv(), "status", "--state-dir", d.StateDir)
-	for _, want := range []string{"ECS task web: mirrored", seed.arn, ":cluster/dev", "ECS_CONTAINER_METADATA_URI_V4=" + v4} {
+	for _, want := range []string{"ECS task web: mirrored", seed.ARN, ":cluster/dev", "ECS_CONTAINER_METADATA_URI_V4=" + v4} {
 		if !strings.Contains(text, want) {
 			t.Errorf("credd status does not say %q:\n%s", want, text)
 		}
@@ -179,76 +167,10 @@ func TestECSTaskMirror(t *testing.T) {
 			"aws.ecs.launchtype":    "fargate",
 			"aws.ecs.task.family":   "web",
 			"aws.ecs.task.revision": "1",
-			"aws.ecs.cluster.arn":   "arn:aws:ecs:us-east-1:" + motoAccount + ":cluster/dev",
+			"aws.ecs.cluster.arn":   "arn:aws:ecs:us-east-1:" + moto.Account + ":cluster/dev",
 			"aws.ecs.task.arn":      taskARN,
 		})
 	}
-}
-
-// mirrorSeed is what seedMoto registered.
-type mirrorSeed struct {
-	arn                                string
-	dbPassword, apiPassword, apiSecret string
-}
-
-// seedMoto registers the task definition credd mirrors, with an
-// environment and secrets from SSM and Secrets Manager (whole, and one JSON
-// key in the documented arn:...:secret:NAME:json-key:version-stage:version-id
-// form). Not an SSM parameter by ARN: moto 5.2's GetParameters matches
-// names only (its ssm/models.py splits each name at ":"), where SSM takes
-// ARNs too; daemon/ecsenv's tests cover that form.
-func seedMoto(t *testing.T, motoURL string) mirrorSeed {
-	t.Helper()
-	ctx := context.Background()
-	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("seed", "seed", ""),
-		BaseEndpoint: aws.String(motoURL)}
-	seed := mirrorSeed{dbPassword: "db-pa55 'quoted' $HOME", apiPassword: "api-pa55", apiSecret: `{"username":"svc","password":"api-pa55"}`}
-
-	if _, err := ssm.NewFromConfig(cfg).PutParameter(ctx, &ssm.PutParameterInput{
-		Name: aws.String("/web/db-password"), Value: aws.String(seed.dbPassword), Type: ssmtypes.ParameterTypeSecureString,
-	}); err != nil {
-		t.Fatalf("seed SSM: %v", err)
-	}
-	secret, err := secretsmanager.NewFromConfig(cfg).CreateSecret(ctx, &secretsmanager.CreateSecretInput{
-		Name: aws.String("web/api"), SecretString: aws.String(seed.apiSecret),
-	})
-	if err != nil {
-		t.Fatalf("seed Secrets Manager: %v", err)
-	}
-	secretARN := aws.ToString(secret.ARN)
-	out, err := ecs.NewFromConfig(cfg).RegisterTaskDefinition(ctx, &ecs.RegisterTaskDefinitionInput{
-		Family:                  aws.String("web"),
-		NetworkMode:             ecstypes.NetworkModeAwsvpc,
-		RequiresCompatibilities: []ecstypes.Compatibility{ecstypes.CompatibilityFargate},
-		Cpu:                     aws.String("512"),
-		Memory:                  aws.String("1024"),
-		Tags:                    []ecstypes.Tag{{Key: aws.String("env"), Value: aws.String("dev")}},
-		ContainerDefinitions: []ecstypes.ContainerDefinition{
-			{
-				Name: aws.String("app"), Image: aws.String("public.ecr.aws/nginx/nginx:1.27"), Essential: aws.Bool(true),
-				Cpu: 256, Memory: aws.Int32(512),
-				DockerLabels: map[string]string{"team": "payments"},
-				Environment:  []ecstypes.KeyValuePair{{Name: aws.String("MODE"), Value: aws.String("dev")}},
-				Secrets: []ecstypes.Secret{
-					{Name: aws.String("DB_PASSWORD"), ValueFrom: aws.String("/web/db-password")},
-					{Name: aws.String("API_SECRET"), ValueFrom: aws.String(secretARN)},
-					{Name: aws.String("API_PASSWORD"), ValueFrom: aws.String(secretARN + ":password::")},
-				},
-				LogConfiguration: &ecstypes.LogConfiguration{LogDriver: ecstypes.LogDriverAwslogs,
-					Options: map[string]string{"awslogs-group": "/ecs/web", "awslogs-region": "us-east-1", "awslogs-stream-prefix": "ecs"}},
-			},
-			{
-				Name: aws.String("worker"), Image: aws.String("public.ecr.aws/docker/library/busybox:1.36"), Essential: aws.Bool(false),
-				Environment: []ecstypes.KeyValuePair{{Name: aws.String("QUEUE"), Value: aws.String("jobs")}},
-				Secrets:     []ecstypes.Secret{{Name: aws.String("MISSING"), ValueFrom: aws.String("/web/missing")}},
-			},
-		},
-	})
-	if err != nil {
-		t.Fatalf("seed ECS: %v", err)
-	}
-	seed.arn = aws.ToString(out.TaskDefinition.TaskDefinitionArn)
-	return seed
 }
 
 // awaitMirror waits until the daemon mirrors its task definition.

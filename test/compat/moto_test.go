@@ -2,7 +2,6 @@ package compat
 
 import (
 	"bufio"
-	"context"
 	"encoding/xml"
 	"fmt"
 	"net/http"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/credd-dev/credd/daemon"
 	"github.com/credd-dev/credd/daemon/sandbox"
+	"github.com/credd-dev/credd/test/internal/moto"
 )
 
 // TestThirdPartySTS runs credd's exchange against moto_server, an STS that
@@ -40,7 +40,7 @@ func TestThirdPartySTS(t *testing.T) {
 		t.Fatalf("moto version, with %s's Python: %v", motoBin, err)
 	}
 	res.version = strings.TrimSpace(string(out))
-	stsURL := startMoto(t, motoBin)
+	stsURL := moto.Start(t, motoBin)
 
 	const roleARN = "arn:aws:iam::123456789012:role/x"
 	// What moto itself answers, to record its Expiration format.
@@ -120,42 +120,6 @@ func clientNamed(t *testing.T, name string) client {
 	}
 	t.Fatalf("no client named %q", name)
 	return client{}
-}
-
-// startMoto starts moto_server on a free loopback port and returns its URL.
-func startMoto(t *testing.T, bin string) string {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "-H", "127.0.0.1", "-p", "0")
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 5 * time.Second
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout = cmd.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); cmd.Wait() })
-	found := make(chan string, 1)
-	go func() {
-		re := regexp.MustCompile(`Running on (http://127\.0\.0\.1:\d+)`)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m[1]
-			}
-		}
-	}()
-	select {
-	case u := <-found:
-		return u
-	case <-time.After(30 * time.Second):
-		t.Fatal("moto_server did not start within 30s")
-		return ""
-	}
 }
 
 // motoExpiration asks moto for credentials directly and returns the
