@@ -58,9 +58,9 @@ type networkV3 struct {
 	IPv6Addresses []string `json:"IPv6Addresses,omitempty"`
 }
 
-// containerV4 is the v4 ContainerResponse, in the order of the v4 docs'
-// examples.
-type containerV4 struct {
+// containerBase holds the fields v3 and v4 share, in the order of the
+// docs' examples; each version adds its own after them.
+type containerBase struct {
 	DockerID      string            `json:"DockerId"`
 	Name          string            `json:"Name"`
 	DockerName    string            `json:"DockerName"`
@@ -74,29 +74,23 @@ type containerV4 struct {
 	CreatedAt     *time.Time        `json:"CreatedAt,omitempty"`
 	StartedAt     *time.Time        `json:"StartedAt,omitempty"`
 	Type          string            `json:"Type"`
-	LogDriver     string            `json:"LogDriver,omitempty"`
-	LogOptions    map[string]string `json:"LogOptions,omitempty"`
-	ContainerARN  string            `json:"ContainerARN,omitempty"`
-	Networks      []networkV4       `json:"Networks,omitempty"`
+}
+
+// containerV4 is the v4 ContainerResponse, in the order of the v4 docs'
+// examples.
+type containerV4 struct {
+	containerBase
+	LogDriver    string            `json:"LogDriver,omitempty"`
+	LogOptions   map[string]string `json:"LogOptions,omitempty"`
+	ContainerARN string            `json:"ContainerARN,omitempty"`
+	Networks     []networkV4       `json:"Networks,omitempty"`
 }
 
 // containerV3 is the v2 ContainerResponse the v3 endpoint serves, without
 // the v4 fields (v2.NewContainerResponse with includeV4Metadata false).
 type containerV3 struct {
-	DockerID      string            `json:"DockerId"`
-	Name          string            `json:"Name"`
-	DockerName    string            `json:"DockerName"`
-	Image         string            `json:"Image"`
-	ImageID       string            `json:"ImageID"`
-	Ports         []port            `json:"Ports,omitempty"`
-	Labels        map[string]string `json:"Labels,omitempty"`
-	DesiredStatus string            `json:"DesiredStatus"`
-	KnownStatus   string            `json:"KnownStatus"`
-	Limits        limits            `json:"Limits"`
-	CreatedAt     *time.Time        `json:"CreatedAt,omitempty"`
-	StartedAt     *time.Time        `json:"StartedAt,omitempty"`
-	Type          string            `json:"Type"`
-	Networks      []networkV3       `json:"Networks,omitempty"`
+	containerBase
+	Networks []networkV3 `json:"Networks,omitempty"`
 }
 
 // tagError is ErrorResponse: how /taskWithTags reports tags it could not
@@ -253,17 +247,19 @@ func build(t *Task, ownDockerID string, addrs []hostAddr) (*documents, error) {
 		name := aws.ToString(c.Name)
 		self := c == mirrored
 		c4 := containerV4{
-			Name:          name,
-			Image:         aws.ToString(c.Image),
-			ImageID:       imageDigest(aws.ToString(c.Image)),
-			Ports:         ports(c.PortMappings, mode),
-			Labels:        labels(c, clusterARN, taskARN, td.family, revision),
-			DesiredStatus: statusRunning,
-			KnownStatus:   statusNone,
-			Limits:        containerLimits(c),
-			Type:          typeNormal,
-			ContainerARN:  containerARN(td, t.Hostname, name),
-			Networks:      networks(mode, addrs),
+			containerBase: containerBase{
+				Name:          name,
+				Image:         aws.ToString(c.Image),
+				ImageID:       imageDigest(aws.ToString(c.Image)),
+				Ports:         ports(c.PortMappings, mode),
+				Labels:        labels(c, clusterARN, taskARN, td.family, revision),
+				DesiredStatus: statusRunning,
+				KnownStatus:   statusNone,
+				Limits:        containerLimits(c),
+				Type:          typeNormal,
+			},
+			ContainerARN: containerARN(td, t.Hostname, name),
+			Networks:     networks(mode, addrs),
 		}
 		if lc := c.LogConfiguration; lc != nil {
 			c4.LogDriver = string(lc.LogDriver)
@@ -372,11 +368,8 @@ func build(t *Task, ownDockerID string, addrs []hostAddr) (*documents, error) {
 }
 
 func toV3(c containerV4) containerV3 {
-	v3 := containerV3{
-		DockerID: c.DockerID, Name: c.Name, DockerName: c.DockerName, Image: c.Image, ImageID: c.ImageID,
-		Labels: c.Labels, DesiredStatus: c.DesiredStatus, KnownStatus: c.KnownStatus, Limits: c.Limits,
-		CreatedAt: c.CreatedAt, StartedAt: c.StartedAt, Type: c.Type,
-	}
+	v3 := containerV3{containerBase: c.containerBase}
+	v3.Ports = nil // rebuilt below without the v4 additions
 	for _, p := range c.Ports {
 		p.HostIP = "" // a v4 addition
 		v3.Ports = append(v3.Ports, p)
