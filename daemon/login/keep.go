@@ -29,6 +29,10 @@ func (s *Session) resume() {
 	if rt == "" {
 		return
 	}
+	if token, ok := keptGitHubToken(rt); ok && s.opts.GitHub {
+		s.resumeGitHubToken(token, rt)
+		return
+	}
 	s.mu.Lock()
 	if s.refresh == "" { // no device login finished before Run
 		s.refresh, s.kept = rt, rt
@@ -42,7 +46,7 @@ func (s *Session) resume() {
 	s.log.Info("resuming the kept login")
 }
 
-// keep brings the Store in line with the refresh token held now: saved when
+// keep brings the Store in line with the login held now (keptLocked): saved when
 // new or rotated, erased when the login ended. It compares with what it
 // last wrote rather than replaying events, so calls may come in any order
 // and a failed write is retried at the next change. A failure is logged and
@@ -54,7 +58,7 @@ func (s *Session) keep() {
 	s.storeMu.Lock()
 	defer s.storeMu.Unlock()
 	s.mu.Lock()
-	rt, kept := s.refresh, s.kept
+	rt, kept := s.keptLocked(), s.kept
 	s.mu.Unlock()
 	if rt == kept {
 		return
@@ -81,6 +85,16 @@ func (s *Session) keep() {
 	default:
 		s.log.Debug("login kept")
 	}
+}
+
+// keptLocked is what the Store should hold now: the refresh token, or
+// with GitHub, for a token that never expires and so comes without one,
+// the token itself (see keptGitHubToken); "" when there is no login.
+func (s *Session) keptLocked() string {
+	if s.refresh == "" && s.opts.GitHub && s.idToken != "" && s.expires.IsZero() {
+		return keepGitHubToken(s.idToken)
+	}
+	return s.refresh
 }
 
 // notKept is a KeepError: the Store's errors name the file and say what to

@@ -1,8 +1,8 @@
 // Package login is the device-code login (RFC 8628) to an organisation's
-// OIDC identity provider: one Session per issuer and client ID holds the ID
-// and refresh tokens in memory (and, with a Store, keeps the refresh token
-// across restarts), runs the device flow when asked and renews the ID token
-// before it expires.
+// OIDC identity provider, or to GitHub (Options.GitHub): one Session per
+// issuer and client ID holds the ID (or GitHub) and refresh tokens in
+// memory (and, with a Store, keeps the refresh token across restarts), runs
+// the device flow when asked and renews the token before it expires.
 package login
 
 import (
@@ -95,15 +95,28 @@ const (
 
 // Options configure a Session. Zero values mean the documented defaults.
 type Options struct {
-	// Issuer is the IdP's OIDC issuer URL, discovered with go-oidc. Required.
+	// Issuer is the IdP's OIDC issuer URL, discovered with go-oidc.
+	// Required, except with GitHub, where it is left empty (or equal to
+	// GitHubURL) and becomes GitHubURL.
 	Issuer string
 	// ClientID is the OAuth client registered at the IdP with the device
 	// grant enabled; it is the ID token's audience. Required.
 	ClientID string
 	// ClientSecret is for confidential clients; public clients have none.
+	// With GitHub it must be empty: GitHub's device flow takes none.
 	ClientSecret string
 	// Scopes requested; "openid" is always included. Empty = DefaultScopes.
+	// With GitHub they are sent as given (none by default: a GitHub App
+	// takes no scopes; an OAuth app needs "read:user" and "repo" for the
+	// bridge to read private repositories' permissions).
 	Scopes []string
+	// GitHub selects GitHub's device flow instead of OIDC (see github.go):
+	// Token then returns the GitHub user access token (ghu_ of a GitHub App,
+	// gho_ of an OAuth app), renewed with its refresh token when it expires.
+	GitHub bool
+	// GitHubURL is GitHub's web host, with GitHub: "" = DefaultGitHubURL;
+	// GitHub Enterprise Server: https://HOST.
+	GitHubURL string
 	// HTTPClient talks to the IdP; nil = a client with a 30 s timeout.
 	HTTPClient *http.Client
 	Clock      clock.Clock  // nil = clock.Real{}
@@ -144,13 +157,18 @@ type Attempt struct {
 // State is a snapshot of a Session for `credd login` and status. It never
 // holds a token.
 type State struct {
+	// Issuer is the OIDC issuer, or with GitHub the GitHub URL.
 	Issuer   string `json:"issuer"`
 	ClientID string `json:"clientId"`
+	// Provider is ProviderGitHub for a GitHub login, "" for OIDC.
+	Provider string `json:"provider,omitempty"`
 	// Roles are the roles this login feeds (filled in by the daemon).
 	Roles  []string `json:"roles,omitempty"`
 	Status string   `json:"status"`
-	// Subject is the "sub" of the current ID token.
-	Subject        string    `json:"subject,omitempty"`
+	// Subject is the "sub" of the current ID token (none with GitHub).
+	Subject string `json:"subject,omitempty"`
+	// IDTokenExpires is when the ID token expires; with GitHub, the
+	// GitHub token (zero: it does not expire).
 	IDTokenExpires time.Time `json:"idTokenExpires,omitzero"`
 	CanRenew       bool      `json:"canRenew"`
 	NextRenewal    time.Time `json:"nextRenewal,omitzero"`
@@ -188,7 +206,8 @@ type Session struct {
 	wg          sync.WaitGroup
 	provider    *oidc.Provider
 	verifier    *oidc.IDTokenVerifier
-	idToken     string
+	github      githubEndpoints // with GitHub
+	idToken     string          // the ID token, or with GitHub the GitHub access token
 	subject     string
 	issuedAt    time.Time
 	expires     time.Time
@@ -201,21 +220,33 @@ type Session struct {
 	attempt     *Attempt
 	attempts    int
 	cancelPoll  context.CancelFunc // stops the pending attempt's polling
-	kept        string             // the refresh token the Store holds, as far as we know
+	kept        string             // what the Store holds (keptLocked), as far as we know
 	keepErr     *daemon.ErrorStatus
 	version     chan struct{} // closed and replaced on every change (Wait)
 	subs        []chan struct{}
 	kick        chan struct{} // reschedule Run's renewal timer
+
+	// refusedRenewal is the GitHub token a TokenRefused renewal got: if it
+	// is refused too, the login ends rather than renewing again.
+	refusedRenewal string
 }
 
 // New checks opts and returns a logged-out Session. Nothing is fetched
 // until Start or a renewal.
 func New(opts Options) (*Session, error) {
+	var gh githubEndpoints
+	if opts.GitHub {
+		var err error
+		if gh, err = githubOptions(&opts); err != nil {
+			return nil, err
+		}
+	}
 	if opts.Issuer == "" || opts.ClientID == "" {
 		return nil, errors.New("login: Issuer and ClientID are required")
 	}
 	s := &Session{
 		opts:    opts,
+		github:  gh,
 		client:  opts.HTTPClient,
 		clock:   opts.Clock,
 		log:     opts.Logger,
@@ -246,6 +277,9 @@ func New(opts Options) (*Session, error) {
 	scopes := opts.Scopes
 	if len(scopes) == 0 {
 		scopes = DefaultScopes
+	}
+	if opts.GitHub {
+		s.scopes, scopes = nil, opts.Scopes // no OIDC: GitHub knows no openid
 	}
 	for _, sc := range scopes {
 		if sc != "" && !slices.Contains(s.scopes, sc) {
@@ -292,6 +326,9 @@ func (src *Source) Session() *Session { return src.s }
 // than MinValidity left. With no usable login it returns a *daemon.Error
 // with code LoginRequired (permanent) whose hint says to run `credd login`.
 func (s *Session) Token(ctx context.Context) (string, error) {
+	if s.opts.GitHub {
+		return s.githubToken(ctx)
+	}
 	s.awaitResume(ctx)
 	s.mu.Lock()
 	tok, exp, canRenew, due := s.idToken, s.expires, s.refresh != "", s.nextRenewal
@@ -367,6 +404,7 @@ func (s *Session) stateLocked() State {
 	st := State{
 		Issuer:         s.opts.Issuer,
 		ClientID:       s.opts.ClientID,
+		Provider:       s.providerName(),
 		Status:         s.status,
 		Subject:        s.subject,
 		IDTokenExpires: s.expires,
@@ -378,7 +416,8 @@ func (s *Session) stateLocked() State {
 		Kept:           s.opts.Store != nil && s.kept != "",
 		KeepError:      s.keepErr,
 	}
-	if st.Status == StatusLoggedIn && !s.clock.Now().Before(s.expires) && s.refresh == "" {
+	// A GitHub token without expiry (zero) stays valid until refused.
+	if st.Status == StatusLoggedIn && !s.expires.IsZero() && !s.clock.Now().Before(s.expires) && s.refresh == "" {
 		st.Status = StatusLoginRequired
 	}
 	if s.attempt != nil {
@@ -487,6 +526,9 @@ func (s *Session) Start(ctx context.Context) (State, error) {
 	if runCtx == nil || runCtx.Err() != nil {
 		return State{}, errors.New("login: the session is not running")
 	}
+	if s.opts.GitHub {
+		return s.startGitHub(ctx, runCtx)
+	}
 	p, verifier, err := s.discover(ctx)
 	if err != nil {
 		return State{}, err
@@ -505,32 +547,36 @@ func (s *Session) Start(ctx context.Context) (State, error) {
 	if err != nil {
 		return State{}, classify("the IdP refused to start a device login", err)
 	}
-	now := s.clock.Now()
-	s.mu.Lock()
-	s.attempts++
-	a := &Attempt{
-		ID:                      s.attempts,
-		Status:                  AttemptPending,
+	a := Attempt{
 		UserCode:                da.UserCode,
 		VerificationURI:         da.VerificationURI,
 		VerificationURIComplete: da.VerificationURIComplete,
 		Expires:                 da.Expiry,
-		StartedAt:               now,
 	}
-	s.attempt = a
+	return s.beginAttempt(runCtx, a, func(ctx context.Context, id int) { s.poll(ctx, cfg, verifier, da, id) }), nil
+}
+
+// beginAttempt makes a the pending device login and runs poll for it under
+// Run's context, until it ends or a logout cancels it.
+func (s *Session) beginAttempt(runCtx context.Context, a Attempt, poll func(ctx context.Context, id int)) State {
+	s.mu.Lock()
+	s.attempts++
+	a.ID, a.Status, a.StartedAt = s.attempts, AttemptPending, s.clock.Now()
+	s.attempt = &a
 	pollCtx, cancel := context.WithCancel(runCtx)
 	s.cancelPoll = cancel
 	s.changedLocked(false)
 	st := s.stateLocked()
 	s.wg.Add(1)
 	s.mu.Unlock()
-	s.log.Info("device login started", "attempt", a.ID, "verification_uri", a.VerificationURI, "user_code", a.UserCode, "expires", a.Expires)
+	l := st.Login // a copy: the attempt itself changes under s.mu
+	s.log.Info("device login started", "attempt", l.ID, "verification_uri", l.VerificationURI, "user_code", l.UserCode, "expires", l.Expires)
 	go func() {
 		defer s.wg.Done()
 		defer cancel()
-		s.poll(pollCtx, cfg, verifier, da, a.ID)
+		poll(pollCtx, l.ID)
 	}()
-	return st, nil
+	return st
 }
 
 // poll waits for the user's approval. golang.org/x/oauth2 polls at the
@@ -682,6 +728,9 @@ func cmpOr(a, b string) string {
 // and returns the error so Run retries. What it learns is kept (Store):
 // a rotated refresh token is saved, an ended login erased.
 func (s *Session) renew(ctx context.Context) error {
+	if s.opts.GitHub {
+		return s.renewGitHub(ctx)
+	}
 	s.renewMu.Lock()
 	defer s.renewMu.Unlock()
 	s.mu.Lock()

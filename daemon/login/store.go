@@ -24,7 +24,9 @@ type Store interface {
 	// An error means something is kept that must not be used; the session
 	// logs it and goes on as if nothing were kept.
 	Load() (string, error)
-	// Save keeps refreshToken, replacing what was kept.
+	// Save keeps refreshToken, replacing what was kept. A GitHub login
+	// may instead hand it a token that never expires, in a form that
+	// NewGitHubFileStore's store recognises.
 	Save(refreshToken string) error
 	// Erase forgets the kept token; nothing kept is not an error.
 	Erase() error
@@ -40,20 +42,27 @@ const loadTimeout = 5 * time.Second
 // FileStore keeps one login's refresh token in
 // <state-dir>/login-<16 hex of sha256(issuer NUL client ID)>.json, mode
 // 0600: the name tells logins apart without showing the issuer, and the
-// file says which login it belongs to, which Load checks.
+// file says which login it belongs to, which Load checks. A GitHub login's
+// store (NewGitHubFileStore) has a name and content of its own.
 type FileStore struct {
 	dir, path        string
 	issuer, clientID string
+	github           bool
 	now              func() time.Time
 }
 
-// keptFile is the file's content. RefreshToken is a secret: the file is
-// written 0600 and its content never logged.
+// keptFile is the file's content. RefreshToken and AccessToken are
+// secrets: the file is written 0600 and its content never logged.
 type keptFile struct {
-	Issuer       string    `json:"issuer"`
-	ClientID     string    `json:"clientId"`
-	RefreshToken string    `json:"refreshToken"`
-	SavedAt      time.Time `json:"savedAt"`
+	Issuer       string `json:"issuer"`
+	ClientID     string `json:"clientId"`
+	RefreshToken string `json:"refreshToken,omitempty"`
+	// Provider is ProviderGitHub in a GitHub login's file.
+	Provider string `json:"provider,omitempty"`
+	// AccessToken is a GitHub token that never expires, kept instead of
+	// a refresh token, which such a token comes without.
+	AccessToken string    `json:"accessToken,omitempty"`
+	SavedAt     time.Time `json:"savedAt"`
 }
 
 // NewFileStore returns the store of the login to issuer as clientID in
@@ -68,11 +77,33 @@ func NewFileStore(stateDir, issuer, clientID string) *FileStore {
 	}
 }
 
+// NewGitHubFileStore returns the store of the GitHub login (Options.GitHub)
+// to githubURL ("" = DefaultGitHubURL) as clientID in stateDir.
+func NewGitHubFileStore(stateDir, githubURL, clientID string) *FileStore {
+	githubURL = NormalizeGitHubURL(githubURL)
+	return &FileStore{
+		dir:      stateDir,
+		path:     filepath.Join(stateDir, GitHubKeptFileName(githubURL, clientID)),
+		issuer:   githubURL,
+		clientID: clientID,
+		github:   true,
+		now:      time.Now,
+	}
+}
+
 // KeptFileName is the name of the file that keeps the login to issuer as
 // clientID.
 func KeptFileName(issuer, clientID string) string {
 	sum := sha256.Sum256([]byte(issuer + "\x00" + clientID))
 	return "login-" + hex.EncodeToString(sum[:8]) + ".json"
+}
+
+// GitHubKeptFileName is the name of the file that keeps the GitHub login to
+// githubURL (normalized, see NormalizeGitHubURL) as clientID; it differs
+// from any OIDC login's.
+func GitHubKeptFileName(githubURL, clientID string) string {
+	sum := sha256.Sum256([]byte(githubURL + "\x00" + clientID))
+	return "login-github-" + hex.EncodeToString(sum[:8]) + ".json"
 }
 
 // Path is the file's path.
@@ -115,8 +146,28 @@ func (f *FileStore) Load() (string, error) {
 	if k.Issuer != f.issuer || k.ClientID != f.clientID {
 		return "", fmt.Errorf("the kept login %s is not used: it belongs to issuer %q, client %q; a new `credd login` replaces it", f.path, k.Issuer, k.ClientID)
 	}
+	if f.github {
+		return f.loadGitHub(k)
+	}
+	if k.Provider != "" || k.AccessToken != "" {
+		return "", fmt.Errorf("the kept login %s is not used: it is not an OIDC login; a new `credd login` replaces it", f.path)
+	}
 	if k.RefreshToken == "" {
 		return "", fmt.Errorf("the kept login %s is not used: it holds no refresh token; a new `credd login` replaces it", f.path)
+	}
+	return k.RefreshToken, nil
+}
+
+// loadGitHub returns the refresh token of a GitHub login's file, or its
+// access token marked by keepGitHubToken.
+func (f *FileStore) loadGitHub(k keptFile) (string, error) {
+	switch {
+	case k.Provider != ProviderGitHub:
+		return "", fmt.Errorf("the kept login %s is not used: it is not a GitHub login; a new `credd login` replaces it", f.path)
+	case (k.RefreshToken == "") == (k.AccessToken == ""):
+		return "", fmt.Errorf("the kept login %s is not used: it must hold either a refresh token or an access token; a new `credd login` replaces it", f.path)
+	case k.AccessToken != "":
+		return keepGitHubToken(k.AccessToken), nil
 	}
 	return k.RefreshToken, nil
 }
@@ -140,7 +191,14 @@ func safeFile(fi fs.FileInfo) error {
 // renamed over the file): a crash leaves the old token or the new one, never
 // half of one, and a symlink at the path is replaced, not followed.
 func (f *FileStore) Save(refreshToken string) error {
-	data, err := json.Marshal(keptFile{Issuer: f.issuer, ClientID: f.clientID, RefreshToken: refreshToken, SavedAt: f.now().UTC()})
+	k := keptFile{Issuer: f.issuer, ClientID: f.clientID, RefreshToken: refreshToken, SavedAt: f.now().UTC()}
+	if f.github {
+		k.Provider = ProviderGitHub
+		if token, ok := keptGitHubToken(refreshToken); ok {
+			k.RefreshToken, k.AccessToken = "", token
+		}
+	}
+	data, err := json.Marshal(k)
 	if err != nil {
 		return fmt.Errorf("keep the login: %w", err)
 	}
