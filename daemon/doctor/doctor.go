@@ -221,8 +221,7 @@ func newView(f Facts) *view {
 	switch {
 	case f.PolicyErr != "":
 	case f.Policy != nil && r.Claims != nil:
-		res := f.Policy.Evaluate(policy.NewRequest(*r.Claims, policy.AccountOf(r.RoleARN)))
-		v.trust = &Trust{File: f.PolicyFile, Decision: res.Decision, Failures: res.Failures()}
+		v.trust = EvaluateTrust(f.PolicyFile, f.Policy, *r.Claims, r.RoleARN)
 	case f.Policy == nil && accessDenied && r.Claims != nil:
 		v.suggest = true
 	}

@@ -40,10 +40,11 @@ func CleartextWarnings(r daemon.RoleStatus) []config.Warning {
 }
 
 // ExtraClaims are the GitHub claims worth showing, as "name value", in a
-// fixed order, where present.
+// fixed order, where present: GitHub Actions' and, for a credd-bridge
+// token, repository_permission and token_kind.
 func ExtraClaims(c daemon.Claims) []string {
 	var out []string
-	for _, k := range []string{"repository", "environment", "ref", "actor", "job_workflow_ref"} {
+	for _, k := range []string{"repository", "environment", "ref", "actor", "job_workflow_ref", "repository_permission", "token_kind"} {
 		if v := c.Extra[k]; v != "" {
 			out = append(out, k+" "+v)
 		}
@@ -57,6 +58,9 @@ func ClaimLines(c daemon.Claims, now time.Time) []string {
 	lines := []string{"iss " + c.Issuer, "sub " + c.Subject, "aud " + strings.Join(c.Audience, ", ")}
 	if extra := ExtraClaims(c); len(extra) > 0 {
 		lines = append(lines, strings.Join(extra, ", "))
+	}
+	if tags, ok := sessionTagLine(c); ok {
+		lines = append(lines, tags)
 	}
 	exp := "exp " + Relative(now, c.Expiry)
 	if c.Expiry.Before(now) {

@@ -22,8 +22,18 @@ const (
 
 // Result is an evaluation with the reasons for it.
 type Result struct {
-	Decision   Decision          `json:"decision"`
+	// Decision is the request's: with session tags, Allow only when both
+	// actions are allowed.
+	Decision Decision `json:"decision"`
+	// Action is the action the statements were evaluated for.
+	Action     string            `json:"action"`
 	Statements []StatementResult `json:"statements"`
+	// TagSession is the evaluation of sts:TagSession, which IAM also
+	// requires when the token carries session tags; nil without tags.
+	TagSession *Result `json:"tagSession,omitempty"`
+
+	// own is the decision for Action alone.
+	own Decision
 }
 
 // Allowed reports whether the request is allowed.
@@ -72,13 +82,37 @@ func (s StatementResult) Name() string {
 }
 
 // Evaluate decides r against d as IAM does for AssumeRoleWithWebIdentity.
+// A request with session tags needs sts:TagSession too: "the role trust
+// policies for all roles connected to an identity provider (IdP) must have
+// the sts:TagSession permission" ("Permissions required to add session
+// tags", https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html#id_session-tags_permissions-required),
+// evaluated with the same condition keys.
 func (d *Document) Evaluate(r Request) Result {
-	res := Result{Decision: ImplicitDeny}
+	res := d.evaluateAction(r, r.Action)
+	if r.SessionTags == nil || r.Action == ActionTagSession {
+		return res
+	}
+	tag := d.evaluateAction(r, ActionTagSession)
+	res.TagSession = &tag
+	switch {
+	case res.own == ExplicitDeny || tag.own == ExplicitDeny:
+		res.Decision = ExplicitDeny
+	case res.own == Allow && tag.own == Allow:
+		res.Decision = Allow
+	default:
+		res.Decision = ImplicitDeny
+	}
+	return res
+}
+
+// evaluateAction decides r for one action.
+func (d *Document) evaluateAction(r Request, action string) Result {
+	res := Result{Decision: ImplicitDeny, Action: action}
 	allowed, denied := false, false
 	for i, st := range d.Statements {
 		sr := StatementResult{Index: i + 1, Sid: st.Sid, Effect: st.Effect}
 		sr.Principal = matchPrincipal(st, r.Federated)
-		sr.Action = matchAction(st, r.Action)
+		sr.Action = matchAction(st, action)
 		sr.Applies = sr.Principal.OK && sr.Action.OK
 		for _, c := range st.Conditions {
 			cr := evalCondition(c, r)
@@ -101,6 +135,7 @@ func (d *Document) Evaluate(r Request) Result {
 	case allowed:
 		res.Decision = Allow
 	}
+	res.own = res.Decision
 	return res
 }
 
@@ -168,6 +203,11 @@ func splitProvider(arn string) (account, name string) {
 	return parts[4], strings.TrimPrefix(parts[5], "oidc-provider/")
 }
 
+// tagSessionNote explains a statement that allows the role but not the
+// session tags.
+const tagSessionNote = "the trust policy does not allow " + ActionTagSession +
+	", which AWS requires when the token carries session tags: add it to the statement's Action"
+
 func matchAction(st Statement, action string) Match {
 	m := Match{Got: action}
 	if st.Action != nil {
@@ -175,7 +215,10 @@ func matchAction(st Statement, action string) Match {
 		m.OK = slices.ContainsFunc(st.Action, func(p string) bool { return Like(p, action, true) })
 		if !m.OK {
 			m.Note = "the statement does not allow " + action
-			if slices.ContainsFunc(st.Action, func(p string) bool { return strings.EqualFold(p, "sts:AssumeRole") }) {
+			switch {
+			case action == ActionTagSession:
+				m.Note = tagSessionNote
+			case slices.ContainsFunc(st.Action, func(p string) bool { return strings.EqualFold(p, "sts:AssumeRole") }):
 				m.Note = "sts:AssumeRole is for IAM principals; a federated token needs " + action
 			}
 		}
@@ -307,6 +350,9 @@ func nullNote(present bool) string {
 // conditionNote names the usual cause of a failing condition.
 func conditionNote(op operator, c Condition, actual []string) string {
 	claim := strings.ToLower(c.Key[strings.LastIndex(c.Key, ":")+1:])
+	if tag, ok := requestTagKey(c.Key); ok && len(actual) == 0 {
+		return "the token carries no session tag " + strconv.Quote(tag)
+	}
 	if len(actual) == 0 {
 		switch claim {
 		case "environment":
@@ -414,4 +460,13 @@ func Like(pattern, value string, fold bool) bool {
 		p++
 	}
 	return p == len(pattern)
+}
+
+// requestTagKey returns the tag key of an aws:RequestTag/KEY condition key.
+func requestTagKey(key string) (string, bool) {
+	const prefix = "aws:requesttag/"
+	if len(key) > len(prefix) && strings.EqualFold(key[:len(prefix)], prefix) {
+		return key[len(prefix):], true
+	}
+	return "", false
 }

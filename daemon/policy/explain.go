@@ -43,8 +43,18 @@ func (f Failure) String() string {
 // statement that applies. For an implicit deny it names what fails in the
 // Allow statement that comes closest (its principal and action match and
 // the fewest conditions fail). An allowed request has none.
+//
+// With session tags, the failures are sts:AssumeRoleWithWebIdentity's
+// when it is refused, and otherwise sts:TagSession's.
 func (r Result) Failures() []Failure {
-	switch r.Decision {
+	own := r.own
+	if own == "" { // a Result read back from JSON
+		own = r.Decision
+	}
+	if t := r.TagSession; t != nil && !t.Allowed() && (own == Allow || (t.Decision == ExplicitDeny && own != ExplicitDeny)) {
+		return t.Failures()
+	}
+	switch own {
 	case Allow:
 		return nil
 	case ExplicitDeny:
@@ -83,7 +93,11 @@ func (r Result) Failures() []Failure {
 		}
 	}
 	if best < 0 {
-		return []Failure{{Statement: "policy", What: "no Allow statement", Note: "a trust policy needs an Allow statement for " + ActionAssumeRoleWithWebIdentity}}
+		note := "a trust policy needs an Allow statement for " + ActionAssumeRoleWithWebIdentity
+		if r.Action == ActionTagSession {
+			note = tagSessionNote
+		}
+		return []Failure{{Statement: "policy", What: "no Allow statement", Note: note}}
 	}
 	s := r.Statements[best]
 	var out []Failure

@@ -72,9 +72,15 @@ func (r Request) unavailableNote(c Condition) string {
 	if v := r.Lookup(r.Provider + ":sub"); len(v) > 0 {
 		sub = v[0]
 	}
-	return "IAM cannot evaluate this condition for this provider; STS will refuse: IAM provides only the keys " +
+	note := "IAM cannot evaluate this condition for this provider; STS will refuse: IAM provides only the keys " +
 		strings.Join(slices.Sorted(slices.Values(providerClaims(r.Provider))), ", ") + " for " + r.Provider +
 		", whatever the token holds; say it with sub or aud instead, e.g. " + subInstead(r.Provider, claim, c.Values, sub)
+	if r.SessionTags != nil && len(r.SessionTags.Tags) > 0 {
+		// The request context has aws:RequestTag/KEY for each session tag
+		// (id_session-tags.html, "Permissions required to add session tags").
+		note += ", or with the token's session tags as aws:RequestTag/KEY (its keys: " + strings.Join(r.SessionTags.Keys(), ", ") + ")"
+	}
+	return note
 }
 
 // subInstead is a condition on the sub key that says what a condition on

@@ -19,6 +19,22 @@ type Request struct {
 	// Context maps lower-cased condition keys to their values; a key with
 	// no values is absent.
 	Context map[string][]string
+	// SessionTags are the token's session tags, nil when it carries none.
+	// With them IAM also evaluates sts:TagSession (see Evaluate).
+	SessionTags *SessionTags
+}
+
+// WithSessionTags returns r for a token that carries tags: it has the
+// condition keys aws:RequestTag/KEY, aws:TagKeys and sts:TransitiveTagKeys,
+// and Evaluate checks sts:TagSession too.
+func (r Request) WithSessionTags(t SessionTags) Request {
+	ctx := make(map[string][]string, len(r.Context)+len(t.Tags)+2)
+	for k, v := range r.Context {
+		ctx[k] = v
+	}
+	tagContext(ctx, t)
+	r.Context, r.SessionTags = ctx, &t
+	return r
 }
 
 // Lookup returns the values of a condition key, matched case-insensitively

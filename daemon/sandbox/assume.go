@@ -22,6 +22,8 @@ type session struct {
 	expires       time.Time
 	arn, userID   string
 	account       string
+	// tags are the session tags the token carried, nil for none.
+	tags *policy.SessionTags
 }
 
 type assumeResult struct {
@@ -34,6 +36,8 @@ type assumeResult struct {
 	Expiration    string `xml:"Credentials>Expiration"`
 	AccessKeyID   string `xml:"Credentials>AccessKeyId"`
 	Provider      string `xml:"Provider"`
+	// PackedPolicySize is set when the token carried session tags.
+	PackedPolicySize *int `xml:"PackedPolicySize,omitempty"`
 }
 
 type assumeRoleWithWebIdentityResponse struct {
@@ -71,6 +75,15 @@ func (s *STS) assumeRoleWithWebIdentity(w http.ResponseWriter, reqID string, par
 		s.writeError(w, reqID, aerr)
 		return
 	}
+	// Tags are checked once the token is, before the role: credd's order.
+	packed, aerr := checkSessionTags(claims)
+	if aerr != nil {
+		if claims.tagsErr != nil {
+			s.log.Info("session tags refused", "request_id", reqID, "sub", claims.Subject, "why", claims.tagsErr.Error())
+		}
+		s.writeError(w, reqID, aerr)
+		return
+	}
 	r := s.lookupRole(in.roleARN)
 	if r == nil {
 		s.log.Info("unknown role", "request_id", reqID, "role", in.roleARN, "sub", claims.Subject)
@@ -79,7 +92,7 @@ func (s *STS) assumeRoleWithWebIdentity(w http.ResponseWriter, reqID string, par
 	}
 	// The claims as STS read them, evaluated by the same evaluator as credd
 	// doctor --trust-policy, so the two agree.
-	if res := s.trustPolicy(r).Evaluate(policy.NewRequest(claims.policyClaims(), r.account)); !res.Allowed() {
+	if res := s.trustPolicy(r).Evaluate(trustRequest(claims, r.account)); !res.Allowed() {
 		var why []string
 		for _, f := range res.Failures() {
 			why = append(why, f.String())
@@ -104,6 +117,7 @@ func (s *STS) assumeRoleWithWebIdentity(w http.ResponseWriter, reqID string, par
 		arn:     "arn:aws:sts::" + r.account + ":assumed-role/" + r.name + "/" + in.sessionName,
 		userID:  r.id + ":" + in.sessionName,
 		account: r.account,
+		tags:    claims.sessionTags,
 	}
 	akid := "ASIA" + randomString(16, upperAlphaNum)
 	s.mu.Lock()
@@ -131,7 +145,8 @@ func (s *STS) assumeRoleWithWebIdentity(w http.ResponseWriter, reqID string, par
 		// (radkawar/stackd internal/services/sts/testdata/oidc/aws.json,
 		// baseline-2 and every other success; the API reference only says
 		// it comes from the token's iss).
-		Provider: policy.ProviderARN(r.account, claims.Issuer),
+		Provider:         policy.ProviderARN(r.account, claims.Issuer),
+		PackedPolicySize: packed,
 	}))
 }
 

@@ -78,6 +78,9 @@ type Role struct {
 	// equivalent to Audience and SubjectPattern: Allow
 	// sts:AssumeRoleWithWebIdentity to the issuer's provider with
 	// StringEquals <provider>:aud and StringLike <provider>:sub.
+	// A token carrying session tags (credd-bridge's) also needs
+	// sts:TagSession, which that default does not allow, as AWS refuses
+	// such a token for a role whose trust policy lacks it.
 	TrustPolicy string
 }
 

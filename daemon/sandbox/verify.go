@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/credd-dev/credd/daemon"
+	"github.com/credd-dev/credd/daemon/policy"
 	jose "github.com/go-jose/go-jose/v4"
 )
 
@@ -196,6 +197,10 @@ type idClaims struct {
 	// extra are the other claims written as strings, azp included, which
 	// the trust policy's condition keys read.
 	extra map[string]string
+	// sessionTags are the token's session tags (policy.SessionTagsClaim),
+	// nil without; tagsErr says why they break IAM's rules.
+	sessionTags *policy.SessionTags
+	tagsErr     error
 }
 
 // missing names the first required claim the token lacks, or "".
@@ -303,6 +308,12 @@ func readClaims(payload []byte) (*idClaims, *apiError) {
 			case !isNull: // null counts as absent: credd's reading
 				return nil, errUnreadableClaims
 			}
+		case policy.SessionTagsClaim:
+			if isNull { // credd's reading, as for azp
+				continue
+			}
+			tags, err := policy.ParseSessionTags(v)
+			c.sessionTags, c.tagsErr = &tags, err
 		default:
 			if isString {
 				c.extra[name] = s
