@@ -214,6 +214,31 @@ func TestFeatureKeepsTheContractWithTheDaemonAndInstallScript(t *testing.T) {
 	}
 }
 
+// An option named like a daemon setting (bridgeUrl and --bridge-url) is
+// written to the defaults file under that setting's config-file key, so an
+// option added to the JSON cannot be forgotten in install.sh.
+func TestInstallWritesEveryOptionThatIsADaemonSetting(t *testing.T) {
+	f := readFeature(t)
+	install := string(readFile(t, installFile))
+	fs := flag.NewFlagSet("daemon", flag.ContinueOnError)
+	config.RegisterDaemonFlags(fs)
+	n := 0
+	for _, name := range f.optionOrder {
+		setting := regexp.MustCompile(`[A-Z]`).ReplaceAllStringFunc(name, func(s string) string { return "-" + strings.ToLower(s) })
+		if fs.Lookup(setting) == nil {
+			continue
+		}
+		n++
+		key := strings.ReplaceAll(setting, "-", "_")
+		if !strings.Contains(install, "setting "+key+` "$`+strings.ToUpper(name)+`"`) {
+			t.Errorf("option %s: install.sh never writes it as %s to the defaults file", name, key)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no option is named like a daemon setting: the test checks nothing")
+	}
+}
+
 // install.sh writes the options as TOML strings with a small quoting
 // function; a value with quotes, backslashes, a tab or a newline must read
 // back unchanged, and a value with another control character is refused.

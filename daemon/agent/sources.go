@@ -43,6 +43,7 @@ var sourceBuilders = map[string]sourceBuilder{
 		act, err := source.ActionsFromEnv(rc.Audience, func(k string) string { return rc.SourceEnv[k] })
 		return builtSource{src: act}, err
 	},
+	config.SourceGitHub: buildGitHub,
 	config.SourceLogin: func(_ context.Context, a *Agent, rc *config.Role) (builtSource, error) {
 		ls, err := a.loginSource(*rc)
 		if err != nil {
@@ -74,6 +75,52 @@ var sourceBuilders = map[string]sourceBuilder{
 			return sb.Issuer.Mint(audience, nil)
 		}}}, nil
 	},
+}
+
+// githubLoginToken is the seam for the github source's GitHub device-flow
+// login (`credd login` with the role's client ID, at rc.GitHubURL), used
+// when no GITHUB_TOKEN was handed over and a client ID is set. It returns
+// the logged-in user's GitHub token, "" while nobody has logged in. nil
+// until the login is wired in; a role without a token then reports
+// GitHubTokenMissing in its status.
+var githubLoginToken func(ctx context.Context, a *Agent, rc config.Role) (string, error)
+
+// buildGitHub builds the github source. The GitHub token is the one the
+// role was resolved with (a GITHUB_TOKEN handed over by `credd reload
+// --from-env`, kept in SourceEnv): a new one rebuilds the role. Without a
+// token the role still starts, and its status says how to get one.
+func buildGitHub(_ context.Context, a *Agent, rc *config.Role) (builtSource, error) {
+	role := *rc
+	handed := rc.SourceEnv["GITHUB_TOKEN"]
+	repository := rc.GitHubRepository
+	if repository == "" {
+		repository = rc.SourceEnv["GITHUB_REPOSITORY"]
+	}
+	ua := "credd"
+	if a.opts.Version != "" {
+		ua += "/" + a.opts.Version
+	}
+	gh, err := source.NewGitHub(source.GitHubConfig{
+		BridgeURL:  rc.BridgeURL,
+		Repository: repository,
+		Audience:   rc.Audience,
+		GitHubToken: func(ctx context.Context) (string, error) {
+			if handed != "" {
+				return handed, nil
+			}
+			if githubLoginToken != nil && role.ClientID != "" {
+				return githubLoginToken(ctx, a, role)
+			}
+			return "", nil
+		},
+		UserAgent: ua,
+		Clock:     a.opts.Clock,
+		Logger:    a.log.With("role", rc.Name),
+	})
+	if err != nil {
+		return builtSource{}, err
+	}
+	return builtSource{src: gh}, nil
 }
 
 // buildSource builds the role's token source with its registered builder.

@@ -34,6 +34,9 @@ const (
 	DefaultAudience = sts.DefaultAudience // in the aws partition; see sts.PartitionDefaults
 	// DefaultRoleName names the role served at /v1/credentials.
 	DefaultRoleName = server.DefaultRoleName
+	// DefaultGitHubURL is where `credd login` signs in to GitHub for the
+	// github token source.
+	DefaultGitHubURL = "https://github.com"
 )
 
 // Role is one role to assume and serve.
@@ -66,6 +69,14 @@ type Role struct {
 	// TokenCommandEnv names the variables of the environment the token
 	// command gets besides CommandEnv (--token-command-env).
 	TokenCommandEnv []string
+	// BridgeURL is credd-bridge's issuer URL (--token-source github).
+	BridgeURL string
+	// GitHubRepository is the OWNER/REPO the bridge is asked for; for the
+	// github source it falls back to GITHUB_REPOSITORY.
+	GitHubRepository string
+	// GitHubURL is GitHub's web URL for the device-flow login of the
+	// github source; DefaultGitHubURL for a github role, else "" unless set.
+	GitHubURL string
 }
 
 // Path is where the role is served.
@@ -144,9 +155,12 @@ var roleSettings = []struct{ name, usage string }{
 	{"token-command-env", "variables of credd's environment the token command also gets, separated by spaces or commas, such as \"VAULT_ADDR VAULT_TOKEN\"; it always gets PATH, HOME, USER, LOGNAME, SHELL, TMPDIR, TZ, LANG, LC_*, XDG_*_HOME, XDG_RUNTIME_DIR, the proxy variables and SSL_CERT_FILE/SSL_CERT_DIR, and nothing else"},
 	{"audience", "audience the identity token must carry (default sts.amazonaws.com; sts.amazonaws.com.cn for a role in aws-cn)"},
 	{"issuer", "OIDC issuer URL of the token (checked locally when set; the IdP for login)"},
-	{"client-id", "OAuth client ID for --token-source login"},
+	{"client-id", "OAuth client ID for --token-source login (for github: the GitHub App's, for `credd login` where no GITHUB_TOKEN is handed over)"},
 	{"client-secret", "OAuth client secret for a confidential login client (prefer CREDD_CLIENT_SECRET or the config file: a flag shows in ps)"},
 	{"scopes", "scopes the login asks for, space-separated (default \"openid offline_access\")"},
+	{"bridge-url", "issuer URL of the credd-bridge that trades a GitHub user token (GITHUB_TOKEN in a Codespace) for an identity token, for --token-source github: https://, or http:// for a loopback host only"},
+	{"github-repository", "OWNER/REPO whose access the bridge checks, for --token-source github (falls back to GITHUB_REPOSITORY)"},
+	{"github-url", "GitHub's URL for `credd login` with --token-source github (default " + DefaultGitHubURL + "; https://HOST for GitHub Enterprise Server)"},
 	{"region", "AWS region of the STS endpoint (falls back to AWS_REGION, AWS_DEFAULT_REGION, then the role partition's: us-east-1, cn-north-1, us-gov-west-1 ...)"},
 	{"sts-endpoint", "STS endpoint URL (falls back to AWS_ENDPOINT_URL_STS, then AWS_ENDPOINT_URL, unless AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true)"},
 	{"use-fips-endpoint", "use the region's FIPS STS endpoint: true or false (falls back to AWS_USE_FIPS_ENDPOINT)"},
@@ -364,6 +378,7 @@ func buildRole(name string, l *layered) (Role, error) {
 	r.ClientID = get("client-id")
 	r.ClientSecret = get("client-secret")
 	r.Scopes = strings.Join(strings.FieldsFunc(get("scopes"), func(r rune) bool { return r == ' ' || r == ',' }), " ")
+	r.BridgeURL = get("bridge-url")
 	r.Region = get("region", firstVar(e, "AWS_REGION", "AWS_DEFAULT_REGION"), value{v: defaultRegion, origin: defaultOrigin})
 	r.STSEndpoint = get("sts-endpoint", configuredEndpoint(e))
 	var err error
@@ -388,6 +403,15 @@ func buildRole(name string, l *layered) (Role, error) {
 	if _, ok := r.Origins["token-source"]; !ok {
 		r.Origins["token-source"] = originDefault + ": " + r.SourceReason
 	}
+	// The GitHub settings' fallbacks serve the github source only: other
+	// roles in a Codespace or an Actions job need no repository.
+	var repoFallback, githubURLDefault value
+	if r.TokenSource == SourceGitHub {
+		repoFallback = firstVar(e, "GITHUB_REPOSITORY")
+		githubURLDefault = value{v: DefaultGitHubURL, origin: originDefault}
+	}
+	r.GitHubRepository = get("github-repository", repoFallback)
+	r.GitHubURL = get("github-url", githubURLDefault)
 	if r.RoleARN == "" && r.TokenSource != SourceSandbox {
 		return Role{}, &noRoleError{"no role to assume: set --role-arn (or CREDD_ROLE_ARN) to the ARN of the IAM role to assume, or try --token-source sandbox"}
 	}
@@ -425,6 +449,21 @@ func buildRole(name string, l *layered) (Role, error) {
 	if r.Issuer != "" {
 		if err := validateURL(r.Issuer); err != nil {
 			return Role{}, bad("issuer", err)
+		}
+	}
+	if r.BridgeURL != "" {
+		if err := validateURL(r.BridgeURL); err != nil {
+			return Role{}, bad("bridge-url", err)
+		}
+	}
+	if r.GitHubURL != "" {
+		if err := validateSecureURL(r.GitHubURL); err != nil {
+			return Role{}, bad("github-url", err)
+		}
+	}
+	if r.GitHubRepository != "" {
+		if err := CheckRepository(r.GitHubRepository); err != nil {
+			return Role{}, bad("github-repository", err)
 		}
 	}
 	if err := checkSource(&r, e.get); err != nil {
@@ -504,6 +543,19 @@ func validateURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return errors.New("use an http:// or https:// URL")
+	}
+	return nil
+}
+
+// validateSecureURL is validateURL for a URL that a secret crosses (a
+// GitHub token): https://, or http:// to a loopback host (Cleartext's
+// rule), where a local test server runs.
+func validateSecureURL(s string) error {
+	if err := validateURL(s); err != nil {
+		return err
+	}
+	if Cleartext(s) {
+		return errors.New("it is http:// to a host that is not loopback, so the GitHub token would cross the network in the clear: " + CleartextFix)
 	}
 	return nil
 }

@@ -143,12 +143,12 @@ func TestBadValuesSayWhatToFix(t *testing.T) {
 		want string
 	}{
 		{"a role that is not an ARN", []string{"--role-arn", "dev", "--token-file", tokenFile}, `--role-arn "dev": role ARN "dev" is not an ARN`},
-		{"an unknown token source", []string{"--role-arn", testARN, "--token-source", "magic"}, `--token-source "magic": not a token source: use one of file, command, actions, login, sandbox`},
+		{"an unknown token source", []string{"--role-arn", testARN, "--token-source", "magic"}, `--token-source "magic": not a token source: use one of file, command, github, actions, login, sandbox`},
 		{"a non-loopback listen address", []string{"--token-source", "sandbox", "--listen", "0.0.0.0:9911"}, "loopback only"},
 		{"a listen address without a port", []string{"--token-source", "sandbox", "--listen", "127.0.0.1"}, "use 127.0.0.1:PORT"},
 		{"a duration STS refuses", []string{"--token-source", "sandbox", "--duration", "5m"}, "15m to 12h"},
 		{"a duration that does not parse", []string{"--token-source", "sandbox", "--duration", "soon"}, "use a duration such as 1h"},
-		{"no token source at all", []string{"--role-arn", testARN}, "no identity token source for role " + testARN + ": set --token-file, --token-command, or --issuer with --client-id"},
+		{"no token source at all", []string{"--role-arn", testARN}, "no identity token source for role " + testARN + ": set --token-file, --token-command, --bridge-url with a GITHUB_TOKEN, or --issuer with --client-id"},
 		{"no role", []string{"--token-file", tokenFile}, "no role to assume: set --role-arn"},
 		{"neither a role nor a token source", nil, "no role to assume: set --role-arn (or CREDD_ROLE_ARN) to the ARN of the IAM role to assume, and a token source (--token-file"},
 		{"the file source without a file", []string{"--role-arn", testARN, "--token-source", "file"}, `--token-source "file": needs --token-file`},

@@ -17,7 +17,8 @@ import (
 var settingSamples = map[string]string{
 	"role-arn": testARN, "token-source": "sandbox", "token-file": "/run/token", "token-command": "echo x",
 	"token-command-env": "VAULT_ADDR", "audience": "api://credd", "issuer": "https://idp.example", "client-id": "credd",
-	"client-secret": "s3cret", "scopes": "openid", "region": "eu-west-1", "sts-endpoint": "https://sts.example",
+	"client-secret": "s3cret", "scopes": "openid",
+	"bridge-url": "https://bridge.example", "github-repository": "octo/app", "github-url": "https://github.example", "region": "eu-west-1", "sts-endpoint": "https://sts.example",
 	"use-fips-endpoint": "true", "use-dualstack-endpoint": "true", "session-name": "tester", "duration": "2h",
 	"listen": "127.0.0.1:1234", "state-dir": "/run/credd-test", "log-level": "debug", "keep-login": "true", "keep-token": "true",
 	"ecs-task-definition": "web:3", "ecs-cluster": "dev", "ecs-container": "app",

@@ -264,6 +264,12 @@ func (r Role) settingValue(name string) string {
 		return r.ClientSecret
 	case "scopes":
 		return r.Scopes
+	case "bridge-url":
+		return r.BridgeURL
+	case "github-repository":
+		return r.GitHubRepository
+	case "github-url":
+		return r.GitHubURL
 	case "region":
 		return r.Region
 	case "sts-endpoint":

@@ -13,6 +13,7 @@ import (
 const (
 	SourceFile    = "file"
 	SourceCommand = "command"
+	SourceGitHub  = "github"
 	SourceActions = "actions"
 	SourceLogin   = "login"
 	SourceSandbox = "sandbox"
@@ -52,7 +53,7 @@ var CommandEnv = []string{
 }
 
 // TokenSources are the token sources, in the order they are detected:
-// what the role configures (a file, a command) before what the
+// what the role configures (a file, a command, a bridge) before what the
 // environment offers (GitHub Actions), before a login.
 var TokenSources = []TokenSource{
 	{
@@ -87,6 +88,14 @@ var TokenSources = []TokenSource{
 		},
 		Env:     CommandEnv,
 		RoleEnv: func(r Role) []string { return r.TokenCommandEnv },
+	},
+	{
+		Name:   SourceGitHub,
+		Detect: detectGitHub,
+		Check:  checkGitHub,
+		// A reload that hands over a new GITHUB_TOKEN (a new terminal in a
+		// Codespace) rebuilds the source with it.
+		Env: []string{"GITHUB_TOKEN", "GITHUB_REPOSITORY"},
 	},
 	{
 		Name: SourceActions,
@@ -136,7 +145,7 @@ var errNoSource = errors.New("no identity token source found")
 
 // sourceSettings are the settings that give a role a token source, for
 // messages that ask for one.
-const sourceSettings = "--token-file, --token-command, or --issuer with --client-id"
+const sourceSettings = "--token-file, --token-command, --bridge-url with a GITHUB_TOKEN, or --issuer with --client-id"
 
 // chooseSource sets r.TokenSource, when the role names none, to the first
 // source that fits, and says why in r.SourceReason; errNoSource if none

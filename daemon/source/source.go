@@ -1,6 +1,6 @@
 // Package source provides credd's identity-token sources: a file, the GitHub
-// Actions ID-token endpoint, a command, a function, and a decorator that
-// checks what they return.
+// Actions ID-token endpoint, a command, a credd-bridge (github), a function,
+// and a decorator that checks what they return.
 package source
 
 import (
@@ -37,6 +37,27 @@ const (
 	CodeActionsDenied daemon.Code = "ActionsTokenDenied"
 	// CodeActionsMalformed: the Actions endpoint's answer holds no token.
 	CodeActionsMalformed daemon.Code = "ActionsTokenMalformed"
+	// CodeGitHubTokenMissing: the github source has no GitHub token to
+	// present to the bridge (no GITHUB_TOKEN handed over, no login).
+	CodeGitHubTokenMissing daemon.Code = "GitHubTokenMissing"
+	// CodeBridgeMisconfigured: the bridge URL or repository is missing or
+	// unusable, or the bridge URL does not lead to a bridge (404).
+	CodeBridgeMisconfigured daemon.Code = "BridgeMisconfigured"
+	// CodeBridgeRefused: the bridge refused the request (400, 403: a rule
+	// such as the repository allow-list or the permission; its message
+	// names it).
+	CodeBridgeRefused daemon.Code = "BridgeRefused"
+	// CodeBridgeGitHubTokenRefused: GitHub refused the GitHub token the
+	// bridge checked (401: expired, revoked, not a token).
+	CodeBridgeGitHubTokenRefused daemon.Code = "BridgeGitHubTokenRefused"
+	// CodeBridgeUnavailable: the bridge cannot be reached, timed out, or
+	// answered 5xx (GitHub unreachable behind it, say).
+	CodeBridgeUnavailable daemon.Code = "BridgeUnavailable"
+	// CodeBridgeRateLimited: the bridge answered 429 (its per-user limit,
+	// or GitHub's rate limit for the token).
+	CodeBridgeRateLimited daemon.Code = "BridgeRateLimited"
+	// CodeBridgeMalformed: the bridge's 200 answer holds no token.
+	CodeBridgeMalformed daemon.Code = "BridgeMalformed"
 	// CodeFailed: a Func source failed without classifying its error.
 	CodeFailed daemon.Code = "TokenSourceFailed"
 )

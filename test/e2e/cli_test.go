@@ -23,7 +23,7 @@ func TestBadSettingsExitWithOneLineThatSaysWhatToFix(t *testing.T) {
 		want string
 	}{
 		{"a role that is not an ARN", []string{"--role-arn", "admin", "--token-file", tokenFile}, nil, `role ARN "admin" is not an ARN`},
-		{"an unknown token source", []string{arn, "--token-source", "magic"}, nil, "use one of file, command, actions"},
+		{"an unknown token source", []string{arn, "--token-source", "magic"}, nil, "use one of file, command, github, actions"},
 		{"a listen address off loopback", []string{"--token-source", "sandbox", "--listen", "0.0.0.0:9911"}, nil, "loopback only"},
 		{"a duration STS refuses", []string{"--token-source", "sandbox", "--duration", "13h"}, nil, "15m to 12h"},
 		{"a bad value from the environment", nil, []string{"CREDD_TOKEN_SOURCE=magic", "CREDD_ROLE_ARN=" + sandbox.DefaultRoleARN}, `CREDD_TOKEN_SOURCE="magic" (environment)`},

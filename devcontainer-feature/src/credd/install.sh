@@ -32,6 +32,7 @@ TOKENFILE=${TOKENFILE:-}
 TOKENCOMMAND=${TOKENCOMMAND:-}
 ISSUER=${ISSUER:-}
 CLIENTID=${CLIENTID:-}
+BRIDGEURL=${BRIDGEURL:-}
 AUDIENCE=${AUDIENCE:-sts.amazonaws.com}
 REGION=${REGION:-}
 DURATION=${DURATION:-1h}
@@ -47,8 +48,14 @@ ECSCLUSTER=${ECSCLUSTER:-}
 ECSCONTAINER=${ECSCONTAINER:-}
 
 case "$TOKENSOURCE" in
-auto | file | actions | command | login | sandbox) ;;
-*) die "tokenSource \"$TOKENSOURCE\": use auto, file, command, actions, login or sandbox" ;;
+auto | file | command | github | actions | login | sandbox) ;;
+*) die "tokenSource \"$TOKENSOURCE\": use auto, file, command, github, actions, login or sandbox" ;;
+esac
+# The daemon refuses a bridge it would send the GitHub token to in the
+# clear; say so at build time rather than at every start.
+case "$BRIDGEURL" in
+'' | https://?* | http://127.* | http://localhost | http://localhost[:/]* | http://\[::1\]*) ;;
+*) die "bridgeUrl \"$BRIDGEURL\": use the bridge's https:// issuer URL (http:// only for a loopback test bridge)" ;;
 esac
 case "$PORT" in
 '' | *[!0-9]*) die "port \"$PORT\": use a TCP port number such as 9911" ;;
@@ -309,6 +316,7 @@ write_defaults() { # user
 		[ -z "$TOKENCOMMAND" ] || setting token_command "$TOKENCOMMAND"
 		[ -z "$ISSUER" ] || setting issuer "$ISSUER"
 		[ -z "$CLIENTID" ] || setting client_id "$CLIENTID"
+		[ -z "$BRIDGEURL" ] || setting bridge_url "$BRIDGEURL"
 		[ -z "$AUDIENCE" ] || setting audience "$AUDIENCE"
 		[ -z "$REGION" ] || setting region "$REGION"
 		[ -z "$DURATION" ] || setting duration "$DURATION"
