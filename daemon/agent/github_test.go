@@ -15,6 +15,7 @@ import (
 	"github.com/credd-dev/credd/daemon"
 	"github.com/credd-dev/credd/daemon/config"
 	"github.com/credd-dev/credd/daemon/sandbox"
+	"github.com/credd-dev/credd/daemon/login"
 	"github.com/credd-dev/credd/daemon/source"
 )
 
@@ -121,9 +122,9 @@ func TestGitHubBuilderPresentsTheHandedOverTokenForTheRepository(t *testing.T) {
 	}
 }
 
-// The device-flow login is not wired yet (githubLoginToken is nil): a role
-// with a client ID but no GITHUB_TOKEN has no token, and the bridge is not
-// asked.
+// A role with a client ID but no GITHUB_TOKEN signs in with GitHub's
+// device flow: until someone runs `credd login` it has no token, says so,
+// and the bridge is not asked.
 func TestGitHubBuilderWithoutATokenAsksNoBridge(t *testing.T) {
 	b := newStubBridge(t, func(string, string) (string, error) { return "x", nil })
 	role := githubRole(b.srv.URL, map[string]string{"GITHUB_REPOSITORY": "octo/app"})
@@ -132,9 +133,18 @@ func TestGitHubBuilderWithoutATokenAsksNoBridge(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a github role without a GitHub token must build: %v", err)
 	}
+	if built.login == nil {
+		t.Fatal("no login session for `credd login` to start")
+	}
+	if st := built.login.State(); st.Provider != login.ProviderGitHub || st.Issuer != "https://github.com" || st.ClientID != "Iv1.abc" {
+		t.Errorf("login state = %+v, want GitHub's device flow for the client", st)
+	}
+	if _, ok := built.src.(source.Notifier); !ok {
+		t.Error("the source does not tell the refresher of a new login")
+	}
 	_, err = built.src.Token(context.Background())
-	if e := daemon.AsError(err); e == nil || e.Code != source.CodeGitHubTokenMissing {
-		t.Fatalf("err = %v, want %s", err, source.CodeGitHubTokenMissing)
+	if e := daemon.AsError(err); e == nil || e.Code != login.CodeLoginRequired || !strings.Contains(e.Error(), "credd login") {
+		t.Fatalf("err = %v, want %s saying to run credd login", err, login.CodeLoginRequired)
 	}
 	if b.count() != 0 {
 		t.Errorf("the bridge was asked %d times without a token", b.count())

@@ -30,28 +30,56 @@ type loginEntry struct {
 // are in place. a.logins is guarded by a.mu, as login requests read it
 // while a reload adds to it.
 func (a *Agent) loginSource(rc config.Role) (*login.Source, error) {
-	a.mu.Lock()
-	for _, e := range a.logins {
-		st := e.sess.State()
-		if st.Issuer == rc.Issuer && st.ClientID == rc.ClientID {
-			a.mu.Unlock()
-			return e.sess.Source(), nil
-		}
-	}
-	a.mu.Unlock()
 	opts := login.Options{
 		Issuer:       rc.Issuer,
 		ClientID:     rc.ClientID,
 		ClientSecret: rc.ClientSecret,
 		Scopes:       strings.Fields(rc.Scopes),
-		Clock:        a.opts.Clock,
-		Logger:       a.log,
 	}
-	kept := ""
+	var store *login.FileStore
 	if a.opts.Config.KeepLogin {
+		store = login.NewFileStore(a.opts.Config.StateDir, rc.Issuer, rc.ClientID)
+	}
+	return a.sharedLogin(opts, store)
+}
+
+// githubLoginSource is loginSource for GitHub's device flow at
+// rc.GitHubURL, whose token the github source presents to the bridge.
+func (a *Agent) githubLoginSource(rc config.Role) (*login.Source, error) {
+	opts := login.Options{
+		GitHub:    true,
+		GitHubURL: rc.GitHubURL,
+		ClientID:  rc.ClientID,
+		Scopes:    strings.Fields(rc.Scopes),
+	}
+	var store *login.FileStore
+	if a.opts.Config.KeepLogin {
+		store = login.NewGitHubFileStore(a.opts.Config.StateDir, rc.GitHubURL, rc.ClientID)
+	}
+	return a.sharedLogin(opts, store)
+}
+
+// sharedLogin returns the session for opts' issuer (GitHub's URL for a
+// GitHub login) and client ID, creating it for the first role that uses it.
+func (a *Agent) sharedLogin(opts login.Options, store *login.FileStore) (*login.Source, error) {
+	issuer := opts.Issuer
+	if opts.GitHub {
+		issuer = login.NormalizeGitHubURL(opts.GitHubURL)
+	}
+	a.mu.Lock()
+	for _, e := range a.logins {
+		st := e.sess.State()
+		if st.Issuer == issuer && st.ClientID == opts.ClientID {
+			a.mu.Unlock()
+			return e.sess.Source(), nil
+		}
+	}
+	a.mu.Unlock()
+	opts.Clock, opts.Logger = a.opts.Clock, a.log
+	kept := ""
+	if store != nil {
 		// The state dir is created and checked (owner, mode) before the
 		// session first writes there, at its first login.
-		store := login.NewFileStore(a.opts.Config.StateDir, rc.Issuer, rc.ClientID)
 		opts.Store, kept = store, store.Path()
 	}
 	sess, err := login.New(opts)
@@ -62,7 +90,7 @@ func (a *Agent) loginSource(rc config.Role) (*login.Source, error) {
 	a.logins = append(a.logins, &loginEntry{sess: sess})
 	a.mu.Unlock()
 	a.log.Info("device login configured: run `credd login` to sign in", "component", "agent",
-		"issuer", rc.Issuer, "client_id", rc.ClientID, "kept_in", kept)
+		"issuer", issuer, "client_id", opts.ClientID, "kept_in", kept)
 	return sess.Source(), nil
 }
 
@@ -109,7 +137,7 @@ func (a *Agent) pickLogin(profile string) (*loginEntry, *daemon.Error) {
 			msg = fmt.Sprintf("role %q does not use --token-source login, and no other role does", profile)
 		}
 		return nil, &daemon.Error{Code: control.CodeNoLogin, Message: msg,
-			Hint: "a role signs in with `credd login` only when the daemon runs it with --token-source login --issuer URL --client-id ID"}
+			Hint: "a role signs in with `credd login` only when the daemon runs it with --token-source login --issuer URL --client-id ID, or with --token-source github --client-id ID (a GitHub App's) and no GITHUB_TOKEN"}
 	}
 	name := profile
 	if name == "" {

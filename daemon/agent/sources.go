@@ -77,20 +77,13 @@ var sourceBuilders = map[string]sourceBuilder{
 	},
 }
 
-// githubLoginToken is the seam for the github source's GitHub device-flow
-// login (`credd login` with the role's client ID, at rc.GitHubURL), used
-// when no GITHUB_TOKEN was handed over and a client ID is set. It returns
-// the logged-in user's GitHub token, "" while nobody has logged in. nil
-// until the login is wired in; a role without a token then reports
-// GitHubTokenMissing in its status.
-var githubLoginToken func(ctx context.Context, a *Agent, rc config.Role) (string, error)
-
 // buildGitHub builds the github source. The GitHub token is the one the
 // role was resolved with (a GITHUB_TOKEN handed over by `credd reload
-// --from-env`, kept in SourceEnv): a new one rebuilds the role. Without a
-// token the role still starts, and its status says how to get one.
+// --from-env`, kept in SourceEnv): a new one rebuilds the role. Without
+// one, a role with a client ID signs in with GitHub's device flow
+// (`credd login`); any other role still starts, and its status says how
+// to get a token.
 func buildGitHub(_ context.Context, a *Agent, rc *config.Role) (builtSource, error) {
-	role := *rc
 	handed := rc.SourceEnv["GITHUB_TOKEN"]
 	repository := rc.GitHubRepository
 	if repository == "" {
@@ -100,28 +93,41 @@ func buildGitHub(_ context.Context, a *Agent, rc *config.Role) (builtSource, err
 	if a.opts.Version != "" {
 		ua += "/" + a.opts.Version
 	}
-	gh, err := source.NewGitHub(source.GitHubConfig{
-		BridgeURL:  rc.BridgeURL,
-		Repository: repository,
-		Audience:   rc.Audience,
-		GitHubToken: func(ctx context.Context) (string, error) {
-			if handed != "" {
-				return handed, nil
-			}
-			if githubLoginToken != nil && role.ClientID != "" {
-				return githubLoginToken(ctx, a, role)
-			}
-			return "", nil
-		},
-		UserAgent: ua,
-		Clock:     a.opts.Clock,
-		Logger:    a.log.With("role", rc.Name),
-	})
+	cfg := source.GitHubConfig{
+		BridgeURL:   rc.BridgeURL,
+		Repository:  repository,
+		Audience:    rc.Audience,
+		GitHubToken: func(context.Context) (string, error) { return handed, nil },
+		UserAgent:   ua,
+		Clock:       a.opts.Clock,
+		Logger:      a.log.With("role", rc.Name),
+	}
+	var ls *login.Source
+	if handed == "" && rc.ClientID != "" {
+		var err error
+		if ls, err = a.githubLoginSource(*rc); err != nil {
+			return builtSource{}, err
+		}
+		cfg.GitHubToken, cfg.TokenRefused = ls.Token, ls.TokenRefused
+	}
+	gh, err := source.NewGitHub(cfg)
 	if err != nil {
 		return builtSource{}, err
 	}
-	return builtSource{src: gh}, nil
+	if ls == nil {
+		return builtSource{src: gh}, nil
+	}
+	return builtSource{src: githubLogin{gh, ls}, login: ls.Session()}, nil
 }
+
+// githubLogin is the github source fed by a GitHub login: a new login or
+// renewal is a new GitHub token, which the refresher should use at once.
+type githubLogin struct {
+	*source.GitHub
+	login *login.Source
+}
+
+func (g githubLogin) Changed() <-chan struct{} { return g.login.Changed() }
 
 // buildSource builds the role's token source with its registered builder.
 func (a *Agent) buildSource(ctx context.Context, rc *config.Role) (builtSource, error) {

@@ -51,6 +51,9 @@ type GitHubConfig struct {
 	// GitHubToken returns the GitHub user token to present; "" with a nil
 	// error means there is none (yet). nil is the same as returning "".
 	GitHubToken func(ctx context.Context) (string, error)
+	// TokenRefused, if set, is told of a GitHub token the bridge answered
+	// 401 for (GitHub refused it), so a login can renew or end.
+	TokenRefused func(ctx context.Context, token string)
 	// HTTPClient defaults to a client with a 10s timeout over a clone of
 	// http.DefaultTransport (which honours HTTPS_PROXY).
 	HTTPClient *http.Client
@@ -76,6 +79,7 @@ type GitHub struct {
 	repository string
 	audience   string
 	ghToken    func(ctx context.Context) (string, error)
+	refused    func(ctx context.Context, token string)
 	client     *http.Client
 	userAgent  string
 	clock      clock.Clock
@@ -129,6 +133,7 @@ func NewGitHub(c GitHubConfig) (*GitHub, error) {
 		repository: c.Repository,
 		audience:   c.Audience,
 		ghToken:    c.GitHubToken,
+		refused:    c.TokenRefused,
 		client:     client,
 		userAgent:  ua,
 		clock:      clk,
@@ -187,6 +192,9 @@ func (g *GitHub) Token(ctx context.Context) (string, error) {
 	if resp.StatusCode != http.StatusOK {
 		e := g.refusal(resp, raw, gh)
 		g.log.Debug("the bridge refused", "status", resp.StatusCode, "code", e.Code, "kind", e.Kind)
+		if e.Code == CodeBridgeGitHubTokenRefused && g.refused != nil {
+			g.refused(ctx, gh)
+		}
 		return "", e
 	}
 	if readErr != nil {

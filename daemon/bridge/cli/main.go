@@ -92,14 +92,14 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		log.Warn("the issuer is not https: AWS accepts only https issuers, so this bridge is good for local tests only", "issuer", cfg.Issuer)
 	}
 	if inLambda {
-		log.Info("serving as a Lambda function", "issuer", cfg.Issuer, "signing_kid", cfg.Signer.KeyID())
+		log.Info("serving as a Lambda function", "issuer", cfg.Issuer, "signing_kid_prefix", kidPrefix(cfg.Signer.KeyID()))
 		if err := hooks.ServeLambda(b.Handler()); err != nil {
 			log.Error("Lambda serving stopped", "error", err)
 			return ExitFailure
 		}
 		return ExitOK
 	}
-	return serve(ctx, s.listen, b.Handler(), hooks, log.With("issuer", cfg.Issuer, "signing_kid", cfg.Signer.KeyID()))
+	return serve(ctx, s.listen, b.Handler(), hooks, log.With("issuer", cfg.Issuer, "signing_kid_prefix", kidPrefix(cfg.Signer.KeyID())))
 }
 
 // serveLambdaFromURL serves as a Lambda function whose issuer is
@@ -115,7 +115,7 @@ func serveLambdaFromURL(cfg bridge.Config, hooks Hooks, log *slog.Logger) int {
 		return ExitUsage
 	}
 	h := &issuerFromHost{cfg: cfg, log: log}
-	log.Info("serving as a Lambda function; the issuer is the function URL's", "signing_kid", cfg.Signer.KeyID())
+	log.Info("serving as a Lambda function; the issuer is the function URL's", "signing_kid_prefix", kidPrefix(cfg.Signer.KeyID()))
 	if err := hooks.ServeLambda(h); err != nil {
 		log.Error("Lambda serving stopped", "error", err)
 		return ExitFailure
@@ -279,6 +279,15 @@ func serve(ctx context.Context, addr string, h http.Handler, hooks Hooks, log *s
 	<-done
 	log.Info("credd-bridge stopped")
 	return ExitOK
+}
+
+// kidPrefix is enough of a key ID to tell keys apart in the logs: a whole
+// thumbprint looks like a secret to the redacting log handler.
+func kidPrefix(kid string) string {
+	if len(kid) > 8 {
+		return kid[:8]
+	}
+	return kid
 }
 
 func isHTTPS(issuer string) bool {
