@@ -14,8 +14,8 @@ import (
 
 	"github.com/credd-dev/credd/daemon"
 	"github.com/credd-dev/credd/daemon/config"
-	"github.com/credd-dev/credd/daemon/sandbox"
 	"github.com/credd-dev/credd/daemon/login"
+	"github.com/credd-dev/credd/daemon/sandbox"
 	"github.com/credd-dev/credd/daemon/source"
 )
 
