@@ -231,47 +231,6 @@ func (s *Session) resumeGitHubToken(token, kept string) {
 	}
 }
 
-// githubToken is Token for a GitHub login: the GitHub access token,
-// renewed first when it has less than MinValidity left. A token without
-// expiry serves until TokenRefused.
-func (s *Session) githubToken(ctx context.Context) (string, error) {
-	s.awaitResume(ctx)
-	s.mu.Lock()
-	tok, exp, canRenew, due := s.idToken, s.expires, s.refresh != "", s.nextRenewal
-	s.mu.Unlock()
-	if now := s.clock.Now(); tok != "" && canRenew && !exp.IsZero() && !now.Before(due) && exp.Sub(now) < s.opts.MinValidity {
-		s.renew(ctx)
-		s.mu.Lock()
-		tok, exp, canRenew = s.idToken, s.expires, s.refresh != ""
-		s.mu.Unlock()
-	}
-	if tok != "" && (exp.IsZero() || s.clock.Now().Before(exp)) {
-		return tok, nil
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if tok != "" && !canRenew && s.idToken == tok {
-		// An expiring token without a refresh token is not kept: no file to erase.
-		s.endLocked(loginRequired("the GitHub token expired and GitHub gave no refresh token to renew it", nil))
-	}
-	if s.status == StatusResuming && s.lastErr != nil {
-		return "", &daemon.Error{Kind: daemon.KindRetryable, Code: CodeResuming, Message: s.lastErr.Message, Hint: s.lastErr.Hint}
-	}
-	if tok != "" && canRenew {
-		return "", &daemon.Error{Kind: daemon.KindRetryable, Code: CodeRenewalFailed,
-			Message: "the GitHub token expired and GitHub could not be reached to renew it",
-			Hint:    "credd keeps trying; if this persists, check the network and --github-url, or run `credd login`"}
-	}
-	if s.lastErr != nil && s.lastErr.Code == CodeLoginRequired {
-		return "", &daemon.Error{Kind: daemon.KindPermanent, Code: CodeLoginRequired, Message: s.lastErr.Message, Hint: s.lastErr.Hint}
-	}
-	msg := "login required: nobody has logged in to " + s.opts.Issuer + " yet"
-	if s.attempt != nil && s.attempt.Status == AttemptPending {
-		msg = "login required: a login is waiting for approval at " + s.attempt.VerificationURI
-	}
-	return "", &daemon.Error{Kind: daemon.KindPermanent, Code: CodeLoginRequired, Message: msg, Hint: "run `credd login`"}
-}
-
 // TokenRefused tells a GitHub login that token, which Token returned, was
 // refused as no longer valid (credd-bridge's 401 github_token_refused:
 // GitHub answered 401 for it). An expiring token is renewed once, in case

@@ -326,38 +326,37 @@ func (src *Source) Session() *Session { return src.s }
 // than MinValidity left. With no usable login it returns a *daemon.Error
 // with code LoginRequired (permanent) whose hint says to run `credd login`.
 func (s *Session) Token(ctx context.Context) (string, error) {
-	if s.opts.GitHub {
-		return s.githubToken(ctx)
-	}
 	s.awaitResume(ctx)
 	s.mu.Lock()
 	tok, exp, canRenew, due := s.idToken, s.expires, s.refresh != "", s.nextRenewal
 	s.mu.Unlock()
 	// Renew now rather than at Run's next tick when the token is due for
 	// it and has little left; never before half its life, so an IdP with
-	// very short ID tokens cannot make every call renew.
-	if now := s.clock.Now(); tok != "" && canRenew && !now.Before(due) && exp.Sub(now) < s.opts.MinValidity {
+	// very short ID tokens cannot make every call renew. A GitHub token
+	// without expiry is never renewed: it serves until TokenRefused.
+	if now := s.clock.Now(); tok != "" && canRenew && !exp.IsZero() && !now.Before(due) && exp.Sub(now) < s.opts.MinValidity {
 		s.renew(ctx)
 		s.mu.Lock()
 		tok, exp, canRenew = s.idToken, s.expires, s.refresh != ""
 		s.mu.Unlock()
 	}
-	if tok != "" && s.clock.Now().Before(exp) {
+	if tok != "" && ((s.opts.GitHub && exp.IsZero()) || s.clock.Now().Before(exp)) {
 		return tok, nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	w := s.tokenWords()
 	if tok != "" && !canRenew && s.idToken == tok {
 		// With no refresh token nothing is kept, so there is no file to erase.
-		s.endLocked(loginRequired("the ID token expired and the IdP gave no refresh token to renew it (ask for the offline_access scope with --scopes if your IdP needs it)", nil))
+		s.endLocked(loginRequired(w.noRefresh, nil))
 	}
 	if s.status == StatusResuming && s.lastErr != nil { // resume sets lastErr
 		return "", &daemon.Error{Kind: daemon.KindRetryable, Code: CodeResuming, Message: s.lastErr.Message, Hint: s.lastErr.Hint}
 	}
 	if tok != "" && canRenew {
 		return "", &daemon.Error{Kind: daemon.KindRetryable, Code: CodeRenewalFailed,
-			Message: "the ID token expired and the IdP could not be reached to renew it",
-			Hint:    "credd keeps trying; if this persists, check the IdP, or run `credd login`"}
+			Message: "the " + w.token + " expired and " + w.provider + " could not be reached to renew it",
+			Hint:    "credd keeps trying; if this persists, " + w.check + ", or run `credd login`"}
 	}
 	if s.lastErr != nil && s.lastErr.Code == CodeLoginRequired {
 		return "", &daemon.Error{Kind: daemon.KindPermanent, Code: CodeLoginRequired, Message: s.lastErr.Message, Hint: s.lastErr.Hint}
@@ -367,6 +366,18 @@ func (s *Session) Token(ctx context.Context) (string, error) {
 		msg = "login required: a login is waiting for approval at " + s.attempt.VerificationURI
 	}
 	return "", &daemon.Error{Kind: daemon.KindPermanent, Code: CodeLoginRequired, Message: msg, Hint: "run `credd login`"}
+}
+
+// tokenWords are how Token's errors name the token and its provider.
+type tokenWords struct{ token, provider, check, noRefresh string }
+
+func (s *Session) tokenWords() tokenWords {
+	if s.opts.GitHub {
+		return tokenWords{"GitHub token", "GitHub", "check the network and --github-url",
+			"the GitHub token expired and GitHub gave no refresh token to renew it"}
+	}
+	return tokenWords{"ID token", "the IdP", "check the IdP",
+		"the ID token expired and the IdP gave no refresh token to renew it (ask for the offline_access scope with --scopes if your IdP needs it)"}
 }
 
 // awaitResume waits, within ctx, while a kept login is being renewed at

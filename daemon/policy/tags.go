@@ -5,11 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"regexp"
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/credd-dev/credd/daemon/internal/jsonobj"
 )
 
 // The rules below are IAM's, from "Pass session tags in AWS STS"
@@ -130,7 +131,7 @@ func ParseSessionTags(raw json.RawMessage) (SessionTags, error) {
 		return SessionTags{}, tagError(`the %s claim is not an object {"principal_tags": {...}, "transitive_tag_keys": [...]}`, SessionTagsClaim)
 	}
 	var out SessionTags
-	members, err := objectMembers(claim.PrincipalTags)
+	members, err := jsonobj.Members(claim.PrincipalTags)
 	if err != nil {
 		return SessionTags{}, tagError(`principal_tags is not an object of tag keys to ["value"]`)
 	}
@@ -139,22 +140,22 @@ func ParseSessionTags(raw json.RawMessage) (SessionTags, error) {
 	}
 	for _, m := range members {
 		var values []string
-		if json.Unmarshal(m.value, &values) != nil || bytes.TrimSpace(m.value)[0] != '[' {
-			return SessionTags{}, tagError("session tag %q: its value must be a list holding one string", m.name)
+		if json.Unmarshal(m.Value, &values) != nil || bytes.TrimSpace(m.Value)[0] != '[' {
+			return SessionTags{}, tagError("session tag %q: its value must be a list holding one string", m.Name)
 		}
 		if len(values) != 1 {
-			return SessionTags{}, tagError("session tag %q has %d values; a session tag has exactly one", m.name, len(values))
+			return SessionTags{}, tagError("session tag %q has %d values; a session tag has exactly one", m.Name, len(values))
 		}
-		if err := checkTagText("key", m.name, 1, maxTagKeyLen); err != nil {
+		if err := checkTagText("key", m.Name, 1, maxTagKeyLen); err != nil {
 			return SessionTags{}, err
 		}
-		if err := checkTagText("value of "+m.name, values[0], 0, maxTagValueLen); err != nil {
+		if err := checkTagText("value of "+m.Name, values[0], 0, maxTagValueLen); err != nil {
 			return SessionTags{}, err
 		}
-		if _, dup := out.Value(m.name); dup {
-			return SessionTags{}, tagError("session tag keys must differ in more than case: %q is there twice", m.name)
+		if _, dup := out.Value(m.Name); dup {
+			return SessionTags{}, tagError("session tag keys must differ in more than case: %q is there twice", m.Name)
 		}
-		out.Tags = append(out.Tags, Tag{Key: m.name, Value: values[0]})
+		out.Tags = append(out.Tags, Tag{Key: m.Name, Value: values[0]})
 	}
 	if len(claim.TransitiveTagKeys) > 0 && string(claim.TransitiveTagKeys) != "null" {
 		if json.Unmarshal(claim.TransitiveTagKeys, &out.TransitiveKeys) != nil {
@@ -183,41 +184,6 @@ func checkTagText(what, s string, lo, hi int) error {
 		return tagError("session tag %s %q starts with aws:, which AWS reserves", what, s)
 	}
 	return nil
-}
-
-// member is a name and value of a JSON object, in the order written.
-type member struct {
-	name  string
-	value json.RawMessage
-}
-
-// objectMembers reads a JSON object's members in order, keeping duplicates
-// (which encoding/json's maps would fold into one).
-func objectMembers(b json.RawMessage) ([]member, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return nil, errors.New("not a JSON object")
-	}
-	var out []member
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, err
-		}
-		var m member
-		m.name, _ = tok.(string)
-		if err := dec.Decode(&m.value); err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	if _, err := dec.Token(); err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("data after the JSON object")
-	}
-	return out, nil
 }
 
 // tagContext adds the condition keys a request with session tags has:

@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/credd-dev/credd/daemon"
+	"github.com/credd-dev/credd/daemon/internal/jsonobj"
 	"github.com/credd-dev/credd/daemon/policy"
 	jose "github.com/go-jose/go-jose/v4"
 )
@@ -244,16 +244,16 @@ func (c *idClaims) policyClaims() daemon.Claims {
 // (aws.json: duplicate-claim, duplicate-same-claim, both for aud; that
 // other claims behave alike is credd's reading).
 func readClaims(payload []byte) (*idClaims, *apiError) {
-	members, err := jsonMembers(payload)
+	members, err := jsonobj.Members(payload)
 	if err != nil {
 		return nil, errUnreadableClaims
 	}
 	claims := map[string]json.RawMessage{}
 	for _, m := range members {
-		if prev, ok := claims[m.name]; ok && !sameJSON(prev, m.value) {
+		if prev, ok := claims[m.Name]; ok && !sameJSON(prev, m.Value) {
 			return nil, errNotValidated
 		}
-		claims[m.name] = m.value
+		claims[m.Name] = m.Value
 	}
 	c := &idClaims{extra: map[string]string{}}
 	for _, d := range []struct {
@@ -340,41 +340,6 @@ func audienceOf(v json.RawMessage) ([]string, bool) {
 func isJSONNumber(v json.RawMessage) bool {
 	var n json.Number
 	return json.Unmarshal(v, &n) == nil && v[0] != '"'
-}
-
-// member is a name and value of a JSON object, in the order written.
-type member struct {
-	name  string
-	value json.RawMessage
-}
-
-// jsonMembers reads a JSON object's members, keeping duplicates, which
-// encoding/json's maps would fold into the last.
-func jsonMembers(b []byte) ([]member, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return nil, errors.New("not a JSON object")
-	}
-	var out []member
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, err
-		}
-		var m member
-		m.name, _ = tok.(string)
-		if err := dec.Decode(&m.value); err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	if _, err := dec.Token(); err != nil { // the closing brace
-		return nil, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("data after the JSON object")
-	}
-	return out, nil
 }
 
 // sameJSON reports whether a and b are the same JSON text, spacing aside.
