@@ -40,5 +40,5 @@ func TestDeps(t *testing.T) {
 // bridgeOwnRules is why credd-bridge is not held to the daemon's rules: it
 // runs in the organisation's AWS account (Lambda, ECS), never in a dev
 // container, and its KMS and SSM clients use that platform's role through
-// the default chain. Its own rules are in daemon/bridge's deps test.
+// the default chain. Its core has its own rules (daemon/bridge/deps_test.go).
 const bridgeOwnRules = "credd-bridge is another program: it runs in AWS under its own role, so the default chain is right there"
