@@ -14,6 +14,11 @@ func detectGitHub(r Role, getenv func(string) string) string {
 	switch {
 	case r.BridgeURL == "":
 		return ""
+	case strings.HasPrefix(getenv("GITHUB_TOKEN"), "ghs_") && getenv("ACTIONS_ID_TOKEN_REQUEST_URL") != "":
+		// An Actions job's GITHUB_TOKEN is an installation token, which
+		// acts for no user: the bridge always refuses it, and the job's
+		// own OIDC token (actions, next) is what to use there.
+		return ""
 	case getenv("GITHUB_TOKEN") != "":
 		return "a bridge URL is set and GITHUB_TOKEN is present"
 	case r.ClientID != "":
