@@ -156,23 +156,12 @@ func (s *Session) setGitHubTokenLocked(ans *githubAnswer) {
 	}
 }
 
-// renewGitHub trades the refresh token for a new token and refresh token
+// renewGitHub trades the refresh token rt for a new token and refresh token
 // (grant_type=refresh_token; no client secret: "Required unless the user
 // access token was generated using the device flow"). A refusal
 // (bad_refresh_token: expired after six months, or revoked) ends the login;
-// a transient failure is retried by Run.
-func (s *Session) renewGitHub(ctx context.Context) error {
-	s.renewMu.Lock()
-	defer s.renewMu.Unlock()
-	s.mu.Lock()
-	rt, resuming := s.refresh, s.status == StatusResuming
-	s.mu.Unlock()
-	if rt == "" {
-		return nil
-	}
-	if s.clock.Now().Before(s.nextRenewalTime()) {
-		return nil // renewed by someone else meanwhile
-	}
+// a transient failure is retried by Run. renew calls it holding renewMu.
+func (s *Session) renewGitHub(ctx context.Context, rt string, resuming bool) error {
 	ans, err := s.githubPost(ctx, s.github.token, url.Values{
 		"client_id": {s.opts.ClientID}, "grant_type": {"refresh_token"}, "refresh_token": {rt}})
 	if err == nil && ans.AccessToken == "" {

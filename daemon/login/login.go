@@ -739,9 +739,6 @@ func cmpOr(a, b string) string {
 // and returns the error so Run retries. What it learns is kept (Store):
 // a rotated refresh token is saved, an ended login erased.
 func (s *Session) renew(ctx context.Context) error {
-	if s.opts.GitHub {
-		return s.renewGitHub(ctx)
-	}
 	s.renewMu.Lock()
 	defer s.renewMu.Unlock()
 	s.mu.Lock()
@@ -752,6 +749,9 @@ func (s *Session) renew(ctx context.Context) error {
 	}
 	if s.clock.Now().Before(s.nextRenewalTime()) {
 		return nil // renewed by someone else meanwhile
+	}
+	if s.opts.GitHub {
+		return s.renewGitHub(ctx, rt, resuming)
 	}
 	p, verifier, err := s.discover(ctx)
 	if err != nil {
