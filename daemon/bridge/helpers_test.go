@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/credd-dev/credd/daemon/clock"
+	"github.com/credd-dev/credd/daemon/internal/syncbuf"
 )
 
 // Keys are slow to make under -race: each test binary makes two.
@@ -56,7 +57,7 @@ type testEnv struct {
 	bridge *Bridge
 	srv    *httptest.Server
 	clock  *clock.Fake
-	logs   *syncBuffer
+	logs   *syncbuf.Buffer
 	signer *FileSigner
 }
 
@@ -77,7 +78,7 @@ func newEnv(t *testing.T, edit func(*Config)) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &testEnv{t: t, gh: gh, clock: clock.NewFake(time.Now().Truncate(time.Second)), logs: &syncBuffer{}, signer: signer}
+	e := &testEnv{t: t, gh: gh, clock: clock.NewFake(time.Now().Truncate(time.Second)), logs: &syncbuf.Buffer{}, signer: signer}
 	var handler http.Handler = http.NotFoundHandler()
 	var mu sync.Mutex
 	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -244,23 +245,6 @@ func (e *testEnv) lastLog(msg string) map[string]any {
 	}
 	e.t.Fatalf("no %q log line in:\n%s", msg, e.logs.String())
 	return nil
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func repoReq(repo string) TokenRequest { return TokenRequest{Repository: repo} }

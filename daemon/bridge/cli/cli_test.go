@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/credd-dev/credd/daemon/bridge"
+	"github.com/credd-dev/credd/daemon/internal/syncbuf"
 )
 
 var testKey = sync.OnceValue(func() *rsa.PrivateKey {
@@ -179,12 +180,12 @@ func TestVersionAndHelp(t *testing.T) {
 
 // runBridge runs Main on 127.0.0.1:0 and returns its address; the bridge
 // stops when the test ends.
-func runBridge(t *testing.T, args []string, env map[string]string, hooks Hooks) (addr string, stderr *syncBuffer) {
+func runBridge(t *testing.T, args []string, env map[string]string, hooks Hooks) (addr string, stderr *syncbuf.Buffer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	bound := make(chan net.Addr, 1)
 	hooks.Listening = func(a net.Addr) { bound <- a }
-	stderr = &syncBuffer{}
+	stderr = &syncbuf.Buffer{}
 	exited := make(chan int, 1)
 	go func() { exited <- Main(ctx, args, envOf(env), io.Discard, stderr, hooks) }()
 	t.Cleanup(func() {
@@ -298,21 +299,4 @@ func TestLambdaWithoutIssuerTakesTheFunctionURLs(t *testing.T) {
 	if code := Main(context.Background(), args, envOf(nil), io.Discard, io.Discard, hooks); code != ExitUsage {
 		t.Errorf("outside Lambda without --issuer: exit %d, want %d", code, ExitUsage)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -9,11 +9,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/credd-dev/credd/daemon/clock"
+	"github.com/credd-dev/credd/daemon/internal/syncbuf"
 )
 
 // start is when every test's fake clock begins.
@@ -24,12 +24,12 @@ type fixture struct {
 	s     *Server
 	srv   *httptest.Server
 	clock *clock.Fake
-	logs  *syncBuffer
+	logs  *syncbuf.Buffer
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{clock: clock.NewFake(start), logs: &syncBuffer{}}
+	f := &fixture{clock: clock.NewFake(start), logs: &syncbuf.Buffer{}}
 	f.s = New(Options{Clock: f.clock, Logger: slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	f.srv = httptest.NewServer(f.s.Handler())
 	t.Cleanup(f.srv.Close)
@@ -118,24 +118,6 @@ func waitFor(t *testing.T, s *Server, what string, cond func() bool) {
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
-}
-
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // assertNoSecrets fails if any secret shows in the log or in the bodies.
